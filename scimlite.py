@@ -1,0 +1,2454 @@
+#!/usr/bin/env python3
+"""scimlite: a self-hosted SCIM 2.0 service provider in one file.
+
+Point Microsoft Entra ID, Okta, OneLogin or JumpCloud at ``/scim/v2`` and they
+create, update, deactivate and delete users and groups here.  The contract is
+RFC 7643 (schema) and RFC 7644 (protocol), plus what the identity providers
+really send (their quirks are named where they are handled).
+
+Quick start::
+
+    pip install -r requirements.txt && python scimlite.py
+
+Embedding (tests of other projects)::
+
+    app = scimlite.create_app({"db": ":memory:"})   # a WSGI app
+    token = app.scimlite.mint_key("tests")
+
+The file reads top to bottom; each section uses only those above it.
+
+    Constants       URNs, media type, limits, the settings table
+    Errors          SCIMError and the scimType table
+    Schema          the declarative attribute tables (User, Enterprise, Group)
+    Values          request bodies checked and normalised against the tables
+    Filter          tokenize, parse, check, print, evaluate, compile to SQL
+    Projection      attributes / excludedAttributes and `returned` rules
+    Storage         peewee models built per app, migrations
+    Secrets         API keys and password hashes
+    Events          the one place every change is recorded
+    Resources       create, read, replace, delete, list (the service layer)
+    Rendering       resources, ListResponses, discovery documents
+    Web             request parsing, auth, error handlers, routes, create_app
+    CLI             serve, mint-key, list-keys, revoke-key; main()
+"""
+
+__version__ = "0.1.0"
+__all__ = ["create_app", "load_settings", "main", "SCIMError", "SETTINGS",
+           "RESOURCE_TYPES", "parse_filter", "__version__"]
+
+import argparse
+import base64
+import contextlib
+import dataclasses
+import functools
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import threading
+import tomllib
+import types
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bottle
+import peewee
+from peewee import SQL, NodeList, fn
+
+log = logging.getLogger("scimlite")
+
+###############################################################################
+# Constants ###################################################################
+###############################################################################
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+
+SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+MAX_FILTER_LENGTH = 4096      # characters; longer filters are refused
+MAX_FILTER_DEPTH = 32         # nesting of parentheses and `not`
+MAX_JSON_DEPTH = 64           # nesting of a request body
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, type and one line of help."""
+    key: str
+    default: object
+    type: type
+    help: str
+
+    @property
+    def env(self):
+        return "SCIMLITE_" + self.key.upper()
+
+
+# The settings table drives config-file checks, SCIMLITE_* environment
+# variables, the CLI flags and config.example.toml (a test keeps them equal).
+SETTINGS = (
+    Setting("db", "scimlite.db", str,
+            'SQLite database file (":memory:" for a throw-away database)'),
+    Setting("host", "127.0.0.1", str, "address the server listens on"),
+    Setting("port", 8080, int, "TCP port the server listens on"),
+    Setting("base_path", "/scim/v2", str, "URL path of the SCIM API"),
+    Setting("public_url", "", str,
+            "external URL of the server (https://idm.example.com) used in "
+            "Location and meta.location; empty: taken from each request"),
+    Setting("max_body_bytes", 1048576, int,
+            "largest request body accepted, in bytes (larger: 413)"),
+    Setting("page_size", 100, int, "list page size when a client sends no count"),
+    Setting("max_page_size", 1000, int,
+            "largest list page served (advertised as filter.maxResults)"),
+    Setting("threads", 8, int, "Waitress worker threads"),
+    Setting("log_level", "info", str, "logging level: debug, info, warning, error"),
+)
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+
+###############################################################################
+# Errors ######################################################################
+###############################################################################
+
+# RFC 7644 §3.12, Table 9: each scimType with the status it travels with.
+ERRORS = {
+    "invalidFilter": 400,
+    "tooMany": 400,
+    "uniqueness": 409,
+    "mutability": 400,
+    "invalidSyntax": 400,
+    "invalidPath": 400,
+    "noTarget": 400,
+    "invalidValue": 400,
+    "invalidVers": 400,
+    "sensitive": 403,
+}
+
+
+class SCIMError(Exception):
+    """An error a SCIM client is shown as an Error resource (RFC 7644 §3.12)."""
+
+    def __init__(self, status, scim_type=None, detail=None, headers=None):
+        super().__init__(detail or scim_type or str(status))
+        self.status = status
+        self.scim_type = scim_type
+        self.detail = detail
+        self.headers = headers or {}
+
+    @classmethod
+    def of(cls, scim_type, detail):
+        """The error for a scimType, with the status the RFC pairs it with."""
+        return cls(ERRORS[scim_type], scim_type, detail)
+
+    def to_json(self):
+        body = {"schemas": [ERROR_URN], "status": str(self.status)}
+        if self.scim_type:
+            body["scimType"] = self.scim_type
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+def invalid_value(detail):
+    return SCIMError.of("invalidValue", detail)
+
+
+def not_found(what):
+    return SCIMError(404, None, f"{what} not found")
+
+###############################################################################
+# Schema: the attribute tables (RFC 7643 §4, §8.7.1) ##########################
+###############################################################################
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute definition, as /Schemas publishes it (RFC 7643 §7).
+
+    `column` names the indexed storage column that holds the value, so the
+    filter compiler can use an index instead of reading JSON.
+    """
+    name: str
+    type: str = "string"
+    multi: bool = False
+    required: bool = False
+    case_exact: bool = False
+    mutability: str = "readWrite"
+    returned: str = "default"
+    uniqueness: str = "none"
+    sub: tuple = ()
+    canonical: tuple = ()
+    ref_types: tuple = ()
+    description: str = ""
+    column: str | None = None
+
+    def child(self, name):
+        """The sub-attribute called `name` (case-insensitive), or None."""
+        folded = name.lower()
+        return next((a for a in self.sub if a.name.lower() == folded), None)
+
+    @property
+    def is_complex(self):
+        return self.type == "complex"
+
+    @property
+    def folds_case(self):
+        """String comparisons on this attribute ignore case (RFC 7643 §2.2)."""
+        return self.type in ("string", "reference", "binary") and not self.case_exact
+
+
+@dataclass(frozen=True)
+class Schema:
+    id: str
+    name: str
+    description: str
+    attributes: tuple
+
+    def attr(self, name):
+        folded = name.lower()
+        return next((a for a in self.attributes if a.name.lower() == folded), None)
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    name: str
+    endpoint: str
+    description: str
+    schema: Schema
+    extensions: tuple = ()
+
+    def schema_for(self, urn):
+        """The core or extension schema named by `urn` (case-insensitive)."""
+        folded = urn.lower()
+        return next((s for s in (self.schema, *self.extensions)
+                     if s.id.lower() == folded), None)
+
+
+def _str(name, description="", **kw):
+    return Attr(name, "string", description=description, **kw)
+
+
+def _multi(name, description, types=(), value_type="string", value_ref=(),
+           extra=()):
+    """A multi-valued complex attribute with the usual value/display/type/
+    primary sub-attributes (RFC 7643 §2.4)."""
+    subs = (
+        Attr("value", value_type, description=f"The value of the {name} entry.",
+             ref_types=value_ref),
+        _str("display", "A human-readable name, primarily used for display."),
+        _str("type", "A label indicating the attribute's function.",
+             canonical=types),
+        Attr("primary", "boolean",
+             description="The preferred entry; true at most once per list."),
+    )
+    return Attr(name, "complex", multi=True, description=description,
+                sub=subs + extra)
+
+
+NAME_ATTR = Attr("name", "complex", description="The components of the user's name.", sub=(
+    _str("formatted", "The full name, formatted for display."),
+    _str("familyName", "The family name (last name)."),
+    _str("givenName", "The given name (first name)."),
+    _str("middleName", "The middle name(s)."),
+    _str("honorificPrefix", "Honorific prefix(es), e.g. 'Ms.'."),
+    _str("honorificSuffix", "Honorific suffix(es), e.g. 'III'."),
+))
+
+ADDRESS_ATTR = Attr("addresses", "complex", multi=True,
+                    description="Physical mailing addresses.", sub=(
+    _str("formatted", "The full mailing address, formatted for display."),
+    _str("streetAddress", "The full street address."),
+    _str("locality", "The city or locality."),
+    _str("region", "The state or region."),
+    _str("postalCode", "The zip code or postal code."),
+    _str("country", "The country name (ISO 3166-1 alpha-2 recommended)."),
+    _str("type", "A label indicating the address's function.",
+         canonical=("work", "home", "other")),
+    Attr("primary", "boolean", description="The preferred mailing address."),
+))
+
+# RFC 7643 §4.1.2: groups is computed by the service provider from Group
+# membership; clients cannot write it.
+USER_GROUPS_ATTR = Attr(
+    "groups", "complex", multi=True, mutability="readOnly",
+    description="Groups the user belongs to, directly or through nested groups.",
+    sub=(
+        Attr("value", mutability="readOnly", description="The group's id."),
+        Attr("$ref", "reference", mutability="readOnly", ref_types=("User", "Group"),
+             description="The URI of the group."),
+        Attr("display", mutability="readOnly", description="The group's displayName."),
+        Attr("type", mutability="readOnly", canonical=("direct", "indirect"),
+             description="'direct' or 'indirect' membership."),
+    ))
+
+USER_SCHEMA = Schema(USER_URN, "User", "User Account", (
+    _str("userName", "Unique identifier for the user, typically the sign-in name.",
+         required=True, uniqueness="server", column="user_name_key"),
+    NAME_ATTR,
+    _str("displayName", "The name of the user, suitable for display.",
+         column="display_name_key"),
+    _str("nickName", "The casual way to address the user."),
+    Attr("profileUrl", "reference", ref_types=("external",),
+         description="A URI of the user's online profile."),
+    _str("title", "The user's title, such as 'Vice President'."),
+    _str("userType", "The relationship to the organisation, e.g. 'Employee'."),
+    _str("preferredLanguage", "Preferred written or spoken language, e.g. 'en-US'."),
+    _str("locale", "Default location for localisation, e.g. 'en-US'."),
+    _str("timezone", "Time zone in IANA format, e.g. 'America/Los_Angeles'."),
+    Attr("active", "boolean", description="Whether the user may use the service."),
+    Attr("password", mutability="writeOnly", returned="never",
+         description="The user's cleartext password; stored hashed, never returned."),
+    _multi("emails", "Email addresses for the user.", ("work", "home", "other")),
+    _multi("phoneNumbers", "Phone numbers for the user.",
+           ("work", "home", "mobile", "fax", "pager", "other")),
+    _multi("ims", "Instant messaging addresses for the user.",
+           ("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")),
+    _multi("photos", "URLs of photos of the user.", ("photo", "thumbnail"),
+           value_type="reference", value_ref=("external",)),
+    ADDRESS_ATTR,
+    USER_GROUPS_ATTR,
+    _multi("entitlements", "Entitlements for the user."),
+    _multi("roles", "Roles for the user."),
+    _multi("x509Certificates", "X.509 certificates issued to the user.",
+           value_type="binary"),
+))
+
+ENTERPRISE_SCHEMA = Schema(ENTERPRISE_URN, "EnterpriseUser", "Enterprise User", (
+    _str("employeeNumber", "Identifier assigned by the organisation."),
+    _str("costCenter", "Name of a cost center."),
+    _str("organization", "Name of an organisation."),
+    _str("division", "Name of a division."),
+    _str("department", "Name of a department."),
+    Attr("manager", "complex", description="The user's manager.", sub=(
+        _str("value", "The id of the manager's User resource."),
+        Attr("$ref", "reference", ref_types=("User",),
+             description="The URI of the manager's User resource."),
+        _str("displayName", "The manager's displayName.", mutability="readOnly"),
+    )),
+))
+
+GROUP_MEMBERS_ATTR = Attr(
+    "members", "complex", multi=True, description="A list of members of the Group.",
+    sub=(
+        _str("value", "Identifier of the member of this Group.",
+             mutability="immutable", case_exact=True),
+        Attr("$ref", "reference", mutability="immutable", ref_types=("User", "Group"),
+             description="The URI of the member resource."),
+        _str("display", "The member's display name.", mutability="readOnly"),
+        _str("type", "The type of the member.", mutability="immutable",
+             canonical=("User", "Group")),
+    ))
+
+GROUP_SCHEMA = Schema(GROUP_URN, "Group", "Group", (
+    # RFC 7643 §4.2 calls displayName REQUIRED; Entra and Bruno need it unique.
+    _str("displayName", "A human-readable name for the Group.", required=True,
+         uniqueness="server", column="display_name_key"),
+    GROUP_MEMBERS_ATTR,
+))
+
+# RFC 7643 §3.1: attributes every resource has, defined outside any schema.
+COMMON_ATTRIBUTES = (
+    Attr("id", mutability="readOnly", returned="always", uniqueness="server",
+         case_exact=True, column="id",
+         description="Unique identifier assigned by the service provider."),
+    _str("externalId", "Identifier assigned by the provisioning client.",
+         case_exact=True, column="external_id"),
+    Attr("meta", "complex", mutability="readOnly", description="Resource metadata.", sub=(
+        Attr("resourceType", mutability="readOnly", case_exact=True),
+        Attr("created", "dateTime", mutability="readOnly", column="created"),
+        Attr("lastModified", "dateTime", mutability="readOnly", column="last_modified"),
+        Attr("location", "reference", mutability="readOnly", case_exact=True),
+        Attr("version", mutability="readOnly", case_exact=True),
+    )),
+)
+COMMON_SCHEMA = Schema("", "Common", "RFC 7643 §3.1 common attributes",
+                       COMMON_ATTRIBUTES)
+
+RESOURCE_TYPES = {
+    "User": ResourceType("User", "/Users", "User Account", USER_SCHEMA,
+                         (ENTERPRISE_SCHEMA,)),
+    "Group": ResourceType("Group", "/Groups", "Group", GROUP_SCHEMA),
+}
+ALL_SCHEMAS = (USER_SCHEMA, ENTERPRISE_SCHEMA, GROUP_SCHEMA)
+
+###############################################################################
+# Values: request bodies checked and normalised against the tables ###########
+###############################################################################
+
+TRUTHY_STRINGS = {"true": True, "false": False}
+
+
+def coerce_boolean(value, where):
+    """A boolean, also when sent as a string.
+
+    Quirk, Microsoft Entra ID: its default (non-gallery) provisioning job sends
+    booleans as the strings "True"/"False" (AzureAD/SCIMReferenceCode#21), and
+    its SCIM Validator sends roles[].primary as "True".  Any case is accepted.
+    Replayed in tests/test_idp_entra.py.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in TRUTHY_STRINGS:
+        return TRUTHY_STRINGS[value.lower()]
+    raise invalid_value(f"'{where}' must be a boolean")
+
+
+def parse_datetime(text):
+    """An xsd:dateTime (RFC 7643 §2.3.5) as an aware datetime, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def format_datetime(value):
+    """The one datetime format scimlite writes: UTC, milliseconds, 'Z'."""
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _coerce_scalar(attr, value, where):
+    kind = attr.type
+    if kind == "boolean":
+        return coerce_boolean(value, where)
+    if kind in ("string", "reference", "binary"):
+        if not isinstance(value, str):
+            raise invalid_value(f"'{where}' must be a string")
+        if kind == "binary":
+            try:
+                base64.b64decode(value, validate=True)
+            except ValueError:
+                raise invalid_value(f"'{where}' must be base64 (RFC 7643 §2.3.6)") from None
+        return value
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise invalid_value(f"'{where}' must be an integer")
+        return value
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise invalid_value(f"'{where}' must be a number")
+        return value
+    if kind == "dateTime":
+        if parse_datetime(value) is None:
+            raise invalid_value(f"'{where}' must be an xsd:dateTime")
+        return value
+    raise AssertionError(f"schema table names unknown type {kind!r}")
+
+
+def _coerce_complex(attr, value, where, *, keep_read_only=False):
+    if not isinstance(value, dict):
+        raise invalid_value(f"'{where}' must be an object")
+    out = {}
+    for key, item in value.items():
+        sub = attr.child(key)
+        if sub is None or (sub.mutability == "readOnly" and not keep_read_only):
+            continue        # unknown or read-only sub-attribute: ignored (RFC 7644 §3.3)
+        coerced = coerce_attribute(sub, item, f"{where}.{sub.name}")
+        if coerced is not None:
+            out[sub.name] = coerced
+    return out or None
+
+
+def _check_single_primary(attr, items, where):
+    # RFC 7643 §2.4: "The primary attribute value 'true' MUST appear no more
+    # than once."
+    if attr.child("primary") and sum(1 for i in items if i.get("primary")) > 1:
+        raise invalid_value(f"'{where}' has more than one primary value")
+
+
+def coerce_attribute(attr, value, where, **kw):
+    """`value` checked against `attr` and normalised, or None when unassigned.
+
+    null, [] and {} mean "no value" (RFC 7643 §2.5) and are not stored.
+    """
+    if value is None:
+        return None
+    if attr.multi:
+        if not isinstance(value, list):
+            raise invalid_value(f"'{where}' must be an array")
+        items = [coerce_attribute(dataclasses.replace(attr, multi=False), item,
+                                  where, **kw) for item in value]
+        items = [item for item in items if item is not None]
+        if attr.is_complex:
+            _check_single_primary(attr, items, where)
+        return items or None
+    if attr.is_complex:
+        return _coerce_complex(attr, value, where, **kw)
+    return _coerce_scalar(attr, value, where)
+
+
+def _check_schemas_list(rt, body):
+    schemas = body.get("schemas")
+    if schemas is None:
+        return      # lenient: several clients omit it on POST; the endpoint says what it is
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise SCIMError.of("invalidSyntax", "'schemas' must be an array of URIs")
+    if rt.schema.id.lower() not in {s.lower() for s in schemas}:
+        raise SCIMError.of("invalidSyntax", f"'schemas' must include {rt.schema.id}")
+
+
+def read_resource(rt, body):
+    """The stored form of a POST/PUT body: (data, password).
+
+    data holds readWrite/immutable attributes under their canonical names,
+    extension attributes under the extension's URN.  Decisions, documented in
+    README ("How scimlite reads what clients send"):
+    - readOnly attributes (id, meta, groups, ...) are ignored, RFC 7644 §3.3;
+    - unknown attributes and unknown schema URIs are ignored, so that an
+      Entra or Okta mapping of a custom attribute never breaks provisioning;
+    - writeOnly `password` is returned separately, to be stored hashed.
+    """
+    if not isinstance(body, dict):
+        raise SCIMError.of("invalidSyntax", "the request body must be a JSON object")
+    _check_schemas_list(rt, body)
+    data, password, ignored = {}, None, []
+    for key, value in body.items():
+        extension = rt.schema_for(key) if key.lower().startswith("urn:") else None
+        if extension is not None and extension is not rt.schema:
+            if value is not None and not isinstance(value, dict):
+                raise invalid_value(f"'{extension.id}' must be an object")
+            coerced = _read_attributes(extension, value or {}, ignored)
+            if coerced:
+                data[extension.id] = coerced
+            continue
+        attr = rt.schema.attr(key) or COMMON_SCHEMA.attr(key)
+        if attr is None:
+            if key != "schemas":
+                ignored.append(key)
+            continue
+        if attr.mutability == "writeOnly":
+            password = _coerce_scalar(attr, value, attr.name) if value is not None else None
+            continue
+        if attr.mutability != "readOnly":
+            coerced = coerce_attribute(attr, value, attr.name)
+            if coerced is not None:
+                data[attr.name] = coerced
+    if ignored:
+        log.debug("ignored unknown attributes: %s", ", ".join(sorted(ignored)))
+    return data, password
+
+
+def _read_attributes(schema, values, ignored):
+    out = {}
+    for key, value in values.items():
+        attr = schema.attr(key)
+        if attr is None:
+            ignored.append(f"{schema.id}:{key}")
+        elif attr.mutability not in ("readOnly", "writeOnly"):
+            coerced = coerce_attribute(attr, value, f"{schema.id}:{attr.name}")
+            if coerced is not None:
+                out[attr.name] = coerced
+    return out
+
+
+def check_required(rt, data):
+    """RFC 7643 §2.2 `required`: every required attribute has a value."""
+    for schema in (rt.schema, *rt.extensions):
+        values = data if schema is rt.schema else data.get(schema.id, {})
+        for attr in schema.attributes:
+            if attr.required and values.get(attr.name) is None:
+                raise invalid_value(f"'{attr.name}' is required")
+
+
+def check_immutable(rt, old, new):
+    """RFC 7644 §3.5.1: an immutable value, once set, may only be repeated.
+
+    An immutable attribute left out of a PUT keeps its value.
+    """
+    for schema in (rt.schema, *rt.extensions):
+        old_values = old if schema is rt.schema else old.get(schema.id, {})
+        new_values = new if schema is rt.schema else new.setdefault(schema.id, {})
+        for attr in schema.attributes:
+            if attr.mutability != "immutable" or attr.name not in old_values:
+                continue
+            if attr.name not in new_values:
+                new_values[attr.name] = old_values[attr.name]
+            elif new_values[attr.name] != old_values[attr.name]:
+                raise SCIMError.of("mutability", f"'{attr.name}' is immutable")
+        if schema is not rt.schema and not new_values:
+            new.pop(schema.id, None)
+
+###############################################################################
+# Filter: tokenize, parse, check, print, evaluate, compile to SQL ############
+###############################################################################
+
+COMPARE_OPS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
+ORDERING_OPS = ("gt", "ge", "lt", "le")
+STRING_OPS = ("co", "sw", "ew")
+
+_TOKEN_RE = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<punct>[()\[\]])
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w.])
+  | (?P<subattr>\.[A-Za-z$][\w$-]*)
+  | (?P<word>(?:[uU][rR][nN]:[^\s\[\]()"]*:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?)
+""", re.X)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str       # punct, string, number, subattr, word, end
+    text: str
+    pos: int
+
+
+def tokenize_filter(text):
+    """The tokens of a filter, ending with an `end` token."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN_RE.match(text, pos)
+        if match is None:
+            raise SCIMError.of("invalidFilter", f"unexpected character {text[pos]!r} "
+                               f"at position {pos + 1}")
+        if match.lastgroup != "space":
+            tokens.append(Token(match.lastgroup, match.group(), pos))
+        pos = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+@dataclass(frozen=True)
+class AttrPath:
+    """A resolved attribute path: [schema URN ":"] attr ["." sub]."""
+    schema: Schema
+    attr: Attr
+    sub: Attr | None = None
+
+    @property
+    def target(self):
+        return self.sub or self.attr
+
+    def __str__(self):
+        text = self.attr.name + (f".{self.sub.name}" if self.sub else "")
+        extension = self.schema not in (COMMON_SCHEMA,) and self.schema.id not in (
+            USER_URN, GROUP_URN)
+        return f"{self.schema.id}:{text}" if extension else text
+
+
+def resolve_path(rt, text, scim_type="invalidFilter"):
+    """The AttrPath that `text` names in resource type `rt`.
+
+    The one path resolver behind filters, PATCH paths, sortBy and attributes.
+    Unqualified names are core or common attributes; extension attributes need
+    their URN prefix (RFC 7644 §3.10).  Names are case-insensitive.
+    """
+    schema, rest = rt.schema, text
+    if text.lower().startswith("urn:"):
+        schema = None
+        for candidate in sorted((rt.schema, *rt.extensions), key=lambda s: -len(s.id)):
+            if text.lower().startswith(candidate.id.lower() + ":"):
+                schema, rest = candidate, text[len(candidate.id) + 1:]
+                break
+        if schema is None:
+            raise SCIMError.of(scim_type, f"unknown schema in '{text}'")
+    name, _, sub_name = rest.partition(".")
+    attr = schema.attr(name)
+    if attr is None and schema is rt.schema:
+        attr, schema = COMMON_SCHEMA.attr(name), COMMON_SCHEMA
+    if attr is None:
+        raise SCIMError.of(scim_type, f"unknown attribute '{text}'")
+    if not sub_name:
+        return AttrPath(schema, attr)
+    sub = attr.child(sub_name) if attr.is_complex else None
+    if sub is None:
+        raise SCIMError.of(scim_type, f"unknown attribute '{text}'")
+    return AttrPath(schema, attr, sub)
+
+
+# --- the parsed filter ---------------------------------------------------------
+
+def _literal(value):
+    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Compare:
+    path: AttrPath
+    op: str
+    value: object
+
+    def show(self, inside=False):
+        name = self.path.sub.name if inside else str(self.path)
+        return f"{name} {self.op} {_literal(self.value)}"
+
+
+@dataclass(frozen=True)
+class Present:
+    path: AttrPath
+
+    def show(self, inside=False):
+        return f"{self.path.sub.name if inside else self.path} pr"
+
+
+@dataclass(frozen=True)
+class Logical:
+    op: str         # "and" or "or"
+    left: object
+    right: object
+
+    def show(self, inside=False):
+        def side(node):
+            text = node.show(inside)
+            # `and` binds tighter than `or` (RFC 7644 §3.4.2.2).
+            return f"({text})" if self.op == "and" and isinstance(node, Logical) \
+                and node.op == "or" else text
+        return f"{side(self.left)} {self.op} {side(self.right)}"
+
+
+@dataclass(frozen=True)
+class Not:
+    expr: object
+
+    def show(self, inside=False):
+        return f"not ({self.expr.show(inside)})"
+
+
+@dataclass(frozen=True)
+class ValuePath:
+    path: AttrPath  # a multi-valued complex attribute
+    expr: object    # over its sub-attributes
+
+    def show(self, inside=False):
+        return f"{self.path}[{self.expr.show(True)}]"
+
+
+def show_filter(node):
+    """The canonical text of a parsed filter; parse_filter reads it back."""
+    return node.show()
+
+
+# --- the parser ------------------------------------------------------------------
+
+class _FilterParser:
+    r"""Recursive descent over the RFC 7644 §3.4.2.2 grammar:
+
+        FILTER    = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"
+        valuePath = attrPath "[" valFilter "]"
+        valFilter = attrExp / logExp / *1"not" "(" valFilter ")"
+        attrExp   = (attrPath SP "pr") / (attrPath SP compareOp SP compValue)
+        logExp    = FILTER SP ("and" / "or") SP FILTER
+        compValue = false / null / true / number / string
+        attrPath  = [URI ":"] ATTRNAME *1subAttr
+
+    Precedence: or < and < not < atom.  Inside brackets, paths name
+    sub-attributes of the bracketed attribute.  Also read, because Entra's
+    SCIM Validator sends it: `emails[type eq "work"].value eq "x"`, which
+    means the same as `emails[type eq "work" and value eq "x"]`.
+    """
+
+    def __init__(self, rt, text):
+        self.rt, self.text = rt, text
+        self.tokens = tokenize_filter(text)
+        self.index, self.depth = 0, 0
+
+    def fail(self, message, token=None):
+        token = token or self.peek()
+        where = "at the end" if token.kind == "end" else f"at position {token.pos + 1}"
+        raise SCIMError.of("invalidFilter", f"{message} {where} of the filter")
+
+    def peek(self):
+        return self.tokens[self.index]
+
+    def take(self):
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def at_word(self, *words):
+        token = self.peek()
+        return token.kind == "word" and token.text.lower() in words
+
+    def expect(self, text):
+        if self.peek().text != text:
+            self.fail(f"expected '{text}'")
+        self.take()
+
+    def parse(self):
+        node = self.parse_or(None)
+        if self.peek().kind != "end":
+            self.fail(f"unexpected '{self.peek().text}'")
+        return node
+
+    def parse_or(self, scope):
+        node = self.parse_and(scope)
+        while self.at_word("or"):
+            self.take()
+            node = Logical("or", node, self.parse_and(scope))
+        return node
+
+    def parse_and(self, scope):
+        node = self.parse_not(scope)
+        while self.at_word("and"):
+            self.take()
+            node = Logical("and", node, self.parse_not(scope))
+        return node
+
+    def parse_not(self, scope):
+        if self.at_word("not") and self.tokens[self.index + 1].text == "(":
+            self.take()
+            return Not(self.parse_group(scope))
+        return self.parse_atom(scope)
+
+    def parse_group(self, scope):
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            self.fail("filter nested too deeply")
+        self.expect("(")
+        node = self.parse_or(scope)
+        self.expect(")")
+        self.depth -= 1
+        return node
+
+    def parse_atom(self, scope):
+        token = self.peek()
+        if token.text == "(":
+            return self.parse_group(scope)
+        if token.kind != "word":
+            self.fail("expected an attribute name")
+        self.take()
+        path = self.resolve(token, scope)
+        if self.peek().text == "[":
+            return self.parse_value_path(path, scope, token)
+        return self.parse_attr_exp(path)
+
+    def resolve(self, token, scope):
+        if scope is None:
+            return resolve_path(self.rt, token.text)
+        sub = scope.attr.child(token.text)
+        if sub is None:
+            self.fail(f"'{token.text}' is not a sub-attribute of '{scope.attr.name}'", token)
+        return AttrPath(scope.schema, scope.attr, sub)
+
+    def parse_value_path(self, path, scope, token):
+        if scope is not None or path.sub or not (path.attr.multi and path.attr.is_complex):
+            self.fail(f"'{token.text}' cannot take a [filter]", token)
+        self.take()
+        inner = self.parse_or(path)
+        self.expect("]")
+        if self.peek().kind == "subattr":
+            sub_token = self.take()
+            sub = path.attr.child(sub_token.text[1:])
+            if sub is None:
+                self.fail(f"unknown sub-attribute '{sub_token.text[1:]}'", sub_token)
+            inner = Logical("and", inner, self.parse_attr_exp(
+                AttrPath(path.schema, path.attr, sub)))
+        return ValuePath(path, inner)
+
+    def parse_attr_exp(self, path):
+        op_token = self.take()
+        op = op_token.text.lower()
+        if op_token.kind != "word" or op not in COMPARE_OPS + ("pr",):
+            self.fail("expected an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)",
+                      op_token)
+        if op == "pr":
+            return Present(path)
+        path = self.default_sub(path)
+        return Compare(path, op, self.check_value(path.target, op, self.take_value()))
+
+    def default_sub(self, path):
+        # RFC 7644 §3.4.2.2: a filter on a multi-valued complex attribute with
+        # no sub-attribute ("emails co ...") compares its `value`.
+        if path.sub is None and path.attr.is_complex:
+            sub = path.attr.child("value")
+            if sub is None:
+                self.fail(f"'{path}' is complex; name a sub-attribute")
+            return AttrPath(path.schema, path.attr, sub)
+        return path
+
+    def take_value(self):
+        token = self.take()
+        if token.kind == "string":
+            try:
+                return json.loads(token.text)
+            except ValueError:
+                self.fail("bad escape in string", token)
+        if token.kind == "number":
+            number = float(token.text)
+            return int(number) if number.is_integer() and "." not in token.text \
+                and "e" not in token.text.lower() else number
+        literals = {"true": True, "false": False, "null": None}
+        if token.kind == "word" and token.text.lower() in literals:
+            return literals[token.text.lower()]
+        self.fail("expected a value (string, number, true, false or null)", token)
+
+    def check_value(self, attr, op, value):
+        """The filter checked against the schema table (RFC 7644 §3.4.2.2)."""
+        where = f"'{attr.name}'"
+        if value is None:
+            if op not in ("eq", "ne"):
+                self.fail(f"null only compares with eq or ne, not {op}")
+            return None
+        if op in ORDERING_OPS and attr.type in ("boolean", "binary"):
+            self.fail(f"{op} is not defined for {attr.type} attribute {where}")
+        if op in STRING_OPS and not (attr.type in ("string", "reference", "binary")
+                                     and isinstance(value, str)):
+            self.fail(f"{op} needs a string attribute and a string value, not {where}")
+        if attr.type == "boolean":
+            if isinstance(value, str) and value.lower() in TRUTHY_STRINGS:
+                return TRUTHY_STRINGS[value.lower()]    # the Entra string boolean
+            if not isinstance(value, bool):
+                self.fail(f"{where} is a boolean")
+        elif attr.type in ("integer", "decimal"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail(f"{where} is a number")
+        elif attr.type == "dateTime":
+            moment = parse_datetime(value)
+            if moment is None:
+                self.fail(f"{where} is a dateTime; give one as an ISO 8601 string")
+            return format_datetime(moment)
+        elif not isinstance(value, str):
+            self.fail(f"{where} is a string")
+        return value
+
+
+def parse_filter(rt, text):
+    """The checked syntax tree of filter `text` for resource type `rt`."""
+    if not isinstance(text, str) or not text.strip():
+        raise SCIMError.of("invalidFilter", "the filter is empty")
+    if len(text) > MAX_FILTER_LENGTH:
+        raise SCIMError.of("invalidFilter",
+                           f"the filter is longer than {MAX_FILTER_LENGTH} characters")
+    return _FilterParser(rt, text).parse()
+
+
+# --- the reference evaluator (in memory) ------------------------------------------
+
+def _fold(attr, value):
+    return value.casefold() if isinstance(value, str) and attr.folds_case else value
+
+
+def _compare(attr, op, actual, expected):
+    """One stored value against one filter value; False when not comparable."""
+    if actual is None or isinstance(actual, (dict, list)):
+        return False
+    if attr.type == "dateTime":
+        moment = parse_datetime(actual)
+        actual = format_datetime(moment) if moment else None
+        if actual is None:
+            return False
+    actual, expected = _fold(attr, actual), _fold(attr, expected)
+    if type(actual) is bool or type(expected) is bool:
+        if type(actual) is not type(expected) or op not in ("eq",):
+            return False
+    try:
+        return {
+            "eq": lambda: actual == expected,
+            "co": lambda: expected in actual,
+            "sw": lambda: actual.startswith(expected),
+            "ew": lambda: actual.endswith(expected),
+            "gt": lambda: actual > expected,
+            "ge": lambda: actual >= expected,
+            "lt": lambda: actual < expected,
+            "le": lambda: actual <= expected,
+        }[op]()
+    except TypeError:
+        return False
+
+
+def _values_of(resource, path):
+    """Every value `path` reaches in a rendered resource, flattened."""
+    holder = resource
+    if path.schema is not COMMON_SCHEMA and path.schema.id not in (USER_URN, GROUP_URN):
+        holder = resource.get(path.schema.id) or {}
+    value = holder.get(path.attr.name)
+    items = value if isinstance(value, list) else [value]
+    if path.sub is not None:
+        items = [item.get(path.sub.name) for item in items if isinstance(item, dict)]
+    return [item for item in items if item is not None]
+
+
+def matches(node, resource):
+    """Whether rendered `resource` satisfies filter `node` (RFC 7644 §3.4.2.2).
+
+    Semantics shared with the SQL compiler: a comparison with a multi-valued
+    attribute matches when any value matches; `ne` is `not eq` (an unassigned
+    attribute is "not equal"); `eq null` means unassigned.
+    """
+    if isinstance(node, Logical):
+        if node.op == "and":
+            return matches(node.left, resource) and matches(node.right, resource)
+        return matches(node.left, resource) or matches(node.right, resource)
+    if isinstance(node, Not):
+        return not matches(node.expr, resource)
+    if isinstance(node, ValuePath):
+        elements = resource_elements(resource, node.path)
+        return any(_matches_element(node.expr, element) for element in elements)
+    values = _values_of(resource, node.path)
+    return _test_values(node, values)
+
+
+def resource_elements(resource, path):
+    holder = resource
+    if path.schema is not COMMON_SCHEMA and path.schema.id not in (USER_URN, GROUP_URN):
+        holder = resource.get(path.schema.id) or {}
+    return [e for e in holder.get(path.attr.name) or [] if isinstance(e, dict)]
+
+
+def _test_values(node, values):
+    if isinstance(node, Present):
+        return any(v not in ("", [], {}) for v in values)
+    attr = node.path.target
+    if node.value is None:
+        return (not values) == (node.op == "eq")
+    hit = any(_compare(attr, "eq" if node.op == "ne" else node.op, v, node.value)
+              for v in values)
+    return not hit if node.op == "ne" else hit
+
+
+def _matches_element(node, element):
+    """A value filter inside brackets, against one element of the list."""
+    if isinstance(node, Logical):
+        left = _matches_element(node.left, element)
+        return (left and _matches_element(node.right, element)) if node.op == "and" \
+            else (left or _matches_element(node.right, element))
+    if isinstance(node, Not):
+        return not _matches_element(node.expr, element)
+    value = element.get(node.path.sub.name)
+    return _test_values(node, [] if value is None else [value])
+
+
+# --- the SQL compiler ----------------------------------------------------------------
+
+class _JsonElements:
+    """Elements of a multi-valued attribute stored in the JSON column."""
+    folded = frozenset()
+
+    def __init__(self, table, path):
+        self.table, self.path = table, path
+
+    def operand(self, sub):
+        return fn.json_extract(SQL("je.value"), f'$."{sub.name}"')
+
+    def exists(self, condition):
+        return NodeList((SQL("EXISTS (SELECT 1 FROM json_each("), self.table.data,
+                         SQL(", ?) AS je WHERE", [self.table.json_path(self.path)]),
+                         condition, SQL(")")))
+
+
+def filter_to_sql(node, table):
+    """Filter `node` as a peewee expression over `table` (see Storage).
+
+    Indexed columns and index tables serve the hot attributes; the rest is
+    read with SQLite's JSON functions.  Every expression is NULL-free, so
+    `not` means exactly what the reference evaluator means.
+    """
+    if isinstance(node, Logical):
+        left, right = filter_to_sql(node.left, table), filter_to_sql(node.right, table)
+        return (left & right) if node.op == "and" else (left | right)
+    if isinstance(node, Not):
+        return ~filter_to_sql(node.expr, table)
+    if isinstance(node, ValuePath):
+        elements = _elements(table, node.path, _subs_used(node.expr))
+        return elements.exists(_element_sql(node.expr, elements))
+    path = node.path
+    if not path.attr.multi:
+        return _value_sql(node, table.operand(path), path.target, table.is_folded(path))
+    if path.sub is None:        # `emails pr`: any element at all
+        return _elements(table, path, set()).exists(SQL("1 = 1"))
+    elements = _elements(table, path, {path.sub.name})
+    return elements.exists(_element_sql(node, elements))
+
+
+def _elements(table, path, subs):
+    return table.elements(path, subs) or _JsonElements(table, path)
+
+
+def _subs_used(node):
+    if isinstance(node, Logical):
+        return _subs_used(node.left) | _subs_used(node.right)
+    if isinstance(node, Not):
+        return _subs_used(node.expr)
+    return {node.path.sub.name}
+
+
+def _element_sql(node, elements):
+    if isinstance(node, Logical):
+        left, right = _element_sql(node.left, elements), _element_sql(node.right, elements)
+        return (left & right) if node.op == "and" else (left | right)
+    if isinstance(node, Not):
+        return ~_element_sql(node.expr, elements)
+    sub = node.path.sub
+    return _value_sql(node, elements.operand(sub), sub, sub.name in elements.folded)
+
+
+def _value_sql(node, expr, attr, pre_folded):
+    """One comparison; `pre_folded` when the column already holds folded text."""
+    present = expr.is_null(False)
+    if isinstance(node, Present):
+        return present
+    if node.value is None:
+        return ~present if node.op == "eq" else present
+    if node.op == "ne":
+        return ~_value_sql(Compare(node.path, "eq", node.value), expr, attr, pre_folded)
+    value = node.value
+    if attr.folds_case and isinstance(value, str):
+        value = value.casefold()
+        if not pre_folded:
+            expr = fn.scim_fold(expr)
+    if isinstance(value, bool):
+        value = int(value)      # SQLite's json_extract reads JSON true as 1
+    op = node.op
+    if op == "eq":
+        test = expr == value
+    elif op == "co":
+        test = fn.instr(expr, value) > 0
+    elif op == "sw":
+        test = fn.substr(expr, 1, len(value)) == value
+    elif op == "ew":
+        test = (fn.substr(expr, -len(value)) == value) if value else present
+    else:
+        test = {"gt": expr > value, "ge": expr >= value,
+                "lt": expr < value, "le": expr <= value}[op]
+    return present & test
+
+###############################################################################
+# Projection: attributes, excludedAttributes and `returned` (RFC 7644 §3.9) ###
+###############################################################################
+
+WHOLE = None    # in a projection: the whole attribute, not some sub-attributes
+
+
+def parse_projection(rt, text):
+    """`attributes`/`excludedAttributes` text as {(schema id, attr): subs}.
+
+    subs is WHOLE or a set of sub-attribute names.  A bare extension URN
+    names the whole extension.  Unknown names are ignored: a client asking
+    for an attribute scimlite does not have simply does not get it.
+    """
+    wanted = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        extension = rt.schema_for(item)
+        if extension is not None and extension is not rt.schema:
+            wanted[(extension.id, WHOLE)] = WHOLE
+            continue
+        try:
+            path = resolve_path(rt, item)
+        except SCIMError:
+            continue
+        key = (_holder_key(path), path.attr.name)
+        if path.sub is None:
+            wanted[key] = WHOLE
+        elif key not in wanted or wanted[key] is not WHOLE:
+            wanted.setdefault(key, set()).add(path.sub.name)
+    return wanted
+
+
+def _holder_key(path):
+    """Where a path's attribute sits in a rendered resource: '' or a URN."""
+    core = path.schema is COMMON_SCHEMA or path.schema.id in (USER_URN, GROUP_URN)
+    return "" if core else path.schema.id
+
+
+def wants(attributes, excluded, name):
+    """Whether a projection keeps top-level attribute `name` (to skip work)."""
+    if attributes:
+        return ("", name) in attributes
+    return excluded.get(("", name), set()) is not WHOLE
+
+
+def _pick(value, subs, keep):
+    """Sub-attributes `subs` of a complex value kept (keep) or dropped."""
+    def one(item):
+        if not isinstance(item, dict):
+            return item
+        picked = {k: v for k, v in item.items() if (k in subs) == keep}
+        return picked or None
+    if isinstance(value, list):
+        return [p for p in map(one, value) if p is not None] or None
+    return one(value)
+
+
+def project(rt, resource, attributes, excluded):
+    """`resource` cut down as the client asked, honouring `returned`."""
+    always = {a.name for a in (*rt.schema.attributes, *COMMON_ATTRIBUTES)
+              if a.returned == "always"}
+    if attributes:
+        out = {"schemas": resource["schemas"]}
+        for key in ("",) + tuple(k for k in resource if k.startswith("urn:")):
+            holder = resource if key == "" else resource.get(key) or {}
+            whole_extension = (key, WHOLE) in attributes
+            for name, value in holder.items():
+                if name in ("schemas",) or (key == "" and name.startswith("urn:")):
+                    continue
+                subs = attributes.get((key, name), False)
+                if key == "" and name in always or whole_extension or subs is WHOLE:
+                    picked = value
+                elif subs:
+                    picked = _pick(value, subs, True)
+                else:
+                    continue
+                if picked is not None:
+                    (out if key == "" else out.setdefault(key, {}))[name] = picked
+        return out
+    out = dict(resource)
+    for (key, name), subs in excluded.items():
+        if name is WHOLE:
+            out.pop(key, None)
+            continue
+        holder = out if key == "" else dict(out.get(key) or {})
+        if name not in holder or (key == "" and name in always):
+            continue
+        picked = None if subs is WHOLE else _pick(holder[name], subs, False)
+        if picked is None:
+            holder.pop(name)
+        else:
+            holder[name] = picked
+        if key:
+            out[key] = holder
+            if not holder:
+                out.pop(key)
+    return out
+
+###############################################################################
+# Storage: peewee models built per app, migrations ############################
+###############################################################################
+
+SCHEMA_VERSION = 1
+FOLDED_COLUMNS = {"user_name_key", "display_name_key"}     # hold casefolded text
+
+
+def fold(text):
+    """Case-insensitive key of a string (RFC 7643 §2.2 caseExact false)."""
+    return text.casefold() if isinstance(text, str) else text
+
+
+def open_database(path):
+    """A peewee SQLite database: WAL, foreign keys, a busy timeout.
+
+    Write transactions start with BEGIN IMMEDIATE so that two writers queue on
+    the busy timeout instead of failing with "database is locked" halfway.
+    """
+    if path == ":memory:":
+        # One shared connection; the app serialises requests with a lock.
+        db = peewee.SqliteDatabase(":memory:", thread_safe=False,
+                                   check_same_thread=False, lock_type="IMMEDIATE",
+                                   pragmas={"foreign_keys": 1})
+    else:
+        db = peewee.SqliteDatabase(path, timeout=30, lock_type="IMMEDIATE", pragmas={
+            "journal_mode": "wal",
+            "synchronous": "full",      # an acknowledged write survives a crash
+            "foreign_keys": 1,
+            "busy_timeout": 30000,
+        })
+    db.register_function(fold, "scim_fold", 1, deterministic=True)
+    return db
+
+
+def build_models(db):
+    """The models of one app, bound to its own database."""
+
+    class Base(peewee.Model):
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class Resource(Base):
+        pk = peewee.AutoField()
+        id = peewee.CharField(unique=True)
+        external_id = peewee.CharField(null=True, index=True)
+        data = peewee.TextField()               # attributes as JSON, wire names
+        version = peewee.IntegerField(default=1)
+        created = peewee.CharField()
+        last_modified = peewee.CharField()
+
+    class User(Resource):
+        user_name_key = peewee.CharField(unique=True)
+        display_name_key = peewee.CharField(null=True, index=True)
+        password_hash = peewee.CharField(null=True)
+
+    class UserEmail(Base):
+        """emails[].value, folded, so `emails.value eq` uses an index."""
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="email_rows")
+        value_key = peewee.CharField(index=True)
+
+    class Group(Resource):
+        display_name_key = peewee.CharField(unique=True)
+
+    class Membership(Base):
+        """One row per member: adding or removing one touches one row."""
+        group = peewee.ForeignKeyField(Group, on_delete="CASCADE")
+        member_id = peewee.CharField(index=True)
+        member_type = peewee.CharField()
+        user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
+        child = peewee.ForeignKeyField(Group, null=True, on_delete="CASCADE")
+
+        class Meta:
+            indexes = ((("group", "member_id"), True),)
+
+    class ApiKey(Base):
+        name = peewee.CharField()
+        public_id = peewee.CharField(unique=True)
+        key_hash = peewee.CharField()
+        created = peewee.CharField()
+        last_used = peewee.CharField(null=True)
+        revoked = peewee.CharField(null=True)
+
+    class Option(Base):
+        """Settings changed at run time (the admin page), e.g. scim_enabled."""
+        key = peewee.CharField(primary_key=True)
+        value = peewee.TextField()
+
+    class Event(Base):
+        """What happened: one row per committed change (see Events)."""
+        pk = peewee.AutoField()
+        at = peewee.CharField()
+        type = peewee.CharField(index=True)
+        resource_type = peewee.CharField()
+        resource_id = peewee.CharField(index=True)
+        actor = peewee.CharField(null=True)
+        detail = peewee.TextField()
+
+    return types.SimpleNamespace(
+        db=db, User=User, UserEmail=UserEmail, Group=Group, Membership=Membership,
+        ApiKey=ApiKey, Option=Option, Event=Event,
+        all=(User, UserEmail, Group, Membership, ApiKey, Option, Event))
+
+
+def migrate(models):
+    """Create what is missing; record the schema version in the database."""
+    with models.db.atomic():
+        models.db.create_tables(models.all)
+        current = get_option(models, "schema_version", 0)
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(f"the database was written by a newer scimlite "
+                               f"(schema {current}); upgrade scimlite")
+        set_option(models, "schema_version", SCHEMA_VERSION)
+
+
+def get_option(models, key, default):
+    row = models.Option.get_or_none(models.Option.key == key)
+    return default if row is None else json.loads(row.value)
+
+
+def set_option(models, key, value):
+    models.Option.replace(key=key, value=json.dumps(value)).execute()
+
+
+class Table:
+    """What the filter compiler needs to know about one resource type's table."""
+
+    def __init__(self, rt, models):
+        self.rt, self.models = rt, models
+        self.model = models.User if rt.name == "User" else models.Group
+        self.data = self.model.data
+
+    def json_path(self, path):
+        holder = _holder_key(path)
+        parts = ([holder] if holder else []) + [path.attr.name]
+        if path.sub is not None and not path.attr.multi:
+            parts.append(path.sub.name)
+        return "$" + "".join(f'."{p}"' for p in parts)
+
+    def operand(self, path):
+        column = path.target.column
+        if column in self.model._meta.fields:
+            return getattr(self.model, column)
+        if path.schema is COMMON_SCHEMA and path.attr.name == "meta":
+            if path.sub.name == "resourceType":
+                return peewee.Value(self.rt.name)
+            raise SCIMError.of("invalidFilter", f"'{path}' cannot be filtered on")
+        return fn.json_extract(self.data, self.json_path(path))
+
+    def is_folded(self, path):
+        return path.target.column in FOLDED_COLUMNS and \
+            path.target.column in self.model._meta.fields
+
+    def elements(self, path, subs):
+        """An index table covering sub-attributes `subs` of `path`, or None."""
+        m = self.models
+        if self.rt.name == "User" and path.attr.name == "emails" and subs == {"value"}:
+            return _IndexElements(m.UserEmail, m.UserEmail.user, self.model,
+                                  {"value": m.UserEmail.value_key}, {"value"})
+        if self.rt.name == "User" and path.attr.name == "groups":
+            raise SCIMError.of("invalidFilter", "'groups' cannot be filtered on; "
+                               "filter /Groups on members.value instead")
+        if self.rt.name == "Group" and path.attr.name == "members":
+            columns = {"value": m.Membership.member_id, "type": m.Membership.member_type}
+            if not subs <= set(columns):
+                raise SCIMError.of("invalidFilter",
+                                   "members can be filtered on value and type only")
+            return _IndexElements(m.Membership, m.Membership.group, self.model,
+                                  columns, set())
+        return None
+
+
+class _IndexElements:
+    """Elements of a multi-valued attribute kept in their own indexed table."""
+
+    def __init__(self, model, owner, outer, columns, folded):
+        self.model, self.owner, self.outer = model, owner, outer
+        self.columns, self.folded = columns, folded
+
+    def operand(self, sub):
+        return self.columns[sub.name]
+
+    def exists(self, condition):
+        inner = self.model.select(SQL("1")).where(
+            (self.owner == self.outer.pk) & condition)
+        return fn.EXISTS(inner)
+
+###############################################################################
+# Secrets: API keys and password hashes #######################################
+###############################################################################
+
+KEY_PREFIX = "scim_"
+KEY_PUBLIC_CHARS = 8        # token_urlsafe(6): shown in list-keys, used to look up
+KEY_SECRET_BYTES = 32
+
+
+def now_text():
+    return format_datetime(dt.datetime.now(dt.timezone.utc))
+
+
+def hash_api_key(token):
+    # A key carries 256 random bits, so one SHA-256 is enough: a slow password
+    # hash would only slow every request down without adding strength.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def mint_api_key(models, name):
+    """A new API key called `name`; the secret is returned once, never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValueError("a key name is 1 to 100 characters")
+    with models.db.atomic():
+        if active_keys(models).where(models.ApiKey.name == name).exists():
+            raise ValueError(f"an active key named {name!r} exists; revoke it or "
+                             f"choose another name")
+        public_id = secrets.token_urlsafe(6)
+        token = KEY_PREFIX + public_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
+        models.ApiKey.create(name=name, public_id=public_id, key_hash=hash_api_key(token),
+                             created=now_text())
+    return token
+
+
+def active_keys(models):
+    return models.ApiKey.select().where(models.ApiKey.revoked.is_null())
+
+
+def find_api_key(models, token):
+    """The active key row whose secret is `token`, or None."""
+    if not token.startswith(KEY_PREFIX) or len(token) < len(KEY_PREFIX) + 40:
+        return None
+    public_id = token[len(KEY_PREFIX):len(KEY_PREFIX) + KEY_PUBLIC_CHARS]
+    row = active_keys(models).where(models.ApiKey.public_id == public_id).first()
+    stored = row.key_hash if row else hash_api_key("")
+    # Compared in constant time even when no row matched.
+    return row if hmac.compare_digest(stored, hash_api_key(token)) and row else None
+
+
+def revoke_api_key(models, name_or_prefix):
+    """Revoke the one active key with this name or public prefix; its name."""
+    text = name_or_prefix.strip()
+    public_id = text[len(KEY_PREFIX):] if text.startswith(KEY_PREFIX) else text
+    ApiKey = models.ApiKey
+    with models.db.atomic():
+        rows = list(active_keys(models).where(
+            (ApiKey.name == text) | (ApiKey.public_id == public_id[:KEY_PUBLIC_CHARS])))
+        if not rows:
+            raise LookupError(f"no active key named or starting with {text!r}")
+        if len(rows) > 1:
+            raise LookupError(f"{text!r} matches {len(rows)} keys; use the prefix")
+        ApiKey.update(revoked=now_text()).where(ApiKey.id == rows[0].id).execute()
+    return rows[0].name
+
+
+def key_prefix(row):
+    return KEY_PREFIX + row.public_id
+
+
+def hash_password(password):
+    """scrypt (RFC 7914) with a random salt; the only form a password is kept in."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=2 ** 14, r=8, p=1,
+                            dklen=32)
+    encode = base64.b64encode
+    return f"scrypt$16384$8$1${encode(salt).decode()}${encode(digest).decode()}"
+
+###############################################################################
+# Events: the one place every change is recorded ##############################
+###############################################################################
+
+EVENT_TYPES = (
+    "user.created", "user.updated", "user.deactivated", "user.reactivated",
+    "user.deleted", "group.created", "group.updated", "group.deleted",
+    "group.members_changed",
+)
+
+
+def record_event(models, event_type, resource_id, actor, **detail):
+    """Record one committed change, inside the transaction that makes it.
+
+    The provisioning log, license mail, the outbox and webhooks all read from
+    here; a change that is rolled back leaves no event behind.
+    """
+    assert event_type in EVENT_TYPES, event_type
+    models.Event.create(at=now_text(), type=event_type,
+                        resource_type=event_type.split(".")[0].capitalize(),
+                        resource_id=resource_id, actor=actor,
+                        detail=json.dumps(detail, sort_keys=True))
+
+
+def changed_attributes(old, new):
+    """Names of attributes whose values differ between two stored forms."""
+    names = set(old) | set(new)
+    changed = []
+    for name in sorted(names):
+        if name.startswith("urn:") and isinstance(new.get(name, {}), dict):
+            inner = changed_attributes(old.get(name) or {}, new.get(name) or {})
+            changed += [f"{name}:{n}" for n in inner]
+        elif old.get(name) != new.get(name):
+            changed.append(name)
+    return changed
+
+
+def lifecycle_events(old, new):
+    """user.updated / user.deactivated / user.reactivated for a change."""
+    changes = changed_attributes(old, new)
+    events = []
+    was_active, is_active = old.get("active", True), new.get("active", True)
+    if was_active and not is_active:
+        events.append("user.deactivated")
+    elif is_active and not was_active:
+        events.append("user.reactivated")
+    if [c for c in changes if c != "active"]:
+        events.append("user.updated")
+    return events, changes
+
+###############################################################################
+# Rendering: resources, ListResponses, discovery documents ####################
+###############################################################################
+
+# What ServiceProviderConfig advertises (RFC 7643 §5).  Each flag is true only
+# when the feature works; tests/test_discovery.py holds them to it.
+CAPABILITIES = {
+    "patch": False,
+    "bulk": False,
+    "filter": True,
+    "changePassword": True,     # a PUT with a password replaces its hash
+    "sort": False,
+    "etag": False,
+}
+
+
+def etag_of(row):
+    return f'W/"{row.version}"'
+
+
+def render_resource(rt, row, base_url, computed):
+    """One stored row as the wire resource; `computed` holds groups/members."""
+    data = json.loads(row.data)
+    out = {"schemas": [rt.schema.id] + [e.id for e in rt.extensions if data.get(e.id)],
+           "id": row.id}
+    if "externalId" in data:
+        out["externalId"] = data["externalId"]
+    for attr in rt.schema.attributes:
+        value = computed[attr.name] if attr.name in computed else data.get(attr.name)
+        if value is not None:
+            out[attr.name] = value
+    for extension in rt.extensions:
+        if data.get(extension.id):
+            out[extension.id] = data[extension.id]
+    out["meta"] = {
+        "resourceType": rt.name,
+        "created": row.created,
+        "lastModified": row.last_modified,
+        "location": f"{base_url}{rt.endpoint}/{row.id}",
+        "version": etag_of(row),
+    }
+    return out
+
+
+def render_reference(base_url, resource_id, resource_type, display, kind=None):
+    """A members[] or groups[] element (RFC 7643 §4.1.2, §4.2)."""
+    endpoint = RESOURCE_TYPES[resource_type].endpoint
+    item = {"value": resource_id, "$ref": f"{base_url}{endpoint}/{resource_id}"}
+    if display is not None:
+        item["display"] = display
+    item["type"] = kind or resource_type
+    return item
+
+
+def list_response(resources, total, start):
+    """RFC 7644 §3.4.2: integers, and Resources present even when empty
+    (Okta's connector test fails on a missing Resources)."""
+    return {"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": len(resources),
+            "startIndex": start, "Resources": resources}
+
+
+def attribute_document(attr):
+    """One attribute as /Schemas publishes it (RFC 7643 §7); no nulls."""
+    doc = {"name": attr.name, "type": attr.type, "multiValued": attr.multi,
+           "description": attr.description, "required": attr.required}
+    if attr.type in ("string", "reference", "binary"):
+        doc["caseExact"] = attr.case_exact
+    if attr.canonical:
+        doc["canonicalValues"] = list(attr.canonical)
+    if attr.ref_types:
+        doc["referenceTypes"] = list(attr.ref_types)
+    doc.update(mutability=attr.mutability, returned=attr.returned,
+               uniqueness=attr.uniqueness)
+    if attr.sub:
+        doc["subAttributes"] = [attribute_document(sub) for sub in attr.sub]
+    return doc
+
+
+def schema_document(schema, base_url):
+    return {"schemas": [SCHEMA_URN], "id": schema.id, "name": schema.name,
+            "description": schema.description,
+            "attributes": [attribute_document(a) for a in schema.attributes],
+            "meta": {"resourceType": "Schema",
+                     "location": f"{base_url}/Schemas/{schema.id}"}}
+
+
+def resource_type_document(rt, base_url):
+    return {"schemas": [RESOURCE_TYPE_URN], "id": rt.name, "name": rt.name,
+            "endpoint": rt.endpoint, "description": rt.description,
+            "schema": rt.schema.id,
+            "schemaExtensions": [{"schema": e.id, "required": False}
+                                 for e in rt.extensions],
+            "meta": {"resourceType": "ResourceType",
+                     "location": f"{base_url}/ResourceTypes/{rt.name}"}}
+
+
+def service_provider_config(settings, base_url):
+    caps = CAPABILITIES
+    return {
+        "schemas": [SPC_URN],
+        "documentationUri": "https://github.com/scimlite/scimlite#readme",
+        "patch": {"supported": caps["patch"]},
+        "bulk": {"supported": caps["bulk"], "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": caps["filter"], "maxResults": settings["max_page_size"]},
+        "changePassword": {"supported": caps["changePassword"]},
+        "sort": {"supported": caps["sort"]},
+        "etag": {"supported": caps["etag"]},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken", "name": "Bearer token",
+            "description": "An API key minted by scimlite, sent as "
+                           "'Authorization: Bearer <key>'",
+            "primary": True}],
+        "meta": {"resourceType": "ServiceProviderConfig",
+                 "location": f"{base_url}/ServiceProviderConfig"},
+    }
+
+###############################################################################
+# Resources: create, read, replace, delete, list ##############################
+###############################################################################
+
+# Multi-valued attributes kept as rows of their own table, not in the JSON.
+ROW_ATTRIBUTES = {"Group": "members"}
+SQL_CHUNK = 500     # ids per IN (...) list, well under SQLite's variable limit
+
+
+def chunks(items, size=SQL_CHUNK):
+    items = list(items)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class Resources:
+    """The service layer: every read and write of Users and Groups.
+
+    Each write is one transaction, and records its events inside it.
+    """
+
+    def __init__(self, models):
+        self.models = models
+        self.tables = {name: Table(rt, models) for name, rt in RESOURCE_TYPES.items()}
+
+    def model(self, rt):
+        return self.tables[rt.name].model
+
+    # --- reading --------------------------------------------------------------
+
+    def get(self, rt, resource_id):
+        model = self.model(rt)
+        row = model.get_or_none(model.id == resource_id)
+        if row is None:
+            raise not_found(f"{rt.name} '{resource_id}'")
+        return row
+
+    def search(self, rt, node, start, count):
+        """(totalResults, rows of the page) for a filter, in creation order."""
+        table = self.tables[rt.name]
+        query = table.model.select()
+        if node is not None:
+            query = query.where(filter_to_sql(node, table))
+        total = query.count()
+        if count == 0 or start > total:
+            return total, []
+        return total, list(query.order_by(table.model.pk).offset(start - 1).limit(count))
+
+    def render(self, rt, rows, base_url, attributes=None, excluded=None):
+        """Rows as wire resources: one query for their groups or members."""
+        attributes, excluded = attributes or {}, excluded or {}
+        computed = {row.pk: {} for row in rows}
+        if rt.name == "User" and wants(attributes, excluded, "groups"):
+            for row in rows:
+                computed[row.pk]["groups"] = None
+            for pk, groups in self._groups_of_users(rows, base_url).items():
+                computed[pk]["groups"] = groups
+        if rt.name == "Group" and wants(attributes, excluded, "members"):
+            for pk, members in self._members_of_groups(rows, base_url).items():
+                computed[pk]["members"] = members
+        resources = [render_resource(rt, row, base_url, computed[row.pk]) for row in rows]
+        if attributes or excluded:
+            resources = [project(rt, r, attributes, excluded) for r in resources]
+        return resources
+
+    def _members_of_groups(self, rows, base_url):
+        m = self.models
+        members = {row.pk: [] for row in rows}
+        if not rows:
+            return members
+        Member, User, Child = m.Membership, m.User, m.Group.alias()
+        display = fn.COALESCE(fn.json_extract(User.data, "$.displayName"),
+                              fn.json_extract(User.data, "$.userName"),
+                              fn.json_extract(Child.data, "$.displayName"))
+        query = (Member.select(Member.group, Member.member_id, Member.member_type,
+                               display.alias("display"))
+                 .join(User, peewee.JOIN.LEFT_OUTER, on=(Member.user == User.pk))
+                 .switch(Member)
+                 .join(Child, peewee.JOIN.LEFT_OUTER, on=(Member.child == Child.pk))
+                 .where(Member.group.in_(list(members))).order_by(Member.id))
+        for item in query.namedtuples():
+            members[item.group].append(render_reference(
+                base_url, item.member_id, item.member_type, item.display))
+        return members
+
+    def _groups_of_users(self, rows, base_url):
+        """Direct and indirect groups of each user (RFC 7643 §4.1.2), in one
+        recursive query; UNION (not UNION ALL) ends cycles of nested groups."""
+        m, db = self.models, self.models.db
+        if not rows:
+            return {}
+        by_id = {row.id: row.pk for row in rows}
+        quote = db.quote        # the dialect's quote characters, e.g. '""'
+        membership = quote[0] + m.Membership._meta.table_name + quote[1]
+        group = quote[0] + m.Group._meta.table_name + quote[1]
+        marks = ", ".join(db.param for _ in by_id)
+        sql = f"""
+            WITH RECURSIVE chain(member_id, group_pk, direct) AS (
+                SELECT member_id, group_id, 1 FROM {membership}
+                 WHERE member_id IN ({marks})
+                UNION
+                SELECT chain.member_id, m.group_id, 0
+                  FROM chain JOIN {group} g ON g.pk = chain.group_pk
+                  JOIN {membership} m ON m.member_id = g.id)
+            SELECT chain.member_id, g.id, json_extract(g.data, '$.displayName'),
+                   MAX(chain.direct)
+              FROM chain JOIN {group} g ON g.pk = chain.group_pk
+             GROUP BY chain.member_id, g.pk ORDER BY g.pk"""
+        groups = {}
+        for member_id, group_id, display, direct in db.execute_sql(sql, list(by_id)):
+            kind = "direct" if direct else "indirect"
+            groups.setdefault(by_id[member_id], []).append(
+                render_reference(base_url, group_id, "Group", display, kind))
+        return groups
+
+    # --- writing --------------------------------------------------------------
+
+    def _columns(self, rt, data):
+        """The indexed columns, derived from the stored attributes."""
+        model, columns = self.model(rt), {}
+        for attr in (*rt.schema.attributes, *COMMON_ATTRIBUTES):
+            if attr.column in model._meta.fields and attr.column not in (
+                    "id", "created", "last_modified"):
+                value = data.get(attr.name)
+                columns[attr.column] = fold(value) if attr.column in FOLDED_COLUMNS else value
+        return columns
+
+    def _check_unique(self, rt, columns, pk=None):
+        """RFC 7644 §3.3: a clash on a server-unique attribute is 409 uniqueness."""
+        model = self.model(rt)
+        for attr in rt.schema.attributes:
+            if attr.uniqueness == "server" and attr.column in columns:
+                clash = model.select(model.pk).where(
+                    getattr(model, attr.column) == columns[attr.column])
+                if pk is not None:
+                    clash = clash.where(model.pk != pk)
+                if clash.exists():
+                    raise SCIMError.of("uniqueness", f"a {rt.name} with this {attr.name} "
+                                                     f"already exists")
+
+    def _sync_index_rows(self, rt, row, data):
+        if rt.name != "User":
+            return
+        UserEmail = self.models.UserEmail
+        UserEmail.delete().where(UserEmail.user == row.pk).execute()
+        keys = {fold(e["value"]) for e in data.get("emails") or [] if "value" in e}
+        if keys:
+            UserEmail.insert_many([(row.pk, k) for k in sorted(keys)],
+                                  fields=[UserEmail.user, UserEmail.value_key]).execute()
+
+    def create(self, rt, body, actor):
+        data, password = read_resource(rt, body)
+        members = data.pop(ROW_ATTRIBUTES.get(rt.name, ""), None)
+        check_required(rt, data)
+        with self.models.db.atomic():
+            columns = self._columns(rt, data)
+            self._check_unique(rt, columns)
+            stamp = now_text()
+            if password is not None:
+                columns["password_hash"] = hash_password(password)
+            row = self.model(rt).create(id=str(uuid.uuid4()), data=json.dumps(data),
+                                        created=stamp, last_modified=stamp, **columns)
+            self._sync_index_rows(rt, row, data)
+            kind = rt.name.lower()
+            record_event(self.models, f"{kind}.created", row.id, actor,
+                         attributes=changed_attributes({}, data))
+            if members:
+                added, _ = self._change_members(row, self.resolve_members(members), ())
+                record_event(self.models, "group.members_changed", row.id, actor,
+                             added=added, removed=[])
+        return row
+
+    def replace(self, rt, resource_id, body, actor):
+        """PUT (RFC 7644 §3.5.1): the body replaces every writable attribute.
+
+        readOnly attributes in the body (id, meta, groups) are ignored, so a
+        client may PUT back what it read (Okta's AIW apps do).  A password left
+        out keeps the stored one: clients cannot echo a writeOnly value.
+        """
+        data, password = read_resource(rt, body)
+        members = data.pop(ROW_ATTRIBUTES.get(rt.name, ""), None)
+        check_required(rt, data)
+        with self.models.db.atomic():
+            row = self.get(rt, resource_id)
+            check_immutable(rt, json.loads(row.data), data)
+            member_ids = None
+            if rt.name in ROW_ATTRIBUTES:
+                wanted = self.resolve_members(members or [])
+                member_ids = self._replace_members(row, wanted, actor)
+            self.update(rt, row, data, password, actor, touched=bool(member_ids))
+        return row
+
+    def update(self, rt, row, data, password, actor, touched=False):
+        """Store `data` as the row's new attributes, if anything changed.
+
+        The one write path of PUT and PATCH: nothing changed, nothing written
+        (meta.version and lastModified stay).  `touched` says that members
+        changed, which is a change of the group.
+        """
+        old = json.loads(row.data)
+        if old == data and password is None and not touched:
+            return False
+        columns = self._columns(rt, data)
+        self._check_unique(rt, columns, row.pk)
+        if password is not None:
+            columns["password_hash"] = hash_password(password)
+        row.data, row.version, row.last_modified = json.dumps(data), row.version + 1, now_text()
+        for name, value in columns.items():
+            setattr(row, name, value)
+        row.save()
+        self._sync_index_rows(rt, row, data)
+        if rt.name == "User":
+            events, changes = lifecycle_events(old, data)
+        else:
+            changes = changed_attributes(old, data)
+            events = ["group.updated"] if changes else []
+        if password is not None:
+            changes.append("password")
+            events = events or ["user.updated"]
+        for event in events:
+            record_event(self.models, event, row.id, actor, attributes=changes)
+        return True
+
+    def delete(self, rt, resource_id, actor):
+        """DELETE (RFC 7644 §3.6); membership rows go with the resource."""
+        m = self.models
+        with m.db.atomic():
+            row = self.get(rt, resource_id)
+            holders = list(m.Group.select().join(
+                m.Membership, on=(m.Membership.group == m.Group.pk)).where(
+                m.Membership.member_id == row.id))
+            row.delete_instance()
+            for group in holders:
+                self._touch(group)
+                record_event(m, "group.members_changed", group.id, actor,
+                             added=[], removed=[row.id])
+            record_event(m, f"{rt.name.lower()}.deleted", row.id, actor)
+
+    def _touch(self, row):
+        model = type(row)
+        row.version, row.last_modified = row.version + 1, now_text()
+        model.update(version=row.version, last_modified=row.last_modified).where(
+            model.pk == row.pk).execute()
+
+    # --- group membership -----------------------------------------------------
+
+    def resolve_members(self, members):
+        """members[] values as {id: (type, user pk, group pk)}; unknown ids are
+        400 invalidValue (a dangling member would be shown as if it existed)."""
+        ids = []
+        for item in members:
+            if not isinstance(item, dict) or not isinstance(item.get("value"), str):
+                raise invalid_value("each member needs a 'value' with a resource id")
+            ids.append(item["value"])
+        found = {}
+        for model, kind in ((self.models.User, "User"), (self.models.Group, "Group")):
+            for part in chunks(set(ids)):
+                for pk, rid in model.select(model.pk, model.id).where(
+                        model.id.in_(part)).tuples():
+                    found[rid] = (kind, pk if kind == "User" else None,
+                                  pk if kind == "Group" else None)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise invalid_value(f"no User or Group with id '{missing[0]}'")
+        return {i: found[i] for i in ids}
+
+    def member_ids(self, group_row):
+        M = self.models.Membership
+        return {mid for (mid,) in M.select(M.member_id).where(M.group == group_row.pk).tuples()}
+
+    def _change_members(self, group_row, add, remove):
+        """Insert and delete only the membership rows that change."""
+        M = self.models.Membership
+        existing = set()
+        for part in chunks(add):    # only the ids being added are looked at
+            existing.update(mid for (mid,) in M.select(M.member_id).where(
+                (M.group == group_row.pk) & M.member_id.in_(part)).tuples())
+        added = [mid for mid in add if mid not in existing]
+        rows = [(group_row.pk, mid, *add[mid]) for mid in added]
+        for part in chunks(rows):
+            M.insert_many(part, fields=[M.group, M.member_id, M.member_type, M.user,
+                                        M.child]).execute()
+        removed = []
+        for part in chunks(remove):
+            hit = [mid for (mid,) in M.select(M.member_id).where(
+                (M.group == group_row.pk) & M.member_id.in_(part)).tuples()]
+            M.delete().where((M.group == group_row.pk) & M.member_id.in_(hit)).execute()
+            removed += hit
+        return added, removed
+
+    def _replace_members(self, group_row, wanted, actor):
+        current = self.member_ids(group_row)
+        add = {mid: info for mid, info in wanted.items() if mid not in current}
+        added, removed = self._change_members(group_row, add, current - set(wanted))
+        if added or removed:
+            record_event(self.models, "group.members_changed", group_row.id, actor,
+                         added=added, removed=sorted(removed))
+        return added or removed
+
+###############################################################################
+# Web: settings, request parsing, auth, error handlers, routes ################
+###############################################################################
+
+def _convert_setting(setting, value, source):
+    """A setting's value as its type, or ValueError naming where it came from."""
+    if setting.type is int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{source}: '{setting.key}' must be an integer")
+    elif not isinstance(value, str):
+        raise ValueError(f"{source}: '{setting.key}' must be a string")
+    return value
+
+
+def _check_settings(settings):
+    if not settings["base_path"].startswith("/"):
+        raise ValueError("'base_path' must start with '/'")
+    settings["base_path"] = settings["base_path"].rstrip("/")
+    settings["public_url"] = settings["public_url"].rstrip("/")
+    if not 0 <= settings["port"] <= 65535:
+        raise ValueError("'port' must be between 0 and 65535")
+    for key in ("max_body_bytes", "page_size", "max_page_size", "threads"):
+        if settings[key] < 1:
+            raise ValueError(f"'{key}' must be at least 1")
+    if settings["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("'log_level' must be debug, info, warning or error")
+    return settings
+
+
+def load_settings(config=None, *, environ=None, overrides=None):
+    """The settings: defaults < config (dict or TOML path) < environ < overrides.
+
+    create_app() passes only `config`, so an embedded app never reads the
+    environment by surprise; the CLI adds SCIMLITE_* variables and its flags.
+    """
+    settings = {s.key: s.default for s in SETTINGS}
+    layers = []
+    if isinstance(config, (str, os.PathLike)):
+        with open(config, "rb") as handle:
+            layers.append((str(config), tomllib.load(handle)))
+    elif config is not None:
+        layers.append(("config", dict(config)))
+    if environ is not None:
+        layers.append(("environment", {s.key: environ[s.env] for s in SETTINGS
+                                       if s.env in environ}))
+    layers.append(("command line", {k: v for k, v in (overrides or {}).items()
+                                    if v is not None}))
+    for source, values in layers:
+        for key, value in values.items():
+            if key not in SETTINGS_BY_KEY:
+                raise ValueError(f"{source}: unknown setting '{key}'")
+            settings[key] = _convert_setting(SETTINGS_BY_KEY[key], value, source)
+    return _check_settings(settings)
+
+
+class ScimLite:
+    """Everything one app owns: settings, database, models, services, locks.
+
+    Two apps in one process share none of it.
+    """
+    KEY_TOUCH_SECONDS = 60      # last_used is written at most this often
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.models = build_models(open_database(settings["db"]))
+        migrate(self.models)
+        self.resources = Resources(self.models)
+        # An in-memory database is one connection: requests take turns.
+        memory = settings["db"] == ":memory:"
+        self.lock = threading.RLock() if memory else contextlib.nullcontext()
+        self._key_touched = {}
+
+    def mint_key(self, name):
+        return mint_api_key(self.models, name)
+
+    def revoke_key(self, name_or_prefix):
+        return revoke_api_key(self.models, name_or_prefix)
+
+    def keys(self):
+        return list(self.models.ApiKey.select().order_by(self.models.ApiKey.id))
+
+    @property
+    def scim_enabled(self):
+        return get_option(self.models, "scim_enabled", True)
+
+    @scim_enabled.setter
+    def scim_enabled(self, value):
+        set_option(self.models, "scim_enabled", bool(value))
+
+    def touch_key(self, row):
+        now = dt.datetime.now().timestamp()
+        if now - self._key_touched.get(row.id, 0) < self.KEY_TOUCH_SECONDS:
+            return
+        self._key_touched[row.id] = now
+        ApiKey = self.models.ApiKey
+        ApiKey.update(last_used=now_text()).where(ApiKey.id == row.id).execute()
+
+    def events(self, **where):
+        """Recorded events, oldest first (tests and the admin page read them)."""
+        Event = self.models.Event
+        query = Event.select().order_by(Event.pk)
+        for name, value in where.items():
+            query = query.where(getattr(Event, name) == value)
+        return [dict(type=e.type, resource_type=e.resource_type, resource_id=e.resource_id,
+                     actor=e.actor, detail=json.loads(e.detail), at=e.at) for e in query]
+
+    def close(self):
+        self.models.db.close()
+
+
+def scim_response(body, status=200, headers=None):
+    payload = "" if body is None else json.dumps(body, ensure_ascii=False)
+    out = {"Content-Type": SCIM_CONTENT_TYPE} if body is not None else {}
+    return bottle.HTTPResponse(payload, status, headers={**out, **(headers or {})})
+
+
+def error_response(error):
+    return scim_response(error.to_json(), error.status, error.headers)
+
+
+def read_json_body(limit):
+    """The request body as JSON, read ourselves: Bottle's request.json ignores
+    application/scim+json, which every SCIM client sends."""
+    request = bottle.request
+    if request.content_length > limit:
+        raise SCIMError(413, None, f"the request body is larger than {limit} bytes")
+    raw = request.body.read(limit + 1)
+    if len(raw) > limit:
+        raise SCIMError(413, None, f"the request body is larger than {limit} bytes")
+    if not raw.strip():
+        raise SCIMError.of("invalidSyntax", "the request body is empty")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise SCIMError.of("invalidSyntax", "the request body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise SCIMError.of("invalidSyntax", f"malformed JSON: {exc.msg} at line "
+                           f"{exc.lineno} column {exc.colno}") from None
+    except (ValueError, RecursionError):
+        raise SCIMError.of("invalidSyntax", "malformed JSON") from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def query_params():
+    """Query parameters, UTF-8 decoded, names case-insensitive."""
+    return {k.lower(): v for k, v in bottle.request.query.decode().items()}
+
+
+def read_paging(params, settings):
+    """startIndex and count per RFC 7644 §3.4.2.4."""
+    def integer(name, default):
+        text = params.get(name.lower())
+        if text is None or text == "":
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise invalid_value(f"'{name}' must be an integer") from None
+    start = max(1, integer("startIndex", 1))        # "less than 1 ... as 1"
+    count = integer("count", settings["page_size"])
+    return start, min(max(0, count), settings["max_page_size"])   # "negative ... as 0"
+
+
+def read_projection(rt, params):
+    attributes = parse_projection(rt, params.get("attributes"))
+    excluded = {} if attributes else parse_projection(rt, params.get("excludedattributes"))
+    return attributes, excluded
+
+
+def bearer_token():
+    scheme, _, token = bottle.request.get_header("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def authenticate(state):
+    """The name of the API key behind this request, or 401/403 (RFC 7644 §2)."""
+    token = bearer_token()
+    row = find_api_key(state.models, token) if token else None
+    if row is None:
+        challenge = 'Bearer realm="scimlite"' + (', error="invalid_token"' if token else "")
+        raise SCIMError(401, None, "a valid API key is required: "
+                        "'Authorization: Bearer <key>'" if not token else
+                        "the API key is not valid or has been revoked",
+                        headers={"WWW-Authenticate": challenge})
+    state.touch_key(row)
+    if not state.scim_enabled:
+        raise SCIMError(403, None, "SCIM provisioning is disabled on this server; "
+                        "an administrator can enable it on the admin page")
+    return row.name
+
+
+def _scim_endpoint(state, callback):
+    """Wrap a SCIM route: auth, one lock for in-memory databases, and every
+    failure turned into a SCIM Error (never Bottle's HTML, never a trace)."""
+    @functools.wraps(callback)
+    def endpoint(*args, **kwargs):
+        with state.lock:
+            try:
+                actor = authenticate(state)
+                return callback(actor, *args, **kwargs)
+            except SCIMError as error:
+                return error_response(error)
+            except bottle.HTTPResponse:
+                raise
+            except peewee.IntegrityError:
+                # A concurrent write won the race past _check_unique.
+                log.warning("integrity error on %s %s", bottle.request.method,
+                            bottle.request.path, exc_info=True)
+                return error_response(SCIMError.of("uniqueness", "the resource conflicts "
+                                                   "with one that already exists"))
+            except peewee.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                log.error("database busy past the timeout on %s", bottle.request.path)
+                return error_response(SCIMError(503, None, "the server is busy; retry",
+                                                headers={"Retry-After": "1"}))
+            except Exception:
+                log.exception("unhandled error on %s %s", bottle.request.method,
+                              bottle.request.path)
+                return error_response(SCIMError(500, None, "internal server error"))
+    return endpoint
+
+
+def _install_error_pages(app, state):
+    """Bottle's own errors (no route, wrong method) as SCIM JSON on SCIM paths."""
+    details = {404: "no such SCIM endpoint", 405: "method not allowed on this endpoint",
+               500: "internal server error"}
+    base = state.settings["base_path"]
+
+    def handler(error):
+        path = bottle.request.path
+        if error.status_code == 500:
+            log.error("unhandled error on %s: %s", path, error.traceback or error.exception)
+        if path == base or path.startswith(base + "/"):
+            bottle.response.content_type = SCIM_CONTENT_TYPE
+            detail = details.get(error.status_code, error.status_line)
+            return json.dumps(SCIMError(error.status_code, None, detail).to_json())
+        return bottle.Bottle.default_error_handler(app, error)
+    app.default_error_handler = handler
+
+
+def _base_url(state):
+    """The SCIM base URL for Location and meta.location (RFC 7644 §3.1)."""
+    root = state.settings["public_url"]
+    if not root:
+        parts = bottle.request.urlparts
+        root = f"{parts.scheme}://{parts.netloc}"
+    return root + state.settings["base_path"]
+
+
+def _install_discovery_routes(app, state, route):
+    settings = state.settings
+
+    def service_provider_config_(actor):
+        return scim_response(service_provider_config(settings, _base_url(state)))
+
+    def resource_types(actor):
+        docs = [resource_type_document(rt, _base_url(state)) for rt in RESOURCE_TYPES.values()]
+        return scim_response(list_response(docs, len(docs), 1))
+
+    def resource_type(actor, name):
+        rt = RESOURCE_TYPES.get(name)
+        if rt is None:
+            raise not_found(f"ResourceType '{name}'")
+        return scim_response(resource_type_document(rt, _base_url(state)))
+
+    def schemas(actor):
+        docs = [schema_document(s, _base_url(state)) for s in ALL_SCHEMAS]
+        return scim_response(list_response(docs, len(docs), 1))
+
+    def schema(actor, urn):
+        found = next((s for s in ALL_SCHEMAS if s.id.lower() == urn.lower()), None)
+        if found is None:
+            raise not_found(f"Schema '{urn}'")
+        return scim_response(schema_document(found, _base_url(state)))
+
+    def not_implemented(actor, **_):
+        # RFC 7644 §3.11: /Me needs an authenticated subject; an API key has none.
+        raise SCIMError(501, None, "not implemented by scimlite")
+
+    route("/ServiceProviderConfig", "GET", service_provider_config_)
+    route("/ResourceTypes", "GET", resource_types)
+    route("/ResourceTypes/<name>", "GET", resource_type)
+    route("/Schemas", "GET", schemas)
+    route("/Schemas/<urn:path>", "GET", schema)
+    route("/Me", ["GET", "POST", "PUT", "PATCH", "DELETE"], not_implemented)
+    route("/Bulk", "POST", not_implemented)
+
+
+def _install_resource_routes(app, state, route, rt):
+    settings, service = state.settings, state.resources
+
+    def respond(row, status=200, extra_headers=None):
+        attributes, excluded = read_projection(rt, query_params())
+        body = service.render(rt, [row], _base_url(state), attributes, excluded)[0]
+        return scim_response(body, status, {"ETag": etag_of(row), **(extra_headers or {})})
+
+    def list_(actor):
+        params = query_params()
+        node = parse_filter(rt, params["filter"]) if "filter" in params else None
+        start, count = read_paging(params, settings)
+        attributes, excluded = read_projection(rt, params)
+        total, rows = service.search(rt, node, start, count)
+        resources = service.render(rt, rows, _base_url(state), attributes, excluded)
+        return scim_response(list_response(resources, total, start))
+
+    def create(actor):
+        row = service.create(rt, read_json_body(settings["max_body_bytes"]), actor)
+        location = f"{_base_url(state)}{rt.endpoint}/{row.id}"
+        return respond(row, 201, {"Location": location})
+
+    def get(actor, resource_id):
+        return respond(service.get(rt, resource_id))
+
+    def replace(actor, resource_id):
+        body = read_json_body(settings["max_body_bytes"])
+        return respond(service.replace(rt, resource_id, body, actor))
+
+    def delete(actor, resource_id):
+        service.delete(rt, resource_id, actor)
+        return scim_response(None, 204)
+
+    route(rt.endpoint, "GET", list_)
+    route(rt.endpoint, "POST", create)
+    route(rt.endpoint + "/<resource_id>", "GET", get)
+    route(rt.endpoint + "/<resource_id>", "PUT", replace)
+    route(rt.endpoint + "/<resource_id>", "DELETE", delete)
+
+
+def _install_pages(app, state):
+    template = bottle.SimpleTemplate((TEMPLATES_DIR / "index.html").read_text("utf-8"))
+    stylesheet = (TEMPLATES_DIR / "style.css").read_text("utf-8")
+
+    @app.get("/")
+    def index():
+        with state.lock:
+            m = state.models
+            return template.render(
+                version=__version__, tenant_url=_base_url(state),
+                enabled=state.scim_enabled, users=m.User.select().count(),
+                groups=m.Group.select().count(), keys=active_keys(m).count())
+
+    @app.get("/style.css")
+    def style():
+        bottle.response.content_type = "text/css; charset=utf-8"
+        return stylesheet
+
+
+def create_app(config=None):
+    """The scimlite WSGI application (a Bottle app) with all its state.
+
+    config: None (defaults), a dict of settings, or the path of a TOML file.
+    The state is at `app.scimlite` (see ScimLite): mint_key(), events(), ...
+    """
+    state = ScimLite(load_settings(config))
+    app = bottle.Bottle()
+    app.scimlite = state
+    base = state.settings["base_path"]
+
+    def route(path, method, callback):
+        app.route(base + path, method, _scim_endpoint(state, callback))
+
+    _install_discovery_routes(app, state, route)
+    for rt in RESOURCE_TYPES.values():
+        _install_resource_routes(app, state, route, rt)
+    _install_pages(app, state)
+    _install_error_pages(app, state)
+    return app
+
+###############################################################################
+# CLI: serve, mint-key, list-keys, revoke-key #################################
+###############################################################################
+
+COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="scimlite.py", description="A self-hosted SCIM 2.0 service provider. "
+        "With no command, runs 'serve' (and takes its options).")
+    parser.add_argument("--version", action="version", version=f"scimlite {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name, help_text):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", metavar="FILE", help="TOML settings file "
+                         "(see config.example.toml)")
+        sub.add_argument("--db", metavar="PATH", help=SETTINGS_BY_KEY["db"].help +
+                         f"; env {SETTINGS_BY_KEY['db'].env}")
+        return sub
+
+    serve = command("serve", "serve the SCIM API and admin page with Waitress")
+    for key in ("host", "port"):
+        setting = SETTINGS_BY_KEY[key]
+        serve.add_argument(f"--{key}", type=setting.type, metavar=key.upper(),
+                           help=f"{setting.help} (default {setting.default}; "
+                                f"env {setting.env})")
+    mint = command("mint-key", "mint an API key and print it alone on stdout")
+    mint.add_argument("name", help="a name to know the key by, e.g. 'entra'")
+    command("list-keys", "list API keys (names and prefixes, never secrets)")
+    revoke = command("revoke-key", "revoke an API key")
+    revoke.add_argument("name_or_prefix", metavar="NAME_OR_PREFIX",
+                        help="the key's name or its prefix as list-keys shows it")
+    return parser
+
+
+def parse_args(argv):
+    argv = list(argv)
+    # `python scimlite.py --port 9000` means `serve --port 9000`.
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help",
+                                                               "--version")):
+        argv.insert(0, "serve")
+    return build_parser().parse_args(argv)
+
+
+def settings_from_args(args, environ):
+    flags = {key: getattr(args, key, None) for key in ("db", "host", "port")}
+    return load_settings(args.config, environ=environ, overrides=flags)
+
+
+def tenant_url(settings):
+    if settings["public_url"]:
+        return settings["public_url"] + settings["base_path"]
+    host = settings["host"]
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings['port']}{settings['base_path']}"
+
+
+def cmd_serve(settings, out):
+    import waitress        # only serving needs it; embedding apps may bring their own
+    app = create_app(settings)
+    state = app.scimlite
+    url = tenant_url(settings)
+    print(f"scimlite {__version__}: database {settings['db']}", file=out)
+    if not state.keys():
+        token = state.mint_key("default")
+        print("First start: an API key was minted. Paste these into Microsoft Entra "
+              "ID (Tenant URL / Secret Token) or Okta (SCIM connector base URL / "
+              "API token):\n"
+              f"  Tenant URL:   {url}\n"
+              f"  Secret Token: {token}\n"
+              "The token is shown only this once. Mint more with: "
+              "python scimlite.py mint-key NAME", file=out)
+    else:
+        print(f"  Tenant URL:   {url}\n  API keys:     {len(active_keys(state.models))} "
+              "active (python scimlite.py list-keys; mint-key NAME)", file=out)
+    print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C stops)",
+          file=out, flush=True)
+    waitress.serve(app, host=settings["host"], port=settings["port"],
+                   threads=settings["threads"], ident="scimlite",
+                   # scimlite answers oversized bodies itself, as SCIM errors
+                   max_request_body_size=settings["max_body_bytes"] * 4 + 65536,
+                   _quiet=True)
+
+
+def cmd_list_keys(state, out):
+    rows = state.keys()
+    if not rows:
+        print("no API keys; mint one with: python scimlite.py mint-key NAME", file=out)
+    for row in rows:
+        status = f"revoked {row.revoked}" if row.revoked else "active"
+        print(f"{key_prefix(row)}  {row.name:<20} created {row.created}  "
+              f"last used {row.last_used or 'never'}  {status}", file=out)
+
+
+def main(argv=None, environ=None, out=None):
+    """The command line; returns the exit status."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    out = out or sys.stdout
+    try:
+        settings = settings_from_args(args, environ)
+    except (ValueError, OSError, tomllib.TOMLDecodeError) as exc:
+        print(f"scimlite: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings["log_level"].upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        cmd_serve(settings, out)
+        return 0
+    state = ScimLite(settings)
+    try:
+        if args.command == "mint-key":
+            print(state.mint_key(args.name), file=out)
+        elif args.command == "list-keys":
+            cmd_list_keys(state, out)
+        elif args.command == "revoke-key":
+            print(f"revoked {state.revoke_key(args.name_or_prefix)!r}", file=out)
+    except (ValueError, LookupError) as exc:
+        print(f"scimlite: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        state.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Shared fixtures: an in-process app, an authenticated SCIM client, and
+assert_scim_error()."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import webtest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import scimlite  # noqa: E402
+
+SAMPLES = Path(__file__).parent / "samples"
+BASE = "/scim/v2"
+
+
+class SCIMClient:
+    """A webtest client that speaks application/scim+json with a bearer key."""
+
+    def __init__(self, app, token):
+        self.app = app
+        self.web = webtest.TestApp(app, extra_environ={
+            "HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {})
+
+    def _url(self, path):
+        return path if path.startswith(BASE) else BASE + path
+
+    def get(self, path, status=200, **params):
+        return self.web.get(self._url(path), params=params, status=status)
+
+    def send(self, method, path, body, status, headers=None):
+        payload = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        return self.web.request(self._url(path), method=method, body=payload,
+                                headers={"Content-Type": "application/scim+json",
+                                         **(headers or {})},
+                                status=status, expect_errors=True)
+
+    def post(self, path, body, status=201, **kw):
+        return self.send("POST", path, body, status, **kw)
+
+    def put(self, path, body, status=200, **kw):
+        return self.send("PUT", path, body, status, **kw)
+
+    def patch(self, path, body, status=200, **kw):
+        return self.send("PATCH", path, body, status, **kw)
+
+    def delete(self, path, status=204):
+        return self.web.delete(self._url(path), status=status, expect_errors=True)
+
+    def create_user(self, user_name="alice@example.com", **attributes):
+        body = {"schemas": [scimlite.USER_URN], "userName": user_name, **attributes}
+        return self.post("/Users", body).json
+
+    def create_group(self, display_name="Engineering", **attributes):
+        body = {"schemas": [scimlite.GROUP_URN], "displayName": display_name, **attributes}
+        return self.post("/Groups", body).json
+
+
+def assert_scim_error(resp, status, scim_type=None):
+    """A SCIM Error response (RFC 7644 §3.12) with this status and scimType."""
+    assert resp.status_int == status, resp.text
+    assert resp.content_type == "application/scim+json", resp.content_type
+    body = resp.json
+    assert body["schemas"] == [scimlite.ERROR_URN]
+    assert body["status"] == str(status)
+    if scim_type is None:
+        assert "scimType" not in body, body
+    else:
+        assert body["scimType"] == scim_type, body
+    assert "Traceback" not in resp.text
+    return body
+
+
+def load_sample(name):
+    """A recorded request body; keys starting with '_' are notes (its source)."""
+    body = json.loads((SAMPLES / name).read_text("utf-8"))
+    return {k: v for k, v in body.items() if not k.startswith("_")}
+
+
+@pytest.fixture
+def app():
+    app = scimlite.create_app({"db": ":memory:"})
+    yield app
+    app.scimlite.close()
+
+
+@pytest.fixture
+def token(app):
+    return app.scimlite.mint_key("tests")
+
+
+@pytest.fixture
+def scim(app, token):
+    return SCIMClient(app, token)
+
+
+@pytest.fixture
+def anonymous(app):
+    return SCIMClient(app, None)
