@@ -1403,9 +1403,9 @@ class _IndexElements:
         return self.columns[sub.name]
 
     def exists(self, condition):
-        inner = self.model.select(SQL("1")).where(
-            (self.owner == self.outer.pk) & condition)
-        return fn.EXISTS(inner)
+        # Uncorrelated `pk IN (...)`: SQLite searches the index table first,
+        # then the owners by primary key; a correlated EXISTS would scan owners.
+        return self.outer.pk.in_(self.model.select(self.owner).where(condition))
 
 ###############################################################################
 # Secrets: API keys and password hashes #######################################

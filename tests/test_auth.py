@@ -1,0 +1,116 @@
+"""API keys: minted random, stored hashed, checked on every SCIM route
+(RFC 7644 §2: bearer tokens), and the 'SCIM enabled' switch."""
+import re
+
+import pytest
+
+import scimlite
+from conftest import SCIMClient, assert_scim_error
+
+SCIM_ROUTES = ["/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/User",
+               "/Schemas", f"/Schemas/{scimlite.USER_URN}", "/Users", "/Users/x",
+               "/Groups", "/Groups/x"]
+
+
+def test_minted_key_shape_and_entropy(app):
+    keys = {app.scimlite.mint_key(f"k{i}") for i in range(20)}
+    assert len(keys) == 20
+    for key in keys:
+        assert re.fullmatch(r"scim_[A-Za-z0-9_-]{51}", key), key
+        # 8 characters of public id, then 43 characters = 32 random bytes.
+        assert len(key) - len("scim_") - 8 == 43
+
+
+def test_keys_are_stored_only_as_hashes(app):
+    key = app.scimlite.mint_key("ci")
+    row = app.scimlite.models.ApiKey.get()
+    stored = " ".join(str(v) for v in row.__data__.values())
+    assert key not in stored and key[13:] not in stored
+    assert row.key_hash == scimlite.hash_api_key(key)
+
+
+@pytest.mark.parametrize("path", SCIM_ROUTES)
+def test_every_scim_route_requires_a_key(anonymous, path):
+    resp = anonymous.get(path, status=401)
+    assert_scim_error(resp, 401)
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ",
+                                    "scim_abc", "Token scim_abc"])
+def test_malformed_authorization_is_401(app, header):
+    client = SCIMClient(app, None)
+    resp = client.web.get("/scim/v2/Users", headers={"Authorization": header}, status=401)
+    assert_scim_error(resp, 401)
+
+
+def test_wrong_key_is_401_invalid_token(app, token):
+    for wrong in (token[:-1] + ("A" if token[-1] != "A" else "B"), "scim_" + "x" * 51,
+                  token[:13], "not-even-close"):
+        resp = SCIMClient(app, wrong).get("/Users", status=401)
+        assert_scim_error(resp, 401)
+        assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
+
+
+def test_revoked_key_is_401_and_other_keys_still_work(app):
+    first, second = app.scimlite.mint_key("first"), app.scimlite.mint_key("second")
+    SCIMClient(app, first).get("/Users")
+    assert app.scimlite.revoke_key("first") == "first"
+    assert_scim_error(SCIMClient(app, first).get("/Users", status=401), 401)
+    SCIMClient(app, second).get("/Users")
+
+
+def test_revoke_by_prefix_and_errors(app):
+    key = app.scimlite.mint_key("entra")
+    assert app.scimlite.revoke_key(key[:13]) == "entra"
+    with pytest.raises(LookupError):
+        app.scimlite.revoke_key("entra")         # already revoked
+    with pytest.raises(LookupError):
+        app.scimlite.revoke_key("nobody")
+
+
+def test_key_names_are_unique_among_active_keys(app):
+    app.scimlite.mint_key("okta")
+    with pytest.raises(ValueError):
+        app.scimlite.mint_key("okta")
+    app.scimlite.revoke_key("okta")
+    app.scimlite.mint_key("okta")
+    with pytest.raises(ValueError):
+        app.scimlite.mint_key("  ")
+
+
+def test_last_used_is_recorded(app, scim):
+    row = app.scimlite.models.ApiKey.get()
+    assert row.last_used is None
+    scim.get("/Users")
+    assert app.scimlite.models.ApiKey.get().last_used is not None
+
+
+def test_key_name_is_the_actor_of_events(app, scim):
+    scim.create_user("someone")
+    assert app.scimlite.events(type="user.created")[0]["actor"] == "tests"
+
+
+def test_scim_disabled_is_403_and_reenabled_works(app, scim):
+    app.scimlite.scim_enabled = False
+    body = assert_scim_error(scim.get("/Users", status=403), 403)
+    assert "disabled" in body["detail"]
+    assert_scim_error(scim.post("/Users", {"userName": "x"}, status=403), 403)
+    app.scimlite.scim_enabled = True
+    assert scim.get("/Users").json["totalResults"] == 0
+
+
+def test_scim_disabled_still_asks_for_a_key_first(app, anonymous):
+    app.scimlite.scim_enabled = False
+    assert_scim_error(anonymous.get("/Users", status=401), 401)
+
+
+def test_secrets_never_reach_the_log(app, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    key = app.scimlite.mint_key("quiet")
+    scim = SCIMClient(app, key)
+    scim.create_user("p", password="hunter2-secret")
+    scim.get("/Users")
+    SCIMClient(app, key + "x").get("/Users", status=401)
+    assert key not in caplog.text and "hunter2-secret" not in caplog.text

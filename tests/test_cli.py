@@ -1,0 +1,77 @@
+"""The command line: serve is the default, keys are minted, listed, revoked."""
+import io
+
+import pytest
+
+import scimlite
+
+
+def run(*argv, environ=None):
+    out = io.StringIO()
+    status = scimlite.main(list(argv), environ=environ or {}, out=out)
+    return status, out.getvalue()
+
+
+def test_mint_key_prints_the_key_alone(tmp_path):
+    db = str(tmp_path / "k.db")
+    status, out = run("mint-key", "entra", "--db", db)
+    assert status == 0
+    key = out.strip()
+    assert out == key + "\n" and key.startswith("scim_")
+    app = scimlite.create_app({"db": db})
+    assert scimlite.find_api_key(app.scimlite.models, key).name == "entra"
+
+
+def test_list_and_revoke_keys(tmp_path):
+    db = str(tmp_path / "k.db")
+    key = run("mint-key", "okta", "--db", db)[1].strip()
+    status, listing = run("list-keys", "--db", db)
+    assert status == 0 and "okta" in listing and key[:13] in listing
+    assert key not in listing and "active" in listing
+    assert run("revoke-key", key[:13], "--db", db) == (0, "revoked 'okta'\n")
+    assert "revoked 20" in run("list-keys", "--db", db)[1]
+
+
+def test_errors_exit_nonzero_with_a_message(tmp_path, capsys):
+    db = str(tmp_path / "k.db")
+    assert run("revoke-key", "ghost", "--db", db)[0] == 1
+    assert "no active key" in capsys.readouterr().err
+    run("mint-key", "dup", "--db", db)
+    assert run("mint-key", "dup", "--db", db)[0] == 1
+
+
+def test_scimlite_db_environment_variable_chooses_the_database(tmp_path):
+    db = str(tmp_path / "env.db")
+    run("mint-key", "from-env", environ={"SCIMLITE_DB": db})
+    assert "from-env" in run("list-keys", "--db", db)[1]
+
+
+def test_bad_config_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("port = 'x'\n")
+    assert run("list-keys", "--config", str(bad))[0] == 2
+    assert "port" in capsys.readouterr().err
+
+
+def test_no_command_means_serve_with_its_options():
+    args = scimlite.parse_args(["--port", "9000"])
+    assert args.command == "serve" and args.port == 9000
+    assert scimlite.parse_args([]).command == "serve"
+    args = scimlite.parse_args(["serve", "--db", "x.db", "--host", "0.0.0.0"])
+    assert (args.db, args.host) == ("x.db", "0.0.0.0")
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["mint-key"], ["list-keys"],
+                                     ["revoke-key"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        scimlite.parse_args(command + ["--help"])
+    assert done.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_tenant_url():
+    settings = scimlite.load_settings({"host": "::1", "port": 9000})
+    assert scimlite.tenant_url(settings) == "http://[::1]:9000/scim/v2"
+    settings = scimlite.load_settings({"public_url": "https://idm.example.com"})
+    assert scimlite.tenant_url(settings) == "https://idm.example.com/scim/v2"

@@ -1,0 +1,99 @@
+"""Discovery: RFC 7644 §4 endpoints, generated from the one schema table."""
+import scimlite
+from conftest import assert_scim_error
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+    yield value
+
+
+def test_service_provider_config_tells_the_truth(scim, app):
+    spc = scim.get("/ServiceProviderConfig").json
+    assert spc["schemas"] == [scimlite.SPC_URN]
+    for name in ("patch", "bulk", "filter", "changePassword", "sort", "etag"):
+        assert spc[name]["supported"] is scimlite.CAPABILITIES[name]
+    assert spc["filter"]["maxResults"] == app.scimlite.settings["max_page_size"]
+    assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+    assert spc["meta"]["location"].endswith("/scim/v2/ServiceProviderConfig")
+    assert None not in list(_walk(spc))
+
+
+def test_patch_not_advertised_means_405(scim):
+    if not scimlite.CAPABILITIES["patch"]:
+        user = scim.create_user()
+        assert_scim_error(scim.patch(f"/Users/{user['id']}", {}, status=405), 405)
+
+
+def test_resource_types_list_and_one(scim):
+    listed = scim.get("/ResourceTypes").json
+    assert listed["schemas"] == [scimlite.LIST_URN]
+    assert listed["totalResults"] == 2
+    by_name = {r["name"]: r for r in listed["Resources"]}
+    assert by_name["User"]["endpoint"] == "/Users"
+    assert by_name["User"]["schemaExtensions"] == [
+        {"schema": scimlite.ENTERPRISE_URN, "required": False}]
+    assert by_name["Group"]["schema"] == scimlite.GROUP_URN
+    assert scim.get("/ResourceTypes/Group").json == by_name["Group"]
+    assert_scim_error(scim.get("/ResourceTypes/Widget", status=404), 404)
+
+
+def test_schemas_list_has_user_enterprise_and_group(scim):
+    listed = scim.get("/Schemas").json
+    assert listed["schemas"] == [scimlite.LIST_URN]
+    assert [s["id"] for s in listed["Resources"]] == [
+        scimlite.USER_URN, scimlite.ENTERPRISE_URN, scimlite.GROUP_URN]
+    assert None not in list(_walk(listed))
+
+
+def test_schema_documents_come_from_the_table(scim):
+    for schema in scimlite.ALL_SCHEMAS:
+        doc = scim.get(f"/Schemas/{schema.id}").json
+        assert [a["name"] for a in doc["attributes"]] == [a.name for a in schema.attributes]
+        for attr, published in zip(schema.attributes, doc["attributes"]):
+            assert published["type"] == attr.type
+            assert published["multiValued"] == attr.multi
+            assert published["required"] == attr.required
+            assert published["mutability"] == attr.mutability
+            assert published["returned"] == attr.returned
+            assert published["uniqueness"] == attr.uniqueness
+            assert [s["name"] for s in published.get("subAttributes", [])] == \
+                [s.name for s in attr.sub]
+
+
+def test_user_schema_publishes_rfc_characteristics(scim):
+    doc = scim.get(f"/Schemas/{scimlite.USER_URN}").json
+    attrs = {a["name"]: a for a in doc["attributes"]}
+    assert attrs["userName"]["required"] is True
+    assert attrs["userName"]["uniqueness"] == "server"
+    assert attrs["userName"]["caseExact"] is False
+    assert attrs["password"]["mutability"] == "writeOnly"
+    assert attrs["password"]["returned"] == "never"
+    assert attrs["groups"]["mutability"] == "readOnly"
+    emails = {s["name"]: s for s in attrs["emails"]["subAttributes"]}
+    assert emails["type"]["canonicalValues"] == ["work", "home", "other"]
+    photos = {s["name"]: s for s in attrs["photos"]["subAttributes"]}
+    assert photos["value"]["referenceTypes"] == ["external"]
+    enterprise = scim.get(f"/Schemas/{scimlite.ENTERPRISE_URN}").json
+    manager = {a["name"]: a for a in enterprise["attributes"]}["manager"]
+    assert {s["name"] for s in manager["subAttributes"]} == {"value", "$ref", "displayName"}
+
+
+def test_schema_lookup_ignores_case_and_unknown_is_404(scim):
+    assert scim.get(f"/Schemas/{scimlite.GROUP_URN.lower()}").json["id"] == scimlite.GROUP_URN
+    assert_scim_error(scim.get("/Schemas/urn:nope", status=404), 404)
+
+
+def test_public_url_is_used_for_locations():
+    from conftest import SCIMClient
+    app = scimlite.create_app({"db": ":memory:", "public_url": "https://idm.example.com/"})
+    scim = SCIMClient(app, app.scimlite.mint_key("t"))
+    user = scim.create_user()
+    assert user["meta"]["location"] == f"https://idm.example.com/scim/v2/Users/{user['id']}"
+    assert scim.get("/Schemas").json["Resources"][0]["meta"]["location"].startswith(
+        "https://idm.example.com/scim/v2/Schemas/")

@@ -1,0 +1,107 @@
+"""Every failure on a SCIM route is a SCIM Error (RFC 7644 §3.12) with the
+right status and scimType: never Bottle's HTML page, never a trace."""
+import pytest
+
+import scimlite
+from conftest import BASE, SCIMClient, assert_scim_error
+
+
+def test_malformed_json_is_400_invalid_syntax(scim):
+    body = assert_scim_error(scim.post("/Users", b'{"userName": "a",', status=400),
+                             400, "invalidSyntax")
+    assert "line 1" in body["detail"]
+
+
+@pytest.mark.parametrize("payload", [b"", b"   ", b"[1, 2]", b'"text"', b"NaN",
+                                     b'{"userName": NaN}', b"\xff\xfe{}",
+                                     b"[" * 100000 + b"]" * 100000])
+def test_unusable_bodies_are_400_invalid_syntax(scim, payload):
+    assert_scim_error(scim.post("/Users", payload, status=400), 400, "invalidSyntax")
+
+
+def test_application_json_is_accepted_too(scim):
+    resp = scim.post("/Users", {"userName": "plainjson"},
+                     headers={"Content-Type": "application/json"})
+    assert resp.status_int == 201
+    assert resp.content_type == "application/scim+json"
+
+
+def test_body_over_the_limit_is_413(app, token):
+    small = scimlite.create_app({"db": ":memory:", "max_body_bytes": 200})
+    scim = SCIMClient(small, small.scimlite.mint_key("t"))
+    big = {"userName": "big", "title": "x" * 300}
+    assert_scim_error(scim.post("/Users", big, status=413), 413)
+    assert scim.get("/Users").json["totalResults"] == 0
+    assert scim.post("/Users", {"userName": "fits"}).status_int == 201
+
+
+def test_unknown_id_is_404(scim):
+    for method in ("GET", "PUT", "DELETE"):
+        resp = scim.send(method, "/Users/0000", {"userName": "x"}, status=404)
+        assert_scim_error(resp, 404)
+        assert_scim_error(scim.send(method, "/Groups/0000", {"displayName": "x"},
+                                    status=404), 404)
+
+
+def test_wrong_method_is_405_as_scim_json(scim):
+    resp = scim.send("DELETE", "/Users", {}, status=405)
+    assert_scim_error(resp, 405)
+    assert "GET" in resp.headers["Allow"]
+    assert_scim_error(scim.send("POST", "/ServiceProviderConfig", {}, status=405), 405)
+
+
+def test_unknown_endpoint_is_404_as_scim_json(scim):
+    assert_scim_error(scim.get("/Widgets", status=404), 404)
+    assert_scim_error(scim.get("/Users/a/b", status=404), 404)
+
+
+def test_pages_outside_scim_keep_html_errors(scim):
+    resp = scim.web.get("/no-such-page", status=404)
+    assert resp.content_type == "text/html"
+
+
+def test_a_bug_is_500_with_no_internals_and_is_logged(scim, app, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise KeyError("secret internal detail")
+    monkeypatch.setattr(app.scimlite.resources, "search", broken)
+    resp = scim.get("/Users", status=500)
+    body = assert_scim_error(resp, 500)
+    assert "secret internal detail" not in resp.text
+    assert body["detail"] == "internal server error"
+    assert "secret internal detail" in caplog.text and "Traceback" in caplog.text
+
+
+def test_database_busy_is_503_not_500(scim, app, monkeypatch):
+    import peewee
+
+    def busy(*args, **kwargs):
+        raise peewee.OperationalError("database is locked")
+    monkeypatch.setattr(app.scimlite.resources, "create", busy)
+    resp = scim.post("/Users", {"userName": "x"}, status=503)
+    assert_scim_error(resp, 503)
+    assert "locked" not in resp.text and resp.headers["Retry-After"] == "1"
+
+
+def test_every_response_is_scim_json_with_charset(scim):
+    user = scim.create_user()
+    for resp in (scim.get("/Users"), scim.get(f"/Users/{user['id']}"),
+                 scim.get("/ServiceProviderConfig"), scim.get("/Schemas"),
+                 scim.get("/Users/none", status=404)):
+        assert resp.headers["Content-Type"] == "application/scim+json; charset=utf-8"
+
+
+def test_me_and_bulk_are_501(scim):
+    assert_scim_error(scim.get("/Me", status=501), 501)
+    assert_scim_error(scim.post("/Bulk", {}, status=501), 501)
+
+
+def test_a_failed_write_leaves_nothing_behind(scim, app, monkeypatch):
+    """One request, one transaction: an error after the insert rolls it back."""
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(scimlite, "record_event", fail)
+    scim.post("/Users", {"userName": "half"}, status=500)
+    monkeypatch.undo()
+    assert scim.get("/Users", filter='userName eq "half"').json["totalResults"] == 0
+    assert app.scimlite.models.UserEmail.select().count() == 0
+    assert scim.create_user("half")["userName"] == "half"
