@@ -1,7 +1,13 @@
 """Shared fixtures: an in-process app, an authenticated SCIM client, and
 assert_scim_error()."""
 import json
+import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -101,3 +107,55 @@ def scim(app, token):
 @pytest.fixture
 def anonymous(app):
     return SCIMClient(app, None)
+
+
+# --- a real server process, for end-to-end tests -----------------------------------
+
+SCRIPT = str(ROOT / "scimlite.py")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method, url, token, body=None):
+    """(status, headers, JSON body or None) over a plain HTTP client."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, resp.headers, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, error.headers, json.loads(raw) if raw else None
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`python scimlite.py` on a free port with a temporary database, and a key
+    from `mint-key`: (SCIM base URL, key, process)."""
+    db, port = str(tmp_path / "e2e.db"), free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("SCIMLITE_DB", None)
+    process = subprocess.Popen([sys.executable, SCRIPT, "--db", db, "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env, cwd=tmp_path)
+    deadline = time.time() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                pytest.fail("server did not start: " + process.stdout.read())
+            time.sleep(0.1)
+    minted = subprocess.run([sys.executable, SCRIPT, "mint-key", "e2e", "--db", db],
+                            capture_output=True, text=True, check=True, env=env)
+    yield f"http://127.0.0.1:{port}/scim/v2", minted.stdout.strip(), process
+    process.terminate()
+    process.wait(timeout=10)
