@@ -259,3 +259,18 @@ def test_entra_style_remove_by_value_list_from_10000(app, scim):
     scim.patch(f"/Groups/{group['id']}", ops(
         {"op": "Remove", "path": "members", "value": [{"value": ids[5]}]}))
     assert app.scimlite.models.db.connection().total_changes - changes_before <= 3
+
+
+def test_rendering_a_10000_member_group_reads_members_in_one_query(app, scim):
+    ids = _bulk_users(app, 10000)
+    group = scim.create_group("Render")
+    scim.patch(f"/Groups/{group['id']}", ops(
+        {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}))
+    with QueryLog(app) as log:
+        body = scim.get(f"/Groups/{group['id']}").json
+    assert len(body["members"]) == 10000
+    assert body["members"][0] == {"value": ids[0], "$ref": f"http://localhost:80/scim/v2/Users/{ids[0]}",
+                                  "display": "u0", "type": "User"}
+    assert log.count("SELECT", "membership") == 1
+    print(f"\nGET of a 10000-member group: {len(log.statements)} statements")
+    assert len(log.statements) <= 4      # key, option, group, members
