@@ -76,6 +76,9 @@ PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+BULK_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -114,6 +117,10 @@ SETTINGS = (
     Setting("page_size", 100, int, "list page size when a client sends no count"),
     Setting("max_page_size", 1000, int,
             "largest list page served (advertised as filter.maxResults)"),
+    Setting("bulk_max_operations", 1000, int,
+            "most operations in one /Bulk request (advertised; more: 413)"),
+    Setting("bulk_max_payload_bytes", 1048576, int,
+            "largest /Bulk request body, in bytes (advertised; larger: 413)"),
     Setting("group_patch_status", 200, int,
             "answer to a successful Group PATCH: 200 with the group, or 204 with no "
             "body (Microsoft's advice for large groups)"),
@@ -1782,6 +1789,32 @@ class Table:
             raise SCIMError.of("invalidFilter", f"'{path}' cannot be filtered on")
         return fn.json_extract(self.data, self.json_path(path))
 
+    def sort_expression(self, path):
+        """What `sortBy` orders by (RFC 7644 §3.4.2.3): a multi-valued
+        attribute sorts by its primary value, else its first."""
+        attr = path.attr
+        if attr.is_complex and not attr.multi and path.sub is None:
+            raise invalid_value(f"cannot sort by complex attribute '{path}'; name a "
+                                "sub-attribute")
+        if not attr.multi:
+            expr = self.operand(path)
+            target = path.target
+        else:
+            target = path.sub or attr.child("value")
+            if target is None or (self.rt.name, attr.name) in (("Group", "members"),
+                                                               ("User", "groups")):
+                raise invalid_value(f"cannot sort by '{path}'")
+            whole = self.json_path(AttrPath(path.schema, attr))
+            expr = NodeList((
+                SQL("(SELECT json_extract(je.value, ?) FROM json_each(",
+                    [f'$."{target.name}"']),
+                self.data,
+                SQL(", ?) AS je ORDER BY json_extract(je.value, '$.primary') = 1 DESC, "
+                    "je.key LIMIT 1)", [whole])))
+        if target.folds_case and not (not attr.multi and self.is_folded(path)):
+            expr = fn.scim_fold(expr)
+        return expr
+
     def is_folded(self, path):
         return path.target.column in FOLDED_COLUMNS and \
             path.target.column in self.model._meta.fields
@@ -1956,16 +1989,39 @@ def lifecycle_events(old, new):
 # when the feature works; tests/test_discovery.py holds them to it.
 CAPABILITIES = {
     "patch": True,
-    "bulk": False,
+    "bulk": True,
     "filter": True,
     "changePassword": True,     # a PUT with a password replaces its hash
-    "sort": False,
-    "etag": False,
+    "sort": True,
+    "etag": True,
 }
 
 
 def etag_of(row):
     return f'W/"{row.version}"'
+
+
+def _opaque_tag(tag):
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def etag_matches(row, header):
+    """Whether an If-Match / If-None-Match header names the row's version.
+
+    Weak comparison (RFC 7232 §2.3.2): SCIM's versions are weak ETags and
+    RFC 7644 §3.14 sends them in If-Match as they are.
+    """
+    tags = [t for t in header.split(",") if t.strip()]
+    current = _opaque_tag(etag_of(row))
+    return any(t.strip() == "*" or _opaque_tag(t) == current for t in tags)
+
+
+def check_if_match(row, header):
+    """RFC 7644 §3.14: a stale If-Match on PUT, PATCH or DELETE is 412."""
+    if header is not None and not etag_matches(row, header):
+        raise SCIMError(412, None, f"the resource is at version {etag_of(row)}, not the "
+                        "one If-Match names; read it again")
 
 
 def render_resource(rt, row, base_url, computed):
@@ -2050,7 +2106,9 @@ def service_provider_config(settings, base_url):
         "schemas": [SPC_URN],
         "documentationUri": "https://github.com/scimlite/scimlite#readme",
         "patch": {"supported": caps["patch"]},
-        "bulk": {"supported": caps["bulk"], "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {"supported": caps["bulk"],
+                 "maxOperations": settings["bulk_max_operations"],
+                 "maxPayloadSize": settings["bulk_max_payload_bytes"]},
         "filter": {"supported": caps["filter"], "maxResults": settings["max_page_size"]},
         "changePassword": {"supported": caps["changePassword"]},
         "sort": {"supported": caps["sort"]},
@@ -2100,8 +2158,12 @@ class Resources:
             raise not_found(f"{rt.name} '{resource_id}'")
         return row
 
-    def search(self, rt, node, start, count):
-        """(totalResults, rows of the page) for a filter, in creation order."""
+    def search(self, rt, node, start, count, sort_by=None, descending=False):
+        """(totalResults, rows of the page) for a filter.
+
+        Order: sortBy's value with unassigned values last, then creation
+        order, so that pages never overlap or skip (RFC 7644 §3.4.2.3).
+        """
         table = self.tables[rt.name]
         query = table.model.select()
         if node is not None:
@@ -2109,7 +2171,11 @@ class Resources:
         total = query.count()
         if count == 0 or start > total:
             return total, []
-        return total, list(query.order_by(table.model.pk).offset(start - 1).limit(count))
+        order = [table.model.pk]
+        if sort_by is not None:
+            expr = table.sort_expression(sort_by)
+            order = [expr.is_null(), expr.desc() if descending else expr.asc(), *order]
+        return total, list(query.order_by(*order).offset(start - 1).limit(count))
 
     def render(self, rt, rows, base_url, attributes=None, excluded=None):
         """Rows as wire resources: one query for their groups or members."""
@@ -2232,7 +2298,7 @@ class Resources:
                 self.change_members(row, [("add", member_ids_of(members))], actor)
         return row
 
-    def replace(self, rt, resource_id, body, actor):
+    def replace(self, rt, resource_id, body, actor, if_match=None):
         """PUT (RFC 7644 §3.5.1): the body replaces every writable attribute.
 
         readOnly attributes in the body (id, meta, groups) are ignored, so a
@@ -2244,6 +2310,7 @@ class Resources:
         check_required(rt, data)
         with self.models.db.atomic():
             row = self.get(rt, resource_id)
+            check_if_match(row, if_match)
             check_immutable(rt, json.loads(row.data), data)
             touched = False
             if rt.name in ROW_ATTRIBUTES:
@@ -2252,11 +2319,12 @@ class Resources:
             self.update(rt, row, data, password, actor, touched=touched)
         return row
 
-    def patch(self, rt, resource_id, body, actor):
+    def patch(self, rt, resource_id, body, actor, if_match=None):
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
         operations = read_patch_request(body)
         with self.models.db.atomic():
             row = self.get(rt, resource_id)
+            check_if_match(row, if_match)
             patch = Patch(rt, json.loads(row.data))
             for op, path, value in operations:
                 patch.apply(op, path, value)
@@ -2300,11 +2368,12 @@ class Resources:
             record_event(self.models, event, row.id, actor, attributes=changes)
         return True
 
-    def delete(self, rt, resource_id, actor):
+    def delete(self, rt, resource_id, actor, if_match=None):
         """DELETE (RFC 7644 §3.6); membership rows go with the resource."""
         m = self.models
         with m.db.atomic():
             row = self.get(rt, resource_id)
+            check_if_match(row, if_match)
             holders = list(m.Group.select().join(
                 m.Membership, on=(m.Membership.group == m.Group.pk)).where(
                 m.Membership.member_id == row.id))
@@ -2456,7 +2525,8 @@ def _check_settings(settings):
     settings["public_url"] = settings["public_url"].rstrip("/")
     if not 0 <= settings["port"] <= 65535:
         raise ValueError("'port' must be between 0 and 65535")
-    for key in ("max_body_bytes", "page_size", "max_page_size", "threads"):
+    for key in ("max_body_bytes", "page_size", "max_page_size", "threads",
+                "bulk_max_operations", "bulk_max_payload_bytes"):
         if settings[key] < 1:
             raise ValueError(f"'{key}' must be at least 1")
     if settings["group_patch_status"] not in (200, 204):
@@ -2725,8 +2795,263 @@ def _install_discovery_routes(app, state, route):
     route("/ResourceTypes/<name>", "GET", resource_type)
     route("/Schemas", "GET", schemas)
     route("/Schemas/<urn:path>", "GET", schema)
+    def bulk(actor):
+        body = read_json_body(settings["bulk_max_payload_bytes"])
+        fail_on, operations = read_bulk_request(body, settings)
+        results = BulkRun(state, actor, fail_on).run(operations)
+        return scim_response({"schemas": [BULK_RESPONSE_URN], "Operations": results})
+
+    def search_root(actor):
+        body = read_search_request(read_json_body(settings["max_body_bytes"]))
+        return scim_response(search_all(state, body))
+
     route("/Me", ["GET", "POST", "PUT", "PATCH", "DELETE"], not_implemented)
-    route("/Bulk", "POST", not_implemented)
+    route("/Bulk", "POST", bulk)
+    route("/.search", "POST", search_root)
+
+
+def read_sort(rt, table, params):
+    """sortBy and sortOrder (RFC 7644 §3.4.2.3) as (expression path, descending)."""
+    text = params.get("sortby")
+    order = (params.get("sortorder") or "ascending").lower()
+    if order not in ("ascending", "descending"):
+        raise invalid_value("'sortOrder' must be 'ascending' or 'descending'")
+    if not text:
+        return None, False
+    try:
+        path = resolve_path(rt, text.strip(), "invalidValue")
+        table.sort_expression(path)         # refuses what cannot be sorted on
+    except SCIMError as error:
+        raise invalid_value(f"sortBy: {error.detail}") from None
+    return path, order == "descending"
+
+
+def list_resources(state, rt, params):
+    """One ListResponse page for GET /{type} and POST /{type}/.search."""
+    service = state.resources
+    node = parse_filter(rt, params["filter"]) if params.get("filter") is not None else None
+    start, count = read_paging(params, state.settings)
+    attributes, excluded = read_projection(rt, params)
+    sort_by, descending = read_sort(rt, service.tables[rt.name], params)
+    total, rows = service.search(rt, node, start, count, sort_by, descending)
+    resources = service.render(rt, rows, _base_url(state), attributes, excluded)
+    return list_response(resources, total, start)
+
+
+def search_all(state, params):
+    """A root query (RFC 7644 §3.4.2.1, via POST /.search): Users, then Groups.
+
+    A filter naming attributes one type lacks selects nothing of that type.
+    sortBy across types is refused: the types share no order.
+    """
+    if params.get("sortby"):
+        raise invalid_value("sortBy is not supported on a search across resource types")
+    parts, errors = [], []
+    for rt in RESOURCE_TYPES.values():
+        try:
+            node = parse_filter(rt, params["filter"]) if params.get("filter") else None
+        except SCIMError as error:
+            errors.append(error)
+            continue
+        parts.append((rt, node))
+    if not parts:
+        raise errors[0]
+    start, count = read_paging(params, state.settings)
+    skip, total, resources = start - 1, 0, []
+    for rt, node in parts:
+        wanted = count - len(resources)
+        matched, rows = state.resources.search(rt, node, skip + 1, wanted)
+        total += matched
+        skip = max(0, skip - matched)
+        if rows:
+            attributes, excluded = read_projection(rt, params)
+            resources += state.resources.render(rt, rows, _base_url(state), attributes,
+                                                excluded)
+    return list_response(resources, total, start)
+
+
+def read_search_request(body):
+    """A SearchRequest body (RFC 7644 §3.4.3) as query parameters."""
+    if not isinstance(body, dict):
+        raise SCIMError.of("invalidSyntax", "the request body must be a JSON object")
+    fields = {key.lower(): value for key, value in body.items()}
+    schemas = fields.pop("schemas", None)
+    if schemas is not None and (not isinstance(schemas, list) or SEARCH_URN not in schemas):
+        raise SCIMError.of("invalidSyntax", f"'schemas' must be [\"{SEARCH_URN}\"]")
+    params = {}
+    for key, value in fields.items():
+        if key in ("attributes", "excludedattributes") and isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise invalid_value(f"'{key}' must be a list of attribute names")
+            value = ",".join(value)
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise invalid_value(f"'{key}' must be a string or an integer")
+        params[key] = str(value)
+    return params
+
+
+_BULK_REF = re.compile(r"^bulkId:(.+)$")
+BULK_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _bulk_refs(value):
+    """The bulkIds a value refers to ("bulkId:qwerty", RFC 7644 §3.7.2)."""
+    if isinstance(value, str):
+        match = _BULK_REF.match(value)
+        return {match.group(1)} if match else set()
+    if isinstance(value, dict):
+        return set().union(*map(_bulk_refs, value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*map(_bulk_refs, value)) if value else set()
+    return set()
+
+
+def _swap_refs(value, ids):
+    if isinstance(value, str):
+        match = _BULK_REF.match(value)
+        return ids[match.group(1)] if match else value
+    if isinstance(value, dict):
+        return {k: _swap_refs(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap_refs(v, ids) for v in value]
+    return value
+
+
+def read_bulk_request(body, settings):
+    """(failOnErrors, operations) of a BulkRequest (RFC 7644 §3.7)."""
+    if not isinstance(body, dict):
+        raise SCIMError.of("invalidSyntax", "the request body must be a JSON object")
+    fields = {key.lower(): value for key, value in body.items()}
+    schemas = fields.get("schemas")
+    if schemas is not None and (not isinstance(schemas, list) or
+                                BULK_REQUEST_URN not in schemas):
+        raise SCIMError.of("invalidSyntax", f"'schemas' must be [\"{BULK_REQUEST_URN}\"]")
+    operations = fields.get("operations")
+    if not isinstance(operations, list):
+        raise SCIMError.of("invalidSyntax", "'Operations' must be an array")
+    limit = settings["bulk_max_operations"]
+    if len(operations) > limit:
+        raise SCIMError(413, None, f"a bulk request may hold {limit} operations at most")
+    fail_on = fields.get("failonerrors")
+    if fail_on is not None and (isinstance(fail_on, bool) or not isinstance(fail_on, int)
+                                or fail_on < 1):
+        raise invalid_value("'failOnErrors' must be a positive integer")
+    return fail_on, [{k.lower(): v for k, v in op.items()} if isinstance(op, dict) else op
+                     for op in operations]
+
+
+class BulkRun:
+    """One /Bulk request: operations run in an order that resolves bulkId
+    references (a member may name a user created later in the list), each
+    in its own transaction; circular references are reported, not run."""
+
+    def __init__(self, state, actor, fail_on):
+        self.state, self.actor, self.fail_on = state, actor, fail_on
+        self.ids, self.errors, self.results = {}, 0, {}
+
+    def run(self, operations):
+        declared = {op.get("bulkid") for op in operations if isinstance(op, dict)}
+        pending = list(enumerate(operations))
+        while pending and not self.stopped:
+            ready = [(n, op) for n, op in pending if not self._waits(op, declared)]
+            if not ready:
+                break
+            for number, op in ready:
+                if not self.stopped:
+                    self.results[number] = self.perform(op)
+            pending = [(n, op) for n, op in pending if n not in self.results]
+        for number, op in pending:
+            if self.stopped:
+                break
+            refs = ", ".join(sorted(_bulk_refs(op)))
+            self.results[number] = self.failure(op, invalid_value(
+                f"circular or failed bulkId reference: {refs}"))
+        return [self.results[n] for n in sorted(self.results)]
+
+    @property
+    def stopped(self):
+        return self.fail_on is not None and self.errors >= self.fail_on
+
+    def _waits(self, op, declared):
+        refs = _bulk_refs({k: v for k, v in op.items() if k in ("path", "data")}) \
+            if isinstance(op, dict) else set()
+        # Unknown bulkIds fail when run; known ones wait for their creation.
+        return any(ref in declared and ref not in self.ids and
+                   self.results_of(ref) is None for ref in refs)
+
+    def results_of(self, bulk_id):
+        return next((r for r in self.results.values() if r.get("bulkId") == bulk_id), None)
+
+    def perform(self, op):
+        try:
+            return self._perform(op)
+        except SCIMError as error:
+            return self.failure(op, error)
+        except peewee.IntegrityError:
+            return self.failure(op, SCIMError.of("uniqueness", "the resource conflicts "
+                                                 "with one that already exists"))
+        except Exception:
+            log.exception("unhandled error in a bulk operation")
+            return self.failure(op, SCIMError(500, None, "internal server error"))
+
+    def _perform(self, op):
+        if not isinstance(op, dict):
+            raise SCIMError.of("invalidSyntax", "each operation must be an object")
+        method = str(op.get("method", "")).upper()
+        if method not in BULK_METHODS:
+            raise SCIMError.of("invalidSyntax", "'method' must be POST, PUT, PATCH or DELETE")
+        unresolved = _bulk_refs({k: v for k, v in op.items() if k in ("path", "data")}) \
+            - set(self.ids)
+        if unresolved:
+            raise invalid_value(f"unknown bulkId: {', '.join(sorted(unresolved))}")
+        path = _swap_refs(op.get("path"), self.ids)
+        data = _swap_refs(op.get("data"), self.ids)
+        rt, resource_id = self._target(method, path, op)
+        service, version = self.state.resources, op.get("version")
+        if method == "POST":
+            row = service.create(rt, data, self.actor)
+            self.ids[op["bulkid"]] = row.id
+            return self.success(op, row, rt, 201)
+        if method == "DELETE":
+            service.delete(rt, resource_id, self.actor, version)
+            return {"method": method, "location": self._location(rt, resource_id),
+                    "status": "204"}
+        act = service.replace if method == "PUT" else service.patch
+        return self.success(op, act(rt, resource_id, data, self.actor, version), rt, 200)
+
+    def _target(self, method, path, op):
+        if not isinstance(path, str):
+            raise SCIMError.of("invalidSyntax", "'path' must be a string")
+        endpoint, _, resource_id = path.strip("/").partition("/")
+        rt = next((r for r in RESOURCE_TYPES.values() if r.endpoint == "/" + endpoint), None)
+        if rt is None or "/" in resource_id:
+            raise SCIMError.of("invalidPath", f"no such endpoint: '{path}'")
+        if method == "POST":
+            if resource_id:
+                raise SCIMError.of("invalidPath", "POST goes to /Users or /Groups")
+            if not isinstance(op.get("bulkid"), str) or not op["bulkid"]:
+                raise SCIMError.of("invalidSyntax", "a bulk POST needs a 'bulkId'")
+        elif not resource_id:
+            raise SCIMError.of("invalidPath", f"{method} needs /{endpoint}/{{id}}")
+        return rt, resource_id
+
+    def _location(self, rt, resource_id):
+        return f"{_base_url(self.state)}{rt.endpoint}/{resource_id}"
+
+    def success(self, op, row, rt, status):
+        result = {"method": op["method"].upper(), "location": self._location(rt, row.id),
+                  "version": etag_of(row), "status": str(status)}
+        if op.get("bulkid"):
+            result["bulkId"] = op["bulkid"]
+        return result
+
+    def failure(self, op, error):
+        self.errors += 1
+        result = {"method": str(op.get("method", "")).upper() if isinstance(op, dict) else "",
+                  "status": str(error.status), "response": error.to_json()}
+        if isinstance(op, dict) and op.get("bulkid"):
+            result["bulkId"] = op["bulkid"]
+        return result
 
 
 def _install_resource_routes(app, state, route, rt):
@@ -2737,14 +3062,15 @@ def _install_resource_routes(app, state, route, rt):
         body = service.render(rt, [row], _base_url(state), attributes, excluded)[0]
         return scim_response(body, status, {"ETag": etag_of(row), **(extra_headers or {})})
 
+    def if_match():
+        return bottle.request.get_header("If-Match")
+
     def list_(actor):
-        params = query_params()
-        node = parse_filter(rt, params["filter"]) if "filter" in params else None
-        start, count = read_paging(params, settings)
-        attributes, excluded = read_projection(rt, params)
-        total, rows = service.search(rt, node, start, count)
-        resources = service.render(rt, rows, _base_url(state), attributes, excluded)
-        return scim_response(list_response(resources, total, start))
+        return scim_response(list_resources(state, rt, query_params()))
+
+    def search(actor):
+        body = read_search_request(read_json_body(settings["max_body_bytes"]))
+        return scim_response(list_resources(state, rt, body))
 
     def create(actor):
         row = service.create(rt, read_json_body(settings["max_body_bytes"]), actor)
@@ -2752,25 +3078,30 @@ def _install_resource_routes(app, state, route, rt):
         return respond(row, 201, {"Location": location})
 
     def get(actor, resource_id):
-        return respond(service.get(rt, resource_id))
+        row = service.get(rt, resource_id)
+        unchanged = bottle.request.get_header("If-None-Match")
+        if unchanged is not None and etag_matches(row, unchanged):
+            return scim_response(None, 304, {"ETag": etag_of(row)})    # RFC 7644 §3.14
+        return respond(row)
 
     def replace(actor, resource_id):
         body = read_json_body(settings["max_body_bytes"])
-        return respond(service.replace(rt, resource_id, body, actor))
+        return respond(service.replace(rt, resource_id, body, actor, if_match()))
 
     def patch(actor, resource_id):
         body = read_json_body(settings["max_body_bytes"])
-        row = service.patch(rt, resource_id, body, actor)
+        row = service.patch(rt, resource_id, body, actor, if_match())
         if rt.name == "Group" and settings["group_patch_status"] == 204:
             return scim_response(None, 204, {"ETag": etag_of(row)})
         return respond(row)
 
     def delete(actor, resource_id):
-        service.delete(rt, resource_id, actor)
+        service.delete(rt, resource_id, actor, if_match())
         return scim_response(None, 204)
 
     route(rt.endpoint, "GET", list_)
     route(rt.endpoint, "POST", create)
+    route(rt.endpoint + "/.search", "POST", search)
     route(rt.endpoint + "/<resource_id>", "GET", get)
     route(rt.endpoint + "/<resource_id>", "PUT", replace)
     route(rt.endpoint + "/<resource_id>", "PATCH", patch)

@@ -90,9 +90,10 @@ def test_every_response_is_scim_json_with_charset(scim):
         assert resp.headers["Content-Type"] == "application/scim+json; charset=utf-8"
 
 
-def test_me_and_bulk_are_501(scim):
-    assert_scim_error(scim.get("/Me", status=501), 501)
-    assert_scim_error(scim.post("/Bulk", {}, status=501), 501)
+def test_me_is_501(scim):
+    """RFC 7644 §3.11: /Me needs an authenticated subject; an API key is none."""
+    for method in ("GET", "PUT", "PATCH", "DELETE"):
+        assert_scim_error(scim.send(method, "/Me", {}, status=501), 501)
 
 
 def test_a_failed_write_leaves_nothing_behind(scim, app, monkeypatch):
