@@ -371,6 +371,8 @@ GROUP_SCHEMA = Schema(GROUP_URN, "Group", "Group", (
 
 # RFC 7643 §3.1: attributes every resource has, defined outside any schema.
 COMMON_ATTRIBUTES = (
+    Attr("schemas", "reference", multi=True, mutability="readOnly", returned="always",
+         case_exact=True, description="The schema URIs the resource uses."),
     Attr("id", mutability="readOnly", returned="always", uniqueness="server",
          case_exact=True, column="id",
          description="Unique identifier assigned by the service provider."),
@@ -714,12 +716,14 @@ class Logical:
     right: object
 
     def show(self, inside=False):
-        def side(node):
+        def side(node, right):
+            # `and` binds tighter than `or` (RFC 7644 §3.4.2.2), and both group
+            # to the left: brackets go exactly where the tree needs them.
+            grouped = isinstance(node, Logical) and (
+                (self.op == "and" and node.op == "or") or (right and node.op == self.op))
             text = node.show(inside)
-            # `and` binds tighter than `or` (RFC 7644 §3.4.2.2).
-            return f"({text})" if self.op == "and" and isinstance(node, Logical) \
-                and node.op == "or" else text
-        return f"{side(self.left)} {self.op} {side(self.right)}"
+            return f"({text})" if grouped else text
+        return f"{side(self.left, False)} {self.op} {side(self.right, True)}"
 
 
 @dataclass(frozen=True)
@@ -1068,12 +1072,40 @@ def filter_to_sql(node, table):
         elements = _elements(table, node.path, _subs_used(node.expr))
         return elements.exists(_element_sql(node.expr, elements))
     path = node.path
+    if path.attr.name == "schemas" and path.schema is COMMON_SCHEMA:
+        return _schemas_sql(node, table)
     if not path.attr.multi:
         return _value_sql(node, table.operand(path), path.target, table.is_folded(path))
     if path.sub is None:        # `emails pr`: any element at all
-        return _elements(table, path, set()).exists(SQL("1 = 1"))
+        return _elements(table, path, set()).exists(SQL_TRUE)
+    if isinstance(node, Compare) and node.op == "ne":
+        # Any value "ne" would be true of lists with one other value; scimlite
+        # reads `ne` as `not eq` (see matches()).
+        return ~filter_to_sql(Compare(path, "eq", node.value), table)
     elements = _elements(table, path, {path.sub.name})
+    if isinstance(node, Compare) and node.value is None:     # eq null: none assigned
+        return ~elements.exists(_assigned(elements.operand(path.sub)))
     return elements.exists(_element_sql(node, elements))
+
+
+SQL_TRUE, SQL_FALSE = SQL("(1 = 1)"), SQL("(1 = 0)")
+
+
+def _schemas_sql(node, table):
+    """`schemas` is computed: the core URN, and each extension with data."""
+    if isinstance(node, Present):
+        return SQL_TRUE
+    if node.op == "ne":
+        return ~_schemas_sql(Compare(node.path, "eq", node.value), table)
+    candidates = [(table.rt.schema.id, SQL_TRUE)] + [
+        (ext.id, fn.json_extract(table.data, f'$."{ext.id}"').is_null(False))
+        for ext in table.rt.extensions]
+    hits = [present for urn, present in candidates if _test_values(node, [urn])]
+    return functools.reduce(lambda a, b: a | b, hits) if hits else SQL_FALSE
+
+
+def _assigned(expr):
+    return expr.is_null(False)
 
 
 def _elements(table, path, subs):
@@ -1100,9 +1132,10 @@ def _element_sql(node, elements):
 
 def _value_sql(node, expr, attr, pre_folded):
     """One comparison; `pre_folded` when the column already holds folded text."""
-    present = expr.is_null(False)
+    present = _assigned(expr)
     if isinstance(node, Present):
-        return present
+        # "If the attribute has a non-empty value" (RFC 7644 §3.4.2.2).
+        return present & (expr != "")
     if node.value is None:
         return ~present if node.op == "eq" else present
     if node.op == "ne":
