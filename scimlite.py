@@ -574,8 +574,8 @@ def check_required(rt, data):
     for schema in (rt.schema, *rt.extensions):
         values = data if schema is rt.schema else data.get(schema.id, {})
         for attr in schema.attributes:
-            if attr.required and values.get(attr.name) is None:
-                raise invalid_value(f"'{attr.name}' is required")
+            if attr.required and values.get(attr.name) in (None, ""):
+                raise invalid_value(f"'{attr.name}' is required and may not be empty")
 
 
 def check_immutable(rt, old, new):
@@ -1069,7 +1069,8 @@ def filter_to_sql(node, table):
     if isinstance(node, Not):
         return ~filter_to_sql(node.expr, table)
     if isinstance(node, ValuePath):
-        elements = _elements(table, node.path, _subs_used(node.expr))
+        elements = _elements(table, node.path, _subs_used(node.expr),
+                             every_element=not _positive(node.expr))
         return elements.exists(_element_sql(node.expr, elements))
     path = node.path
     if path.attr.name == "schemas" and path.schema is COMMON_SCHEMA:
@@ -1108,8 +1109,18 @@ def _assigned(expr):
     return expr.is_null(False)
 
 
-def _elements(table, path, subs):
-    return table.elements(path, subs) or _JsonElements(table, path)
+def _elements(table, path, subs, every_element=False):
+    return table.elements(path, subs, every_element) or _JsonElements(table, path)
+
+
+def _positive(node):
+    """Whether a value filter can only match elements that have the values it
+    names (no `not`, no `eq null`): then an index of values is enough."""
+    if isinstance(node, Logical):
+        return _positive(node.left) and _positive(node.right)
+    if isinstance(node, Not):
+        return False
+    return not (isinstance(node, Compare) and (node.value is None or node.op == "ne"))
 
 
 def _subs_used(node):
@@ -1852,10 +1863,15 @@ class Table:
         return path.target.column in FOLDED_COLUMNS and \
             path.target.column in self.model._meta.fields
 
-    def elements(self, path, subs):
-        """An index table covering sub-attributes `subs` of `path`, or None."""
+    def elements(self, path, subs, every_element=False):
+        """An index table covering sub-attributes `subs` of `path`, or None.
+
+        The e-mail index holds only e-mails that have a value, so a filter
+        that must see every element (`not`, `eq null`) reads the JSON instead.
+        """
         m = self.models
-        if self.rt.name == "User" and path.attr.name == "emails" and subs == {"value"}:
+        if self.rt.name == "User" and path.attr.name == "emails" and subs == {"value"} \
+                and not every_element:
             return _IndexElements(m.UserEmail, m.UserEmail.user, self.model,
                                   {"value": m.UserEmail.value_key}, {"value"})
         if self.rt.name == "User" and path.attr.name == "groups":

@@ -1,0 +1,133 @@
+"""/Bulk (RFC 7644 §3.7): bulkId references in any order, failOnErrors,
+per-operation status/location/response, limits advertised and enforced."""
+import pytest
+
+import scimlite
+from conftest import SCIMClient, assert_scim_error
+
+BULK = scimlite.BULK_REQUEST_URN
+
+
+def bulk(*operations, **fields):
+    return {"schemas": [BULK], "Operations": list(operations), **fields}
+
+
+def create_user(bulk_id, name):
+    return {"method": "POST", "path": "/Users", "bulkId": bulk_id,
+            "data": {"schemas": [scimlite.USER_URN], "userName": name}}
+
+
+def create_group(bulk_id, name, *member_refs):
+    return {"method": "POST", "path": "/Groups", "bulkId": bulk_id,
+            "data": {"schemas": [scimlite.GROUP_URN], "displayName": name,
+                     "members": [{"type": "User", "value": f"bulkId:{ref}"}
+                                 for ref in member_refs]}}
+
+
+@pytest.mark.parametrize("group_first", [False, True])
+def test_3_7_2_user_and_group_that_contains_it_in_either_order(scim, group_first):
+    ops = [create_user("qwerty", "Alice"), create_group("ytrewq", "Tour Guides", "qwerty")]
+    if group_first:
+        ops.reverse()
+    resp = scim.post("/Bulk", bulk(*ops), status=200).json
+    assert resp["schemas"] == [scimlite.BULK_RESPONSE_URN]
+    results = {r["bulkId"]: r for r in resp["Operations"]}
+    assert [r["bulkId"] for r in resp["Operations"]] == [o["bulkId"] for o in ops]
+    assert results["qwerty"]["status"] == "201" and results["ytrewq"]["status"] == "201"
+    user = scim.web.get(results["qwerty"]["location"]).json
+    group = scim.web.get(results["ytrewq"]["location"]).json
+    assert results["ytrewq"]["version"] == group["meta"]["version"]
+    assert [m["value"] for m in group["members"]] == [user["id"]]
+
+
+def test_3_7_put_patch_delete_and_version(scim):
+    user = scim.create_user("bulky", title="A")
+    resp = scim.post("/Bulk", bulk(
+        {"method": "PUT", "path": f"/Users/{user['id']}",
+         "data": {"userName": "bulky", "title": "B"}},
+        {"method": "PATCH", "path": f"/Users/{user['id']}", "version": 'W/"2"',
+         "data": {"schemas": [scimlite.PATCH_URN],
+                  "Operations": [{"op": "replace", "path": "title", "value": "C"}]}},
+        {"method": "DELETE", "path": f"/Users/{user['id']}", "version": 'W/"1"'},
+    ), status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["200", "200", "412"]
+    assert resp[2]["response"]["status"] == "412"
+    assert scim.get(f"/Users/{user['id']}").json["title"] == "C"
+    resp = scim.post("/Bulk", bulk({"method": "DELETE", "path": f"/Users/{user['id']}"}),
+                     status=200).json["Operations"]
+    assert resp[0]["status"] == "204"
+    scim.get(f"/Users/{user['id']}", status=404)
+
+
+def test_3_7_3_errors_are_reported_per_operation(scim):
+    scim.create_user("taken")
+    resp = scim.post("/Bulk", bulk(create_user("a", "taken"), create_user("b", "fine"),
+                                   {"method": "GET", "path": "/Users"},
+                                   {"method": "PUT", "path": "/Users/missing",
+                                    "data": {"userName": "x"}}),
+                     status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["409", "201", "400", "404"]
+    assert resp[0]["response"]["scimType"] == "uniqueness"
+    assert resp[0]["response"]["schemas"] == [scimlite.ERROR_URN]
+
+
+def test_3_7_3_fail_on_errors_stops_after_that_many(scim):
+    resp = scim.post("/Bulk", bulk(create_user("a", ""), create_user("b", ""),
+                                   create_user("c", "never"), failOnErrors=2),
+                     status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["400", "400"]
+    assert scim.get("/Users").json["totalResults"] == 0
+
+
+def test_3_7_1_circular_references_are_reported_not_run(scim):
+    resp = scim.post("/Bulk", bulk(create_group("g1", "One", "g2"),
+                                   create_group("g2", "Two", "g1"),
+                                   create_user("u", "fine")), status=200).json
+    statuses = {r["bulkId"]: r for r in resp["Operations"]}
+    assert statuses["u"]["status"] == "201"
+    for ref in ("g1", "g2"):
+        assert statuses[ref]["status"] == "400"
+        assert "circular" in statuses[ref]["response"]["detail"]
+    assert scim.get("/Groups").json["totalResults"] == 0
+
+
+def test_unknown_bulk_id_is_reported(scim):
+    resp = scim.post("/Bulk", bulk(create_group("g", "G", "nobody")),
+                     status=200).json["Operations"]
+    assert resp[0]["status"] == "400" and "nobody" in resp[0]["response"]["detail"]
+
+
+def test_a_failed_creation_fails_what_refers_to_it(scim):
+    resp = scim.post("/Bulk", bulk(create_user("u", ""), create_group("g", "G", "u")),
+                     status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["400", "400"]
+
+
+def test_3_7_limits_are_advertised_and_enforced():
+    app = scimlite.create_app({"db": ":memory:", "bulk_max_operations": 2,
+                               "bulk_max_payload_bytes": 400})
+    scim = SCIMClient(app, app.scimlite.mint_key("t"))
+    spc = scim.get("/ServiceProviderConfig").json["bulk"]
+    assert spc == {"supported": True, "maxOperations": 2, "maxPayloadSize": 400}
+    three = bulk(create_user("a", "a"), create_user("b", "b"), create_user("c", "c"))
+    assert_scim_error(scim.post("/Bulk", three, status=413), 413)
+    big = bulk(dict(create_user("a", "x" * 500)))
+    assert_scim_error(scim.post("/Bulk", big, status=413), 413)
+    assert scim.get("/Users").json["totalResults"] == 0
+
+
+@pytest.mark.parametrize("body, scim_type", [
+    ([], "invalidSyntax"), ({"Operations": {}}, "invalidSyntax"),
+    ({"schemas": ["urn:x"], "Operations": []}, "invalidSyntax"),
+    ({"Operations": [], "failOnErrors": 0}, "invalidValue"),
+])
+def test_bad_bulk_requests(scim, body, scim_type):
+    assert_scim_error(scim.post("/Bulk", body, status=400), 400, scim_type)
+
+
+def test_bulk_post_needs_a_bulk_id_and_a_path(scim):
+    resp = scim.post("/Bulk", bulk({"method": "POST", "path": "/Users",
+                                    "data": {"userName": "x"}},
+                                   {"method": "POST", "path": "/Widgets", "bulkId": "w",
+                                    "data": {}}), status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["400", "400"]
