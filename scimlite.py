@@ -638,20 +638,28 @@ def tokenize_filter(text):
 
 @dataclass(frozen=True)
 class AttrPath:
-    """A resolved attribute path: [schema URN ":"] attr ["." sub]."""
+    """A resolved attribute path: [schema URN ":"] attr ["." sub].
+
+    `extension` is true when the attribute lives in an extension schema, and
+    so sits under that schema's URN in a resource.
+    """
     schema: Schema
     attr: Attr
     sub: Attr | None = None
+    extension: bool = False
 
     @property
     def target(self):
         return self.sub or self.attr
 
+    @property
+    def holder_key(self):
+        """Where the attribute sits in a resource: '' (top level) or a URN."""
+        return self.schema.id if self.extension else ""
+
     def __str__(self):
         text = self.attr.name + (f".{self.sub.name}" if self.sub else "")
-        extension = self.schema not in (COMMON_SCHEMA,) and self.schema.id not in (
-            USER_URN, GROUP_URN)
-        return f"{self.schema.id}:{text}" if extension else text
+        return f"{self.schema.id}:{text}" if self.extension else text
 
 
 def resolve_path(rt, text, scim_type="invalidFilter"):
@@ -676,12 +684,13 @@ def resolve_path(rt, text, scim_type="invalidFilter"):
         attr, schema = COMMON_SCHEMA.attr(name), COMMON_SCHEMA
     if attr is None:
         raise SCIMError.of(scim_type, f"unknown attribute '{text}'")
+    extension = schema is not rt.schema and schema is not COMMON_SCHEMA
     if not sub_name:
-        return AttrPath(schema, attr)
+        return AttrPath(schema, attr, extension=extension)
     sub = attr.child(sub_name) if attr.is_complex else None
     if sub is None:
         raise SCIMError.of(scim_type, f"unknown attribute '{text}'")
-    return AttrPath(schema, attr, sub)
+    return AttrPath(schema, attr, sub, extension)
 
 
 # --- the parsed filter ---------------------------------------------------------
@@ -848,7 +857,7 @@ class _FilterParser:
         sub = scope.attr.child(token.text)
         if sub is None:
             self.fail(f"'{token.text}' is not a sub-attribute of '{scope.attr.name}'", token)
-        return AttrPath(scope.schema, scope.attr, sub)
+        return dataclasses.replace(scope, sub=sub)
 
     def parse_value_path(self, path, scope, token):
         if scope is not None or path.sub or not (path.attr.multi and path.attr.is_complex):
@@ -862,7 +871,7 @@ class _FilterParser:
             if sub is None:
                 self.fail(f"unknown sub-attribute '{sub_token.text[1:]}'", sub_token)
             inner = Logical("and", inner, self.parse_attr_exp(
-                AttrPath(path.schema, path.attr, sub)))
+                dataclasses.replace(path, sub=sub)))
         return ValuePath(path, inner)
 
     def parse_attr_exp(self, path):
@@ -883,7 +892,7 @@ class _FilterParser:
             sub = path.attr.child("value")
             if sub is None:
                 self.fail(f"'{path}' is complex; name a sub-attribute")
-            return AttrPath(path.schema, path.attr, sub)
+            return dataclasses.replace(path, sub=sub)
         return path
 
     def take_value(self):
@@ -978,9 +987,7 @@ def _compare(attr, op, actual, expected):
 
 def _values_of(resource, path):
     """Every value `path` reaches in a rendered resource, flattened."""
-    holder = resource
-    if path.schema is not COMMON_SCHEMA and path.schema.id not in (USER_URN, GROUP_URN):
-        holder = resource.get(path.schema.id) or {}
+    holder = resource.get(path.holder_key) or {} if path.extension else resource
     value = holder.get(path.attr.name)
     items = value if isinstance(value, list) else [value]
     if path.sub is not None:
@@ -1009,9 +1016,7 @@ def matches(node, resource):
 
 
 def resource_elements(resource, path):
-    holder = resource
-    if path.schema is not COMMON_SCHEMA and path.schema.id not in (USER_URN, GROUP_URN):
-        holder = resource.get(path.schema.id) or {}
+    holder = resource.get(path.holder_key) or {} if path.extension else resource
     return [e for e in holder.get(path.attr.name) or [] if isinstance(e, dict)]
 
 
@@ -1356,7 +1361,7 @@ class Patch:
             (self.rt.name == "User" and attr.name == "groups")
 
     def _holder(self, path, create=True):
-        key = _holder_key(path)
+        key = path.holder_key
         if not key:
             return self.data
         return self.data.setdefault(key, {}) if create else self.data.get(key) or {}
@@ -1609,18 +1614,12 @@ def parse_projection(rt, text):
             path = resolve_path(rt, item)
         except SCIMError:
             continue
-        key = (_holder_key(path), path.attr.name)
+        key = (path.holder_key, path.attr.name)
         if path.sub is None:
             wanted[key] = WHOLE
         elif key not in wanted or wanted[key] is not WHOLE:
             wanted.setdefault(key, set()).add(path.sub.name)
     return wanted
-
-
-def _holder_key(path):
-    """Where a path's attribute sits in a rendered resource: '' or a URN."""
-    core = path.schema is COMMON_SCHEMA or path.schema.id in (USER_URN, GROUP_URN)
-    return "" if core else path.schema.id
 
 
 def wants(attributes, excluded, name):
@@ -1642,10 +1641,21 @@ def _pick(value, subs, keep):
     return one(value)
 
 
+def returned_on_request(rt):
+    """Attributes shown only when `attributes` names them (returned: request)."""
+    return {("" if schema is rt.schema else schema.id, attr.name): WHOLE
+            for schema in (rt.schema, *rt.extensions) for attr in schema.attributes
+            if attr.returned == "request"}
+
+
 def project(rt, resource, attributes, excluded):
-    """`resource` cut down as the client asked, honouring `returned`."""
+    """`resource` cut down as the client asked, honouring `returned`
+    (RFC 7643 §7): `always` stays, `request` only when asked for, `never`
+    is never stored in the first place."""
     always = {a.name for a in (*rt.schema.attributes, *COMMON_ATTRIBUTES)
               if a.returned == "always"}
+    if not attributes:
+        excluded = {**returned_on_request(rt), **excluded}
     if attributes:
         out = {"schemas": resource["schemas"]}
         for key in ("",) + tuple(k for k in resource if k.startswith("urn:")):
@@ -1817,7 +1827,7 @@ class Table:
         self.data = self.model.data
 
     def json_path(self, path):
-        holder = _holder_key(path)
+        holder = path.holder_key
         parts = ([holder] if holder else []) + [path.attr.name]
         if path.sub is not None and not path.attr.multi:
             parts.append(path.sub.name)
@@ -1848,7 +1858,7 @@ class Table:
             if target is None or (self.rt.name, attr.name) in (("Group", "members"),
                                                                ("User", "groups")):
                 raise invalid_value(f"cannot sort by '{path}'")
-            whole = self.json_path(AttrPath(path.schema, attr))
+            whole = self.json_path(dataclasses.replace(path, sub=None))
             expr = NodeList((
                 SQL("(SELECT json_extract(je.value, ?) FROM json_each(",
                     [f'$."{target.name}"']),
@@ -2239,7 +2249,7 @@ class Resources:
             for pk, members in self._members_of_groups(rows, base_url).items():
                 computed[pk]["members"] = members
         resources = [render_resource(rt, row, base_url, computed[row.pk]) for row in rows]
-        if attributes or excluded:
+        if attributes or excluded or returned_on_request(rt):
             resources = [project(rt, r, attributes, excluded) for r in resources]
         return resources
 

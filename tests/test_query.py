@@ -139,3 +139,21 @@ def test_unknown_projection_names_are_ignored(scim):
     user = scim.create_user("u")
     got = scim.get(f"/Users/{user['id']}", attributes="nope,userName,urn:x:y").json
     assert set(got) == {"schemas", "id", "userName"}
+
+
+def test_3_9_returned_rules_with_a_request_only_attribute():
+    """RFC 7643 §7 `returned`: checked on a table that has every kind (the
+    standard schemas have no `request` attribute)."""
+    schema = scimlite.Schema("urn:example:Thing", "Thing", "", (
+        scimlite.Attr("name", returned="always"), scimlite.Attr("label"),
+        scimlite.Attr("audit", returned="request")))
+    rt = scimlite.ResourceType("Thing", "/Things", "", schema)
+    thing = {"schemas": [schema.id], "id": "1", "name": "n", "label": "l", "audit": "a"}
+    assert scimlite.project(rt, thing, {}, {}) == {
+        "schemas": [schema.id], "id": "1", "name": "n", "label": "l"}
+    asked = scimlite.parse_projection(rt, "audit")
+    assert scimlite.project(rt, thing, asked, {}) == {
+        "schemas": [schema.id], "id": "1", "name": "n", "audit": "a"}
+    dropped = scimlite.parse_projection(rt, "name,label")
+    assert scimlite.project(rt, thing, {}, dropped) == {
+        "schemas": [schema.id], "id": "1", "name": "n"}
