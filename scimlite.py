@@ -84,7 +84,8 @@ SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 MAX_FILTER_LENGTH = 4096      # characters; longer filters are refused
-MAX_FILTER_DEPTH = 32         # nesting of parentheses and `not`
+MAX_FILTER_DEPTH = 16         # nesting of parentheses and `not` (SQLite parses 16
+                              # levels of every kind; tests/test_filter.py)
 MAX_JSON_DEPTH = 64           # nesting of a request body
 
 
@@ -1069,8 +1070,7 @@ def filter_to_sql(node, table):
     `not` means exactly what the reference evaluator means.
     """
     if isinstance(node, Logical):
-        left, right = filter_to_sql(node.left, table), filter_to_sql(node.right, table)
-        return (left & right) if node.op == "and" else (left | right)
+        return _join([filter_to_sql(part, table) for part in _chain(node, node.op)], node.op)
     if isinstance(node, Not):
         return ~filter_to_sql(node.expr, table)
     if isinstance(node, ValuePath):
@@ -1114,6 +1114,21 @@ def _assigned(expr):
     return expr.is_null(False)
 
 
+def _chain(node, op):
+    """The operands of a run of one logical operator, in order."""
+    if isinstance(node, Logical) and node.op == op:
+        return _chain(node.left, op) + _chain(node.right, op)
+    return [node]
+
+
+def _join(parts, op):
+    # One flat `(a OR b OR c)`, not peewee's nested ((a OR b) OR c): SQLite's
+    # parser stack overflows at about 80 levels of nesting.  Parts need no
+    # brackets of their own: comparisons, NOT, EXISTS and IN bind tighter
+    # than AND, and AND tighter than OR; joins bring their own brackets.
+    return NodeList(parts, glue=f" {op.upper()} ", parens=True)
+
+
 def _elements(table, path, subs, every_element=False):
     return table.elements(path, subs, every_element) or _JsonElements(table, path)
 
@@ -1138,8 +1153,8 @@ def _subs_used(node):
 
 def _element_sql(node, elements):
     if isinstance(node, Logical):
-        left, right = _element_sql(node.left, elements), _element_sql(node.right, elements)
-        return (left & right) if node.op == "and" else (left | right)
+        return _join([_element_sql(part, elements) for part in _chain(node, node.op)],
+                     node.op)
     if isinstance(node, Not):
         return ~_element_sql(node.expr, elements)
     sub = node.path.sub
@@ -2227,7 +2242,13 @@ class Resources:
         query = table.model.select()
         if node is not None:
             query = query.where(filter_to_sql(node, table))
-        total = query.count()
+        try:
+            total = query.count()
+        except peewee.OperationalError as exc:
+            # A safety net under MAX_FILTER_DEPTH: SQLite's own parser limits.
+            if "stack overflow" not in str(exc) and "too large" not in str(exc):
+                raise
+            raise SCIMError.of("invalidFilter", "the filter is too complex") from None
         if count == 0 or start > total:
             return total, []
         order = [table.model.pk]

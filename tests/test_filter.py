@@ -136,6 +136,41 @@ def test_filters_the_schema_refuses(scim, text):
     assert_scim_error(scim.get("/Users", filter=text, status=400), 400, "invalidFilter")
 
 
+def _nested(depth, leaf, negate):
+    """leaf or (leaf and (leaf or ...)), `depth` levels, each maybe with not."""
+    text = leaf
+    for level in range(depth):
+        op = "and" if level % 2 else "or"
+        text = f"{leaf} {op} {'not ' if negate else ''}({text})"
+    return text
+
+
+@pytest.mark.parametrize("leaf", ['title pr', 'emails.value eq "a"', 'userName eq "u"',
+                                  'emails[value eq "a" or type pr]',
+                                  'meta.created gt "2020-01-01T00:00:00Z"'])
+@pytest.mark.parametrize("negate", [False, True])
+def test_the_deepest_filter_allowed_runs_and_one_more_is_400(scim, leaf, negate):
+    scim.create_user("u", emails=[{"value": "a"}])
+    limit = scimlite.MAX_FILTER_DEPTH
+    assert scim.get("/Users", filter=_nested(limit, leaf, negate)).status_int == 200
+    resp = scim.get("/Users", filter=_nested(limit + 1, leaf, negate), status=400)
+    assert "deeply" in assert_scim_error(resp, 400, "invalidFilter")["detail"]
+
+
+@pytest.mark.parametrize("op", ["or", "and"])
+def test_long_flat_filters_up_to_the_length_limit_run(scim, op):
+    """A batch lookup of many userNames: hundreds of terms, one level deep."""
+    scim.create_user("u7")
+    users = f" {op} ".join(f'userName eq "u{i}"' for i in range(180))
+    assert len(users) <= scimlite.MAX_FILTER_LENGTH
+    assert scim.get("/Users", filter=users).json["totalResults"] == (op == "or")
+    groups = " or ".join(f'members.value eq "m{i}"' for i in range(140))
+    assert scim.get("/Groups", filter=groups).status_int == 200
+    short = f" {op} ".join(["title pr"] * 300)
+    assert len(short) <= scimlite.MAX_FILTER_LENGTH
+    assert scim.get("/Users", filter=short).status_int == 200
+
+
 def test_hostile_filters_are_cut_short(scim):
     deep = "(" * 40 + 'title pr' + ")" * 40
     assert "deeply" in assert_scim_error(scim.get("/Users", filter=deep, status=400),
