@@ -2971,25 +2971,31 @@ def read_search_request(body):
 
 
 _BULK_REF = re.compile(r"^bulkId:(.+)$")
+_BULK_PATH_REF = re.compile(r"bulkId:([^/]+)")
 BULK_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def _bulk_refs(value):
-    """The bulkIds a value refers to ("bulkId:qwerty", RFC 7644 §3.7.2)."""
+    """The bulkIds a data value refers to ("bulkId:qwerty", RFC 7644 §3.7.2)."""
     if isinstance(value, str):
         match = _BULK_REF.match(value)
         return {match.group(1)} if match else set()
-    if isinstance(value, dict):
-        return set().union(*map(_bulk_refs, value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*map(_bulk_refs, value)) if value else set()
-    return set()
+    items = value.values() if isinstance(value, dict) else value \
+        if isinstance(value, list) else ()
+    return set().union(set(), *map(_bulk_refs, items))
+
+
+def _op_refs(op):
+    """The bulkIds an operation needs: in its data, and in its path."""
+    path = op.get("path")
+    return _bulk_refs(op.get("data")) | set(
+        _BULK_PATH_REF.findall(path) if isinstance(path, str) else ())
 
 
 def _swap_refs(value, ids):
     if isinstance(value, str):
         match = _BULK_REF.match(value)
-        return ids[match.group(1)] if match else value
+        return ids.get(match.group(1), value) if match else value
     if isinstance(value, dict):
         return {k: _swap_refs(v, ids) for k, v in value.items()}
     if isinstance(value, list):
@@ -3021,46 +3027,106 @@ def read_bulk_request(body, settings):
 
 
 class BulkRun:
-    """One /Bulk request: operations run in an order that resolves bulkId
-    references (a member may name a user created later in the list), each
-    in its own transaction; circular references are reported, not run."""
+    """One /Bulk request (RFC 7644 §3.7).
+
+    Operations run in the order sent, each in its own transaction; one that
+    names a bulkId not created yet waits, and runs as soon as it can.  Groups
+    that name each other as members (§3.7.1's circular case) are created
+    without those members, which are added once all exist.  Whatever still
+    waits after that is a cycle scimlite cannot resolve: 409.
+    """
 
     def __init__(self, state, actor, fail_on):
         self.state, self.actor, self.fail_on = state, actor, fail_on
         self.ids, self.errors, self.results = {}, 0, {}
-
-    def run(self, operations):
-        declared = {op.get("bulkid") for op in operations if isinstance(op, dict)}
-        pending = list(enumerate(operations))
-        while pending and not self.stopped:
-            ready = [(n, op) for n, op in pending if not self._waits(op, declared)]
-            if not ready:
-                break
-            for number, op in ready:
-                if not self.stopped:
-                    self.results[number] = self.perform(op)
-            pending = [(n, op) for n, op in pending if n not in self.results]
-        for number, op in pending:
-            if self.stopped:
-                break
-            refs = ", ".join(sorted(_bulk_refs(op)))
-            self.results[number] = self.failure(op, invalid_value(
-                f"circular or failed bulkId reference: {refs}"))
-        return [self.results[n] for n in sorted(self.results)]
+        self.failed = set()     # bulkIds whose creation failed
 
     @property
     def stopped(self):
         return self.fail_on is not None and self.errors >= self.fail_on
 
-    def _waits(self, op, declared):
-        refs = _bulk_refs({k: v for k, v in op.items() if k in ("path", "data")}) \
-            if isinstance(op, dict) else set()
-        # Unknown bulkIds fail when run; known ones wait for their creation.
-        return any(ref in declared and ref not in self.ids and
-                   self.results_of(ref) is None for ref in refs)
+    def run(self, operations):
+        self.declared = {}
+        for op in operations:
+            if isinstance(op, dict) and isinstance(op.get("bulkid"), str):
+                self.declared[op["bulkid"]] = self.declared.get(op["bulkid"], 0) + 1
+        waiting = []
+        for number, op in enumerate(operations):
+            if self.stopped:
+                break
+            if self._waits(op):
+                waiting.append((number, op))
+                continue
+            self.results[number] = self.perform(op)
+            self._run_ready(waiting)
+        if waiting and not self.stopped:
+            self._break_group_cycles(waiting)
+        for number, op in waiting:
+            if self.stopped:
+                break
+            refs = ", ".join(sorted(_op_refs(op)))
+            self.results[number] = self.failure(op, SCIMError(
+                409, None, f"circular bulkId references scimlite cannot resolve: {refs}"))
+        return [self.results[n] for n in sorted(self.results)]
 
-    def results_of(self, bulk_id):
-        return next((r for r in self.results.values() if r.get("bulkId") == bulk_id), None)
+    def _waits(self, op):
+        if not isinstance(op, dict):
+            return False
+        return any(ref in self.declared and ref not in self.ids and ref not in self.failed
+                   for ref in _op_refs(op))
+
+    def _run_ready(self, waiting):
+        ready = next(((n, op) for n, op in waiting if not self._waits(op)), None)
+        while ready is not None and not self.stopped:
+            waiting.remove(ready)
+            self.results[ready[0]] = self.perform(ready[1])
+            ready = next(((n, op) for n, op in waiting if not self._waits(op)), None)
+
+    def _break_group_cycles(self, waiting):
+        """§3.7.1: "MUST try to resolve circular cross-references"."""
+        deferred = []
+        for number, op in list(waiting):
+            members_key = self._members_key(op)
+            if members_key is None:
+                continue
+            members = op["data"][members_key]
+            later = [m for m in members if _bulk_refs(m) - set(self.ids)]
+            first = {**op, "data": {**op["data"], members_key:
+                                    [m for m in members if m not in later]}}
+            waiting.remove((number, op))
+            self.results[number] = self.perform(first)
+            if self.results[number]["status"] == "201":
+                deferred.append((number, op, later))
+        for number, op, later in deferred:
+            if not self.stopped:
+                self.results[number] = self._add_later_members(number, op, later)
+        self._run_ready(waiting)
+
+    def _members_key(self, op):
+        """The members key of a group POST whose only waits are members."""
+        if not (isinstance(op, dict) and str(op.get("method", "")).upper() == "POST"
+                and op.get("path") == "/Groups" and isinstance(op.get("data"), dict)):
+            return None
+        key = next((k for k in op["data"] if k.lower() == "members"), None)
+        if key is None or not isinstance(op["data"][key], list):
+            return None
+        rest = {k: v for k, v in op["data"].items() if k != key}
+        return key if not _bulk_refs(rest) - set(self.ids) else None
+
+    def _add_later_members(self, number, op, later):
+        result = self.results[number]
+        rt = RESOURCE_TYPES["Group"]
+        group_id = self.ids[op["bulkid"]]
+        body = {"Operations": [{"op": "add", "path": "members",
+                                "value": _swap_refs(later, self.ids)}]}
+        try:
+            unresolved = _bulk_refs(body)
+            if unresolved:
+                raise invalid_value(f"bulkId not created: {', '.join(sorted(unresolved))}")
+            row = self.state.resources.patch(rt, group_id, body, self.actor)
+            return {**result, "version": etag_of(row)}
+        except SCIMError as error:
+            return {**self.failure(op, error), "location": result["location"]}
 
     def perform(self, op):
         try:
@@ -3080,11 +3146,13 @@ class BulkRun:
         method = str(op.get("method", "")).upper()
         if method not in BULK_METHODS:
             raise SCIMError.of("invalidSyntax", "'method' must be POST, PUT, PATCH or DELETE")
-        unresolved = _bulk_refs({k: v for k, v in op.items() if k in ("path", "data")}) \
-            - set(self.ids)
+        if self.declared.get(op.get("bulkid"), 0) > 1:
+            raise invalid_value(f"bulkId '{op['bulkid']}' is used more than once")
+        unresolved = _op_refs(op) - set(self.ids)
         if unresolved:
-            raise invalid_value(f"unknown bulkId: {', '.join(sorted(unresolved))}")
-        path = _swap_refs(op.get("path"), self.ids)
+            raise invalid_value(f"bulkId not created: {', '.join(sorted(unresolved))}")
+        path = _BULK_PATH_REF.sub(lambda m: self.ids[m.group(1)], op.get("path")) \
+            if isinstance(op.get("path"), str) else op.get("path")
         data = _swap_refs(op.get("data"), self.ids)
         rt, resource_id = self._target(method, path, op)
         service, version = self.state.resources, op.get("version")
@@ -3126,11 +3194,24 @@ class BulkRun:
         return result
 
     def failure(self, op, error):
+        """A failed operation: its status and Error, and its location when it
+        names an existing resource (§3.7.3: all but a failed POST have one)."""
         self.errors += 1
-        result = {"method": str(op.get("method", "")).upper() if isinstance(op, dict) else "",
-                  "status": str(error.status), "response": error.to_json()}
-        if isinstance(op, dict) and op.get("bulkid"):
+        op = op if isinstance(op, dict) else {}
+        method = str(op.get("method", "")).upper()
+        result = {"method": method, "status": str(error.status), "response": error.to_json()}
+        if op.get("bulkid"):
             result["bulkId"] = op["bulkid"]
+            if method == "POST":
+                self.failed.add(op["bulkid"])
+        path = op.get("path")
+        if method != "POST" and isinstance(path, str) and not _op_refs(op) - set(self.ids):
+            path = _BULK_PATH_REF.sub(lambda m: self.ids[m.group(1)], path)
+            endpoint, _, resource_id = path.strip("/").partition("/")
+            rt = next((r for r in RESOURCE_TYPES.values() if r.endpoint == "/" + endpoint),
+                      None)
+            if rt and resource_id and "/" not in resource_id:
+                result["location"] = self._location(rt, resource_id)
         return result
 
 

@@ -79,16 +79,70 @@ def test_3_7_3_fail_on_errors_stops_after_that_many(scim):
     assert scim.get("/Users").json["totalResults"] == 0
 
 
-def test_3_7_1_circular_references_are_reported_not_run(scim):
+def test_3_7_1_groups_that_contain_each_other_are_resolved(scim):
+    """RFC 7644 §3.7.1: "The service provider MUST try to resolve circular
+    cross-references between resources in a single bulk job"; its example
+    is two groups that are members of each other."""
     resp = scim.post("/Bulk", bulk(create_group("g1", "One", "g2"),
                                    create_group("g2", "Two", "g1"),
                                    create_user("u", "fine")), status=200).json
-    statuses = {r["bulkId"]: r for r in resp["Operations"]}
-    assert statuses["u"]["status"] == "201"
-    for ref in ("g1", "g2"):
-        assert statuses[ref]["status"] == "400"
-        assert "circular" in statuses[ref]["response"]["detail"]
-    assert scim.get("/Groups").json["totalResults"] == 0
+    results = {r["bulkId"]: r for r in resp["Operations"]}
+    assert {r["status"] for r in results.values()} == {"201"}
+    one = scim.web.get(results["g1"]["location"]).json
+    two = scim.web.get(results["g2"]["location"]).json
+    assert [m["value"] for m in one["members"]] == [two["id"]]
+    assert [m["value"] for m in two["members"]] == [one["id"]]
+    assert results["g1"]["version"] == one["meta"]["version"]
+
+
+def test_3_7_1_a_cycle_it_cannot_resolve_is_409(scim):
+    """Users that name each other as manager: no member list to defer."""
+    def user(bulk_id, name, manager):
+        return {"method": "POST", "path": "/Users", "bulkId": bulk_id,
+                "data": {"userName": name, scimlite.ENTERPRISE_URN: {
+                    "manager": {"value": f"bulkId:{manager}"}}}}
+    resp = scim.post("/Bulk", bulk(user("a", "a", "b"), user("b", "b", "a"),
+                                   create_user("c", "c")), status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["409", "409", "201"]
+    assert "circular" in resp[0]["response"]["detail"]
+    assert scim.get("/Users").json["totalResults"] == 1
+
+
+def test_3_7_a_waiting_operation_runs_as_soon_as_it_can(scim):
+    """§3.7: reordering must keep the client's intent: the PATCH that waits
+    for the user runs before the DELETE that follows it."""
+    group = scim.create_group("G")
+    resp = scim.post("/Bulk", bulk(
+        {"method": "PATCH", "path": f"/Groups/{group['id']}",
+         "data": {"Operations": [{"op": "add", "path": "members",
+                                  "value": [{"value": "bulkId:u1"}]}]}},
+        create_user("u1", "later"),
+        {"method": "DELETE", "path": f"/Groups/{group['id']}"}), status=200).json
+    assert [r["status"] for r in resp["Operations"]] == ["200", "201", "204"]
+
+
+def test_bulk_id_in_a_path(scim):
+    resp = scim.post("/Bulk", bulk(
+        create_user("n", "named"),
+        {"method": "PATCH", "path": "/Users/bulkId:n",
+         "data": {"Operations": [{"op": "replace", "path": "title", "value": "T"}]}}),
+        status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["201", "200"]
+    assert scim.web.get(resp[0]["location"]).json["title"] == "T"
+
+
+def test_a_bulk_id_used_twice_is_refused(scim):
+    resp = scim.post("/Bulk", bulk(create_user("x", "one"), create_user("x", "two")),
+                     status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["400", "400"]
+    assert "more than once" in resp[0]["response"]["detail"]
+
+
+def test_failed_operations_keep_their_location(scim):
+    resp = scim.post("/Bulk", bulk({"method": "PATCH", "path": "/Users/nope", "data": {
+        "Operations": [{"op": "remove", "path": "title"}]}}), status=200).json["Operations"]
+    assert resp[0]["status"] == "404"
+    assert resp[0]["location"].endswith("/scim/v2/Users/nope")
 
 
 def test_unknown_bulk_id_is_reported(scim):
