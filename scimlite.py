@@ -2071,8 +2071,14 @@ CAPABILITIES = {
 }
 
 
-def etag_of(row):
-    return f'W/"{row.version}"'
+def etag_of(row, groups=None):
+    """meta.version (RFC 7644 §3.14): the row's write counter and, for a User
+    in groups, a digest of its computed `groups`, so that the ETag moves
+    whenever the representation does (a group joined, left or renamed)."""
+    if not groups:
+        return f'W/"{row.version}"'
+    seen = json.dumps([(g["value"], g["type"], g.get("display")) for g in groups])
+    return f'W/"{row.version}-{hashlib.sha1(seen.encode()).hexdigest()[:8]}"'
 
 
 def _opaque_tag(tag):
@@ -2080,25 +2086,25 @@ def _opaque_tag(tag):
     return tag[2:] if tag.startswith("W/") else tag
 
 
-def etag_matches(row, header):
-    """Whether an If-Match / If-None-Match header names the row's version.
+def etag_matches(etag, header):
+    """Whether an If-Match / If-None-Match header names this ETag.
 
     Weak comparison (RFC 7232 §2.3.2): SCIM's versions are weak ETags and
     RFC 7644 §3.14 sends them in If-Match as they are.
     """
     tags = [t for t in header.split(",") if t.strip()]
-    current = _opaque_tag(etag_of(row))
+    current = _opaque_tag(etag)
     return any(t.strip() == "*" or _opaque_tag(t) == current for t in tags)
 
 
-def check_if_match(row, header):
+def check_if_match(etag, header):
     """RFC 7644 §3.14: a stale If-Match on PUT, PATCH or DELETE is 412."""
-    if header is not None and not etag_matches(row, header):
-        raise SCIMError(412, None, f"the resource is at version {etag_of(row)}, not the "
+    if header is not None and not etag_matches(etag, header):
+        raise SCIMError(412, None, f"the resource is at version {etag}, not the "
                         "one If-Match names; read it again")
 
 
-def render_resource(rt, row, base_url, computed):
+def render_resource(rt, row, base_url, computed, etag):
     """One stored row as the wire resource; `computed` holds groups/members."""
     data = json.loads(row.data)
     out = {"schemas": [rt.schema.id] + [e.id for e in rt.extensions if data.get(e.id)],
@@ -2117,7 +2123,7 @@ def render_resource(rt, row, base_url, computed):
         "created": row.created,
         "lastModified": row.last_modified,
         "location": f"{base_url}{rt.endpoint}/{row.id}",
-        "version": etag_of(row),
+        "version": etag,
     }
     return out
 
@@ -2259,20 +2265,38 @@ class Resources:
 
     def render(self, rt, rows, base_url, attributes=None, excluded=None):
         """Rows as wire resources: one query for their groups or members."""
+        return [resource for resource, _ in self.render_with_etags(
+            rt, rows, base_url, attributes, excluded)]
+
+    def render_with_etags(self, rt, rows, base_url, attributes=None, excluded=None):
+        """[(resource, ETag)]: the ETag survives a projection that drops meta."""
         attributes, excluded = attributes or {}, excluded or {}
         computed = {row.pk: {} for row in rows}
-        if rt.name == "User" and wants(attributes, excluded, "groups"):
+        etags = {row.pk: etag_of(row) for row in rows}
+        if rt.name == "User":       # groups feed the ETag even when not shown
+            groups = self._groups_of_users(rows, base_url)
+            show = wants(attributes, excluded, "groups")
             for row in rows:
-                computed[row.pk]["groups"] = None
-            for pk, groups in self._groups_of_users(rows, base_url).items():
-                computed[pk]["groups"] = groups
+                etags[row.pk] = etag_of(row, groups.get(row.pk))
+                if show:
+                    computed[row.pk]["groups"] = groups.get(row.pk)
         if rt.name == "Group" and wants(attributes, excluded, "members"):
             for pk, members in self._members_of_groups(rows, base_url).items():
                 computed[pk]["members"] = members
-        resources = [render_resource(rt, row, base_url, computed[row.pk]) for row in rows]
+        out = [(render_resource(rt, row, base_url, computed[row.pk], etags[row.pk]),
+                etags[row.pk]) for row in rows]
         if attributes or excluded or returned_on_request(rt):
-            resources = [project(rt, r, attributes, excluded) for r in resources]
-        return resources
+            out = [(project(rt, r, attributes, excluded), e) for r, e in out]
+        return out
+
+    def etag(self, rt, row):
+        """The row's current ETag, as rendering would give it."""
+        groups = self._groups_of_users([row], "").get(row.pk) if rt.name == "User" else None
+        return etag_of(row, groups)
+
+    def check_if_match(self, rt, row, header):
+        if header is not None:
+            check_if_match(self.etag(rt, row), header)
 
     def _members_of_groups(self, rows, base_url):
         m = self.models
@@ -2390,7 +2414,7 @@ class Resources:
         check_required(rt, data)
         with self.models.db.atomic():
             row = self.get(rt, resource_id)
-            check_if_match(row, if_match)
+            self.check_if_match(rt, row, if_match)
             check_immutable(rt, json.loads(row.data), data)
             touched = False
             if rt.name in ROW_ATTRIBUTES:
@@ -2404,7 +2428,7 @@ class Resources:
         operations = read_patch_request(body)
         with self.models.db.atomic():
             row = self.get(rt, resource_id)
-            check_if_match(row, if_match)
+            self.check_if_match(rt, row, if_match)
             patch = Patch(rt, json.loads(row.data))
             for op, path, value in operations:
                 patch.apply(op, path, value)
@@ -2446,14 +2470,22 @@ class Resources:
             events = events or ["user.updated"]
         for event in events:
             record_event(self.models, event, row.id, actor, attributes=changes)
+        if {"userName", "displayName"} & set(changes):
+            self._touch_holders(row.id)     # their members[].display changed
         return True
+
+    def _touch_holders(self, member_id):
+        """Move the version of every group that lists `member_id` directly."""
+        G, M = self.models.Group, self.models.Membership
+        G.update(version=G.version + 1, last_modified=now_text()).where(
+            G.pk.in_(M.select(M.group).where(M.member_id == member_id))).execute()
 
     def delete(self, rt, resource_id, actor, if_match=None):
         """DELETE (RFC 7644 §3.6); membership rows go with the resource."""
         m = self.models
         with m.db.atomic():
             row = self.get(rt, resource_id)
-            check_if_match(row, if_match)
+            self.check_if_match(rt, row, if_match)
             holders = list(m.Group.select().join(
                 m.Membership, on=(m.Membership.group == m.Group.pk)).where(
                 m.Membership.member_id == row.id))
@@ -3124,7 +3156,7 @@ class BulkRun:
             if unresolved:
                 raise invalid_value(f"bulkId not created: {', '.join(sorted(unresolved))}")
             row = self.state.resources.patch(rt, group_id, body, self.actor)
-            return {**result, "version": etag_of(row)}
+            return {**result, "version": self.state.resources.etag(rt, row)}
         except SCIMError as error:
             return {**self.failure(op, error), "location": result["location"]}
 
@@ -3188,7 +3220,7 @@ class BulkRun:
 
     def success(self, op, row, rt, status):
         result = {"method": op["method"].upper(), "location": self._location(rt, row.id),
-                  "version": etag_of(row), "status": str(status)}
+                  "version": self.state.resources.etag(rt, row), "status": str(status)}
         if op.get("bulkid"):
             result["bulkId"] = op["bulkid"]
         return result
@@ -3220,8 +3252,9 @@ def _install_resource_routes(app, state, route, rt):
 
     def respond(row, status=200, extra_headers=None):
         attributes, excluded = read_projection(rt, query_params())
-        body = service.render(rt, [row], _base_url(state), attributes, excluded)[0]
-        return scim_response(body, status, {"ETag": etag_of(row), **(extra_headers or {})})
+        body, etag = service.render_with_etags(rt, [row], _base_url(state), attributes,
+                                               excluded)[0]
+        return scim_response(body, status, {"ETag": etag, **(extra_headers or {})})
 
     def if_match():
         return bottle.request.get_header("If-Match")
@@ -3241,8 +3274,10 @@ def _install_resource_routes(app, state, route, rt):
     def get(actor, resource_id):
         row = service.get(rt, resource_id)
         unchanged = bottle.request.get_header("If-None-Match")
-        if unchanged is not None and etag_matches(row, unchanged):
-            return scim_response(None, 304, {"ETag": etag_of(row)})    # RFC 7644 §3.14
+        if unchanged is not None:
+            etag = service.etag(rt, row)
+            if etag_matches(etag, unchanged):
+                return scim_response(None, 304, {"ETag": etag})     # RFC 7644 §3.14
         return respond(row)
 
     def replace(actor, resource_id):
@@ -3253,7 +3288,7 @@ def _install_resource_routes(app, state, route, rt):
         body = read_json_body(settings["max_body_bytes"])
         row = service.patch(rt, resource_id, body, actor, if_match())
         if rt.name == "Group" and settings["group_patch_status"] == 204:
-            return scim_response(None, 204, {"ETag": etag_of(row)})
+            return scim_response(None, 204, {"ETag": service.etag(rt, row)})
         return respond(row)
 
     def delete(actor, resource_id):

@@ -52,3 +52,41 @@ def test_group_etag_moves_with_membership(scim):
         {"op": "add", "path": "members", "value": [{"value": user["id"]}]}]})
     scim.web.get(f"/scim/v2/Groups/{group['id']}", headers={"If-None-Match": 'W/"1"'},
                  status=200)
+
+
+def test_3_14_a_user_etag_moves_when_its_groups_change(scim):
+    """User.groups is computed from other resources; the ETag still covers it,
+    so a cached copy is never declared fresh with stale groups."""
+    user = scim.create_user("member")
+    url = f"/scim/v2/Users/{user['id']}"
+    group = scim.create_group("Team")
+    scim.patch(f"/Groups/{group['id']}", {"schemas": [scimlite.PATCH_URN], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": user["id"]}]}]})
+    joined = scim.web.get(url, headers={"If-None-Match": 'W/"1"'}, status=200)
+    assert joined.json["groups"] and joined.headers["ETag"] != 'W/"1"'
+    assert joined.headers["ETag"] == joined.json["meta"]["version"]
+    stale = scim.patch(f"/Users/{user['id']}", {"schemas": [scimlite.PATCH_URN],
+                                                "Operations": [{"op": "replace",
+                                                                "path": "title",
+                                                                "value": "x"}]},
+                       status=412, headers={"If-Match": 'W/"1"'})
+    assert_scim_error(stale, 412)
+    scim.web.get(url, headers={"If-None-Match": joined.headers["ETag"]}, status=304)
+    scim.patch(f"/Groups/{group['id']}", {"schemas": [scimlite.PATCH_URN], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "Renamed Team"}]})
+    renamed = scim.web.get(url, headers={"If-None-Match": joined.headers["ETag"]},
+                           status=200)
+    assert renamed.json["groups"][0]["display"] == "Renamed Team"
+    projected = scim.get(f"/Users/{user['id']}", attributes="userName")
+    assert projected.headers["ETag"] == renamed.headers["ETag"]
+
+
+def test_3_14_a_group_etag_moves_when_a_member_is_renamed(scim):
+    user = scim.create_user("before")
+    group = scim.create_group("G", members=[{"value": user["id"]}])
+    scim.patch(f"/Users/{user['id']}", {"schemas": [scimlite.PATCH_URN], "Operations": [
+        {"op": "replace", "path": "userName", "value": "after"}]})
+    after = scim.web.get(f"/scim/v2/Groups/{group['id']}",
+                         headers={"If-None-Match": group["meta"]["version"]}, status=200)
+    assert after.json["members"][0]["display"] == "after"
+    assert after.json["meta"]["version"] != group["meta"]["version"]
