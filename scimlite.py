@@ -465,6 +465,11 @@ def _coerce_scalar(attr, value, where):
 
 
 def _coerce_complex(attr, value, where, *, keep_read_only=False):
+    if attr.name == "manager" and isinstance(value, str):
+        # Quirk, Microsoft Entra ID: the enterprise manager arrives as a bare
+        # id string, not {"value": id} (SCIM-SDK#686, scimple#1242); in PATCH
+        # and, from other clients, in POST and PUT (tests/test_idp_entra.py).
+        value = {"value": value}
     if not isinstance(value, dict):
         raise invalid_value(f"'{where}' must be an object")
     out = {}
@@ -1297,6 +1302,18 @@ def _element_from_filter(node):
     return None
 
 
+def _same_element(attr, old, new):
+    """Whether an added element is one already there: equal, or the same
+    value and type (adding it again with primary set must not duplicate it)."""
+    if old == new:
+        return True
+    value = attr.child("value")
+    if value is None or "value" not in new or "value" not in old:
+        return False
+    return _fold(value, old["value"]) == _fold(value, new["value"]) and \
+        fold(old.get("type")) == fold(new.get("type"))
+
+
 def _unset_other_primaries(items, chosen):
     # RFC 7644 §3.5.2: setting primary true on one value sets it false on the rest.
     for item in items:
@@ -1336,12 +1353,12 @@ class Patch:
         if not isinstance(value, dict):
             raise invalid_value(f"a path-less '{op}' needs an object value")
         for key, item in value.items():
-            extension = self.rt.schema_for(key) if key.lower().startswith("urn:") else None
-            if extension is not None and extension is not self.rt.schema:
+            schema = self.rt.schema_for(key) if key.lower().startswith("urn:") else None
+            if schema is not None:      # {"urn:...": {...}}, core or extension
                 if not isinstance(item, dict):
-                    raise invalid_value(f"'{extension.id}' must be an object")
+                    raise invalid_value(f"'{schema.id}' must be an object")
                 for sub_key, sub_item in item.items():
-                    self._apply_key(op, f"{extension.id}:{sub_key}", sub_item)
+                    self._apply_key(op, f"{schema.id}:{sub_key}", sub_item)
             elif key.lower() != "schemas":
                 self._apply_key(op, key, item)
 
@@ -1367,8 +1384,15 @@ class Patch:
             if attr is not None and attr.mutability == "readOnly":
                 raise SCIMError.of("mutability", f"'{attr.name}' is readOnly")
         attr = target.target
-        if attr.mutability == "immutable" and op != "add":
+        # RFC 7643 §7 immutable: set once (by POST or an `add` to no value).
+        if attr.mutability == "immutable" and (op != "add" or self._has_value(target)):
             raise SCIMError.of("mutability", f"'{attr.name}' is immutable")
+
+    def _has_value(self, target):
+        value = self._holder(target.path, create=False).get(target.path.attr.name)
+        if target.path.sub is not None and isinstance(value, dict):
+            value = value.get(target.path.sub.name)
+        return value not in (None, [], {})
 
     def _row_attribute(self, target):
         attr = target.path.attr
@@ -1383,10 +1407,6 @@ class Patch:
 
     def _coerce(self, attr, value, where, multi=None):
         multi = attr.multi if multi is None else multi
-        if attr.name == "manager" and isinstance(value, str):
-            # Quirk, Microsoft Entra ID: the enterprise manager arrives as a bare
-            # id string, not {"value": id} (SCIM-SDK#686, scimple#1242).
-            value = {"value": value}
         return coerce_attribute(dataclasses.replace(attr, multi=multi), value, where)
 
     # --- add (§3.5.2.1) --------------------------------------------------------
@@ -1404,10 +1424,13 @@ class Patch:
             new = self._coerce(attr, items, attr.name) or []
             current = holder.setdefault(attr.name, [])
             for item in new:
-                if item not in current:
+                same = next((c for c in current if _same_element(attr, c, item)), None)
+                if same is None:
                     current.append(item)
-                    if item.get("primary"):
-                        _unset_other_primaries(current, item)
+                else:
+                    same.update(item)
+                if item.get("primary"):
+                    _unset_other_primaries(current, same or item)
             self._tidy(holder, attr)
         elif attr.multi:
             self._set_sub_everywhere(holder, path, value)
@@ -1865,6 +1888,10 @@ class Table:
         if attr.is_complex and not attr.multi and path.sub is None:
             raise invalid_value(f"cannot sort by complex attribute '{path}'; name a "
                                 "sub-attribute")
+        if path.schema is COMMON_SCHEMA and attr.name == "meta" and \
+                path.sub.name in ("version", "location"):
+            # version orders by its write counter; location by the id in it
+            return getattr(self.model, "version" if path.sub.name == "version" else "id")
         if not attr.multi:
             expr = self.operand(path)
             target = path.target

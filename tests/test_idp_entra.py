@@ -82,6 +82,16 @@ def test_manager_as_bare_string_as_object_and_removed(scim, user):
     assert ENT not in patched
 
 
+def test_manager_as_bare_string_on_create_and_replace(scim):
+    boss = scim.create_user("boss2@contoso.com")
+    user = scim.post("/Users", {"userName": "u@contoso.com",
+                                ENT: {"manager": boss["id"]}}).json
+    assert user[ENT]["manager"] == {"value": boss["id"]}
+    put = scim.put(f"/Users/{user['id']}", {"userName": "u@contoso.com",
+                                            ENT: {"manager": "other"}}).json
+    assert put[ENT]["manager"] == {"value": "other"}
+
+
 def test_validator_clears_the_manager_with_an_empty_value(scim, user):
     path = f"{ENT}:manager"
     scim.patch(f"/Users/{user['id']}", ops({"op": "add", "path": path,

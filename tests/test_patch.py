@@ -335,3 +335,48 @@ def test_bruno_membership_through_the_user(app, scim):
     resp = patch_user(scim, user, {"op": "add", "path": "groups",
                                    "value": [{"value": "no-such-group"}]}, status=400)
     assert_scim_error(resp, 400, "invalidValue")
+
+
+def test_immutable_attribute_can_be_added_once_not_changed():
+    """RFC 7643 §7 immutable, through the PATCH engine, on a table that has
+    one (the standard schemas have none at the top level)."""
+    schema = scimlite.Schema("urn:example:Thing", "Thing", "", (
+        scimlite.Attr("serial", mutability="immutable"), scimlite.Attr("label")))
+    rt = scimlite.ResourceType("Thing", "/Things", "", schema)
+    patch = scimlite.Patch(rt, {})
+    patch.apply("add", "serial", "S1")
+    assert patch.data == {"serial": "S1"}
+    for op, value in (("add", "S2"), ("replace", "S2"), ("remove", None)):
+        with pytest.raises(scimlite.SCIMError) as error:
+            scimlite.Patch(rt, {"serial": "S1"}).apply(op, "serial", value)
+        assert error.value.scim_type == "mutability"
+
+
+def test_pathless_value_keyed_by_the_core_schema_urn(scim):
+    user = scim.create_user("urnkey")
+    patched = patch_user(scim, user, {"op": "replace", "value": {
+        scimlite.USER_URN: {"title": "T", "name": {"givenName": "G"}}}}).json
+    assert patched["title"] == "T" and patched["name"] == {"givenName": "G"}
+
+
+def test_adding_an_element_again_updates_it_instead_of_duplicating(scim):
+    user = scim.create_user("dup", emails=[{"value": "a@x", "type": "work"},
+                                           {"value": "b@x", "type": "home", "primary": True}])
+    patched = patch_user(scim, user, {"op": "add", "path": "emails", "value": [
+        {"value": "A@X", "type": "work", "primary": True}]}).json
+    assert patched["emails"] == [{"value": "A@X", "type": "work", "primary": True},
+                                 {"value": "b@x", "type": "home", "primary": False}]
+
+
+def test_a_user_patch_that_fails_in_the_database_undoes_its_membership_change(scim):
+    """Atomicity past Python: the membership rows are written, then the
+    rename hits the unique index (409); nothing of the PATCH remains."""
+    scim.create_user("taken")
+    user = scim.create_user("mover")
+    group = scim.create_group("Joined")
+    resp = patch_user(scim, user,
+                      {"op": "add", "path": "groups", "value": [{"value": group["id"]}]},
+                      {"op": "replace", "path": "userName", "value": "TAKEN"}, status=409)
+    assert_scim_error(resp, 409, "uniqueness")
+    assert scim.get(f"/Groups/{group['id']}").json["members"] == []
+    assert scim.get(f"/Users/{user['id']}").json == user

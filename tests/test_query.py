@@ -64,9 +64,17 @@ def test_3_4_2_3_sort_with_filter_and_meta(scim, people):
 
 @pytest.mark.parametrize("params", [{"sortBy": "name"}, {"sortBy": "nope"},
                                     {"sortBy": "userName", "sortOrder": "sideways"},
-                                    {"sortBy": "groups"}, {"sortBy": "meta.location"}])
+                                    {"sortBy": "groups"}, {"sortBy": "members"}])
 def test_3_4_2_3_unsortable_is_400(scim, params):
     assert_scim_error(scim.get("/Users", status=400, **params), 400, "invalidValue")
+
+
+def test_3_4_2_3_sort_by_meta_version_and_location(scim, people):
+    scim.patch(f"/Users/{people[2]['id']}", {"schemas": [scimlite.PATCH_URN], "Operations": [
+        {"op": "replace", "path": "title", "value": "edited"}]})
+    assert names(scim, sortBy="meta.version", sortOrder="descending")[0] == "Bob"
+    by_id = sorted(people, key=lambda p: p["id"])
+    assert names(scim, sortBy="meta.location") == [p["userName"] for p in by_id]
 
 
 def test_sort_groups_by_display_name(scim):
