@@ -22,13 +22,18 @@ The file reads top to bottom; each section uses only those above it.
     Schema          the declarative attribute tables (User, Enterprise, Group)
     Values          request bodies checked and normalised against the tables
     Filter          tokenize, parse, check, print, evaluate, compile to SQL
+    PATCH           paths and operations, applied to a copy
     Projection      attributes / excludedAttributes and `returned` rules
     Storage         peewee models built per app, migrations
     Secrets         API keys and password hashes
     Events          the one place every change is recorded
-    Resources       create, read, replace, delete, list (the service layer)
-    Rendering       resources, ListResponses, discovery documents
-    Web             request parsing, auth, error handlers, routes, create_app
+    Rendering       resources, ETags, ListResponses, discovery documents
+    Resources       create, read, replace, patch, delete, list (the service layer)
+    Settings        the settings layers, and ScimLite: the state of one app
+    HTTP            bodies, parameters, auth, errors as SCIM JSON
+    Queries         lists, sorting, paging, .search
+    Bulk            /Bulk with bulkId references
+    Routes          discovery and resource routes, create_app()
     CLI             serve, mint-key, list-keys, revoke-key; main()
 """
 
@@ -1626,7 +1631,7 @@ class Patch:
 
 
 ###############################################################################
-# Projection: attributes, excludedAttributes and `returned` (RFC 7644 §3.9) ###
+# Projection: attributes, excludedAttributes, `returned` (RFC 7644 §3.9) #####
 ###############################################################################
 
 WHOLE = None    # in a projection: the whole attribute, not some sub-attributes
@@ -2642,7 +2647,7 @@ class Resources:
 
 
 ###############################################################################
-# Web: settings, request parsing, auth, error handlers, routes ################
+# Settings and the state of one app ###########################################
 ###############################################################################
 
 def _convert_setting(setting, value, source):
@@ -2755,6 +2760,10 @@ class ScimLite:
     def close(self):
         self.models.db.close()
 
+
+###############################################################################
+# HTTP: bodies, parameters, auth, errors ######################################
+###############################################################################
 
 def scim_response(body, status=200, headers=None):
     payload = "" if body is None else json.dumps(body, ensure_ascii=False)
@@ -2899,55 +2908,9 @@ def _base_url(state):
     return root + state.settings["base_path"]
 
 
-def _install_discovery_routes(app, state, route):
-    settings = state.settings
-
-    def service_provider_config_(actor):
-        return scim_response(service_provider_config(settings, _base_url(state)))
-
-    def resource_types(actor):
-        docs = [resource_type_document(rt, _base_url(state)) for rt in RESOURCE_TYPES.values()]
-        return scim_response(list_response(docs, len(docs), 1))
-
-    def resource_type(actor, name):
-        rt = RESOURCE_TYPES.get(name)
-        if rt is None:
-            raise not_found(f"ResourceType '{name}'")
-        return scim_response(resource_type_document(rt, _base_url(state)))
-
-    def schemas(actor):
-        docs = [schema_document(s, _base_url(state)) for s in ALL_SCHEMAS]
-        return scim_response(list_response(docs, len(docs), 1))
-
-    def schema(actor, urn):
-        found = next((s for s in ALL_SCHEMAS if s.id.lower() == urn.lower()), None)
-        if found is None:
-            raise not_found(f"Schema '{urn}'")
-        return scim_response(schema_document(found, _base_url(state)))
-
-    def not_implemented(actor, **_):
-        # RFC 7644 §3.11: /Me needs an authenticated subject; an API key has none.
-        raise SCIMError(501, None, "not implemented by scimlite")
-
-    route("/ServiceProviderConfig", "GET", service_provider_config_)
-    route("/ResourceTypes", "GET", resource_types)
-    route("/ResourceTypes/<name>", "GET", resource_type)
-    route("/Schemas", "GET", schemas)
-    route("/Schemas/<urn:path>", "GET", schema)
-    def bulk(actor):
-        body = read_json_body(settings["bulk_max_payload_bytes"])
-        fail_on, operations = read_bulk_request(body, settings)
-        results = BulkRun(state, actor, fail_on).run(operations)
-        return scim_response({"schemas": [BULK_RESPONSE_URN], "Operations": results})
-
-    def search_root(actor):
-        body = read_search_request(read_json_body(settings["max_body_bytes"]))
-        return scim_response(search_all(state, body))
-
-    route("/Me", ["GET", "POST", "PUT", "PATCH", "DELETE"], not_implemented)
-    route("/Bulk", "POST", bulk)
-    route("/.search", "POST", search_root)
-
+###############################################################################
+# Queries: lists and .search (RFC 7644 §3.4) ##################################
+###############################################################################
 
 def read_sort(rt, table, params):
     """sortBy and sortOrder (RFC 7644 §3.4.2.3) as (expression path, descending)."""
@@ -3028,6 +2991,10 @@ def read_search_request(body):
         params[key] = str(value)
     return params
 
+
+###############################################################################
+# Bulk (RFC 7644 §3.7) ########################################################
+###############################################################################
 
 _BULK_REF = re.compile(r"^bulkId:(.+)$")
 _BULK_PATH_REF = re.compile(r"bulkId:([^/]+)")
@@ -3272,6 +3239,60 @@ class BulkRun:
             if rt and resource_id and "/" not in resource_id:
                 result["location"] = self._location(rt, resource_id)
         return result
+
+
+###############################################################################
+# Routes and create_app() #####################################################
+###############################################################################
+
+def _install_discovery_routes(app, state, route):
+    settings = state.settings
+
+    def service_provider_config_(actor):
+        return scim_response(service_provider_config(settings, _base_url(state)))
+
+    def resource_types(actor):
+        docs = [resource_type_document(rt, _base_url(state)) for rt in RESOURCE_TYPES.values()]
+        return scim_response(list_response(docs, len(docs), 1))
+
+    def resource_type(actor, name):
+        rt = RESOURCE_TYPES.get(name)
+        if rt is None:
+            raise not_found(f"ResourceType '{name}'")
+        return scim_response(resource_type_document(rt, _base_url(state)))
+
+    def schemas(actor):
+        docs = [schema_document(s, _base_url(state)) for s in ALL_SCHEMAS]
+        return scim_response(list_response(docs, len(docs), 1))
+
+    def schema(actor, urn):
+        found = next((s for s in ALL_SCHEMAS if s.id.lower() == urn.lower()), None)
+        if found is None:
+            raise not_found(f"Schema '{urn}'")
+        return scim_response(schema_document(found, _base_url(state)))
+
+    def not_implemented(actor, **_):
+        # RFC 7644 §3.11: /Me needs an authenticated subject; an API key has none.
+        raise SCIMError(501, None, "not implemented by scimlite")
+
+    route("/ServiceProviderConfig", "GET", service_provider_config_)
+    route("/ResourceTypes", "GET", resource_types)
+    route("/ResourceTypes/<name>", "GET", resource_type)
+    route("/Schemas", "GET", schemas)
+    route("/Schemas/<urn:path>", "GET", schema)
+    def bulk(actor):
+        body = read_json_body(settings["bulk_max_payload_bytes"])
+        fail_on, operations = read_bulk_request(body, settings)
+        results = BulkRun(state, actor, fail_on).run(operations)
+        return scim_response({"schemas": [BULK_RESPONSE_URN], "Operations": results})
+
+    def search_root(actor):
+        body = read_search_request(read_json_body(settings["max_body_bytes"]))
+        return scim_response(search_all(state, body))
+
+    route("/Me", ["GET", "POST", "PUT", "PATCH", "DELETE"], not_implemented)
+    route("/Bulk", "POST", bulk)
+    route("/.search", "POST", search_root)
 
 
 def _install_resource_routes(app, state, route, rt):
