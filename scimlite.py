@@ -210,6 +210,7 @@ class Attr:
     ref_types: tuple = ()
     description: str = ""
     column: str | None = None
+    default: object = None      # stored when a write leaves the attribute out
 
     def child(self, name):
         """The sub-attribute called `name` (case-insensitive), or None."""
@@ -222,8 +223,9 @@ class Attr:
 
     @property
     def folds_case(self):
-        """String comparisons on this attribute ignore case (RFC 7643 §2.2)."""
-        return self.type in ("string", "reference", "binary") and not self.case_exact
+        """String comparisons on this attribute ignore case (RFC 7643 §2.2);
+        a binary is always case exact (§2.3.6)."""
+        return self.type in ("string", "reference") and not self.case_exact
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ def _multi(name, description, types=(), value_type="string", value_ref=(),
     primary sub-attributes (RFC 7643 §2.4)."""
     subs = (
         Attr("value", value_type, description=f"The value of the {name} entry.",
-             ref_types=value_ref),
+             ref_types=value_ref, case_exact=value_type == "binary"),
         _str("display", "A human-readable name, primarily used for display."),
         _str("type", "A label indicating the attribute's function.",
              canonical=types),
@@ -324,7 +326,10 @@ USER_SCHEMA = Schema(USER_URN, "User", "User Account", (
     _str("preferredLanguage", "Preferred written or spoken language, e.g. 'en-US'."),
     _str("locale", "Default location for localisation, e.g. 'en-US'."),
     _str("timezone", "Time zone in IANA format, e.g. 'America/Los_Angeles'."),
-    Attr("active", "boolean", description="Whether the user may use the service."),
+    # No IdP leaves `active` out, but a hand-made client may; a user is
+    # active until told otherwise, and filters then agree (`active eq true`).
+    Attr("active", "boolean", default=True,
+         description="Whether the user may use the service."),
     Attr("password", mutability="writeOnly", returned="never",
          description="The user's cleartext password; stored hashed, never returned."),
     _multi("emails", "Email addresses for the user.", ("work", "home", "other")),
@@ -430,9 +435,11 @@ def parse_datetime(text):
         return None
     try:
         value = dt.datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):     # year 1 at +01:00 is before year 1 UTC
         return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def format_datetime(value):
@@ -448,9 +455,11 @@ def _coerce_scalar(attr, value, where):
     if kind in ("string", "reference", "binary"):
         if not isinstance(value, str):
             raise invalid_value(f"'{where}' must be a string")
+        if "\x00" in value:    # SQLite's text functions stop at NUL
+            raise invalid_value(f"'{where}' may not contain the character U+0000")
         if kind == "binary":
-            try:
-                base64.b64decode(value, validate=True)
+            try:    # RFC 7643 §2.3.6: trailing padding MAY be omitted
+                base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
             except ValueError:
                 raise invalid_value(f"'{where}' must be base64 (RFC 7643 §2.3.6)") from None
         return value
@@ -470,6 +479,8 @@ def _coerce_scalar(attr, value, where):
 
 
 def _coerce_complex(attr, value, where, *, keep_read_only=False):
+    if isinstance(value, dict):
+        _check_distinct_names(value, f"'{where}'")
     if attr.name == "manager" and isinstance(value, str):
         # Quirk, Microsoft Entra ID: the enterprise manager arrives as a bare
         # id string, not {"value": id} (SCIM-SDK#686, scimple#1242); in PATCH
@@ -500,7 +511,7 @@ def coerce_attribute(attr, value, where, **kw):
 
     null, [] and {} mean "no value" (RFC 7643 §2.5) and are not stored.
     """
-    if value is None:
+    if value is None or value == [] or value == {}:
         return None
     if attr.multi:
         if not isinstance(value, list):
@@ -517,7 +528,7 @@ def coerce_attribute(attr, value, where, **kw):
 
 
 def _check_schemas_list(rt, body):
-    schemas = body.get("schemas")
+    schemas = next((v for k, v in body.items() if k.lower() == "schemas"), None)
     if schemas is None:
         return      # lenient: several clients omit it on POST; the endpoint says what it is
     if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
@@ -540,11 +551,12 @@ def read_resource(rt, body):
     if not isinstance(body, dict):
         raise SCIMError.of("invalidSyntax", "the request body must be a JSON object")
     _check_schemas_list(rt, body)
+    _check_distinct_names(body)
     data, password, ignored = {}, None, []
     for key, value in body.items():
         extension = rt.schema_for(key) if key.lower().startswith("urn:") else None
         if extension is not None and extension is not rt.schema:
-            if value is not None and not isinstance(value, dict):
+            if value not in (None, [], {}) and not isinstance(value, dict):
                 raise invalid_value(f"'{extension.id}' must be an object")
             coerced = _read_attributes(extension, value or {}, ignored)
             if coerced:
@@ -567,7 +579,19 @@ def read_resource(rt, body):
     return data, password
 
 
+def _check_distinct_names(values, where="the body"):
+    """JSON lets "emails" and "EMAILS" both appear; names ignore case
+    (RFC 7643 §2.1), so which one meant what is unclear: refuse."""
+    seen = set()
+    for key in values:
+        if key.lower() in seen:
+            raise SCIMError.of("invalidSyntax", f"'{key}' appears twice in {where} "
+                               "(attribute names ignore case)")
+        seen.add(key.lower())
+
+
 def _read_attributes(schema, values, ignored):
+    _check_distinct_names(values, schema.id)
     out = {}
     for key, value in values.items():
         attr = schema.attr(key)
@@ -580,12 +604,22 @@ def _read_attributes(schema, values, ignored):
     return out
 
 
+def apply_defaults(rt, data):
+    """Attributes with a default in the table get it when left out."""
+    for attr in rt.schema.attributes:
+        if attr.default is not None and data.get(attr.name) is None:
+            data[attr.name] = attr.default
+    return data
+
+
 def check_required(rt, data):
     """RFC 7643 §2.2 `required`: every required attribute has a value."""
     for schema in (rt.schema, *rt.extensions):
         values = data if schema is rt.schema else data.get(schema.id, {})
         for attr in schema.attributes:
-            if attr.required and values.get(attr.name) in (None, ""):
+            value = values.get(attr.name)
+            if attr.required and (value is None or isinstance(value, str)
+                                  and not value.strip()):
                 raise invalid_value(f"'{attr.name}' is required and may not be empty")
 
 
@@ -910,9 +944,13 @@ class _FilterParser:
         token = self.take()
         if token.kind == "string":
             try:
-                return json.loads(token.text)
-            except ValueError:
-                self.fail("bad escape in string", token)
+                text = json.loads(token.text)
+                text.encode("utf-8")        # no unpaired surrogate escapes
+                if "\x00" not in text:     # values never hold NUL (see Values)
+                    return text
+            except (ValueError, UnicodeEncodeError):
+                pass
+            self.fail("bad escape in string", token)
         if token.kind == "number":
             number = float(token.text)
             return int(number) if number.is_integer() and "." not in token.text \
@@ -1090,6 +1128,8 @@ def filter_to_sql(node, table):
     path = node.path
     if path.attr.name == "schemas" and path.schema is COMMON_SCHEMA:
         return _schemas_sql(node, table)
+    if path.attr.name == "meta" and path.sub is None:     # `meta pr`: always
+        return SQL_TRUE
     if not path.attr.multi:
         return _value_sql(node, table.operand(path), path.target, table.is_folded(path))
     if path.sub is None:        # `emails pr`: any element at all
@@ -1626,7 +1666,7 @@ class Patch:
 
     def finish(self):
         """The checks on the whole result (RFC 7643 §2.2 required)."""
-        check_required(self.rt, self.data)
+        check_required(self.rt, apply_defaults(self.rt, self.data))
         return self.data
 
 
@@ -2418,7 +2458,7 @@ class Resources:
     def create(self, rt, body, actor):
         data, password = read_resource(rt, body)
         members = data.pop(ROW_ATTRIBUTES.get(rt.name, ""), None)
-        check_required(rt, data)
+        check_required(rt, apply_defaults(rt, data))
         with self.models.db.atomic():
             columns = self._columns(rt, data)
             self._check_unique(rt, columns)
@@ -2443,7 +2483,7 @@ class Resources:
         """
         data, password = read_resource(rt, body)
         members = data.pop(ROW_ATTRIBUTES.get(rt.name, ""), None)
-        check_required(rt, data)
+        check_required(rt, apply_defaults(rt, data))
         with self.models.db.atomic():
             row = self.get(rt, resource_id)
             self.check_if_match(rt, row, if_match)
@@ -2787,7 +2827,14 @@ def read_json_body(limit):
     if not raw.strip():
         raise SCIMError.of("invalidSyntax", "the request body is empty")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        # JSON's \udfff escapes can spell lone surrogates, which are no text:
+        # refused here, they could never be stored or sent back.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return body
+    except UnicodeEncodeError:
+        raise SCIMError.of("invalidSyntax", "the request body holds an unpaired "
+                           "surrogate escape (\\ud800-\\udfff), which is not text") from None
     except UnicodeDecodeError:
         raise SCIMError.of("invalidSyntax", "the request body is not UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -2803,7 +2850,10 @@ def _reject_constant(name):
 
 def query_params():
     """Query parameters, UTF-8 decoded, names case-insensitive."""
-    return {k.lower(): v for k, v in bottle.request.query.decode().items()}
+    try:
+        return {k.lower(): v for k, v in bottle.request.query.decode().items()}
+    except UnicodeDecodeError:
+        raise SCIMError.of("invalidSyntax", "the query string is not UTF-8") from None
 
 
 def read_paging(params, settings):
@@ -3256,7 +3306,8 @@ def _install_discovery_routes(app, state, route):
         return scim_response(list_response(docs, len(docs), 1))
 
     def resource_type(actor, name):
-        rt = RESOURCE_TYPES.get(name)
+        rt = next((r for r in RESOURCE_TYPES.values() if r.name.lower() == name.lower()),
+                  None)
         if rt is None:
             raise not_found(f"ResourceType '{name}'")
         return scim_response(resource_type_document(rt, _base_url(state)))
@@ -3298,10 +3349,13 @@ def _install_discovery_routes(app, state, route):
 def _install_resource_routes(app, state, route, rt):
     settings, service = state.settings, state.resources
 
-    def respond(row, status=200, extra_headers=None):
-        attributes, excluded = read_projection(rt, query_params())
-        body, etag = service.render_with_etags(rt, [row], _base_url(state), attributes,
-                                               excluded)[0]
+    def read_request():
+        """Query and body, both read (and refused if bad) before any write."""
+        projection = read_projection(rt, query_params())
+        return projection, read_json_body(settings["max_body_bytes"])
+
+    def respond(row, projection, status=200, extra_headers=None):
+        body, etag = service.render_with_etags(rt, [row], _base_url(state), *projection)[0]
         return scim_response(body, status, {"ETag": etag, **(extra_headers or {})})
 
     def if_match():
@@ -3315,29 +3369,31 @@ def _install_resource_routes(app, state, route, rt):
         return scim_response(list_resources(state, rt, body))
 
     def create(actor):
-        row = service.create(rt, read_json_body(settings["max_body_bytes"]), actor)
+        projection, body = read_request()
+        row = service.create(rt, body, actor)
         location = f"{_base_url(state)}{rt.endpoint}/{row.id}"
-        return respond(row, 201, {"Location": location})
+        return respond(row, projection, 201, {"Location": location})
 
     def get(actor, resource_id):
+        projection = read_projection(rt, query_params())
         row = service.get(rt, resource_id)
         unchanged = bottle.request.get_header("If-None-Match")
         if unchanged is not None:
             etag = service.etag(rt, row)
             if etag_matches(etag, unchanged):
                 return scim_response(None, 304, {"ETag": etag})     # RFC 7644 §3.14
-        return respond(row)
+        return respond(row, projection)
 
     def replace(actor, resource_id):
-        body = read_json_body(settings["max_body_bytes"])
-        return respond(service.replace(rt, resource_id, body, actor, if_match()))
+        projection, body = read_request()
+        return respond(service.replace(rt, resource_id, body, actor, if_match()), projection)
 
     def patch(actor, resource_id):
-        body = read_json_body(settings["max_body_bytes"])
+        projection, body = read_request()
         row = service.patch(rt, resource_id, body, actor, if_match())
         if rt.name == "Group" and settings["group_patch_status"] == 204:
             return scim_response(None, 204, {"ETag": service.etag(rt, row)})
-        return respond(row)
+        return respond(row, projection)
 
     def delete(actor, resource_id):
         service.delete(rt, resource_id, actor, if_match())

@@ -41,6 +41,7 @@ def test_resource_types_list_and_one(scim):
     assert by_name["Group"]["schema"] == scimlite.GROUP_URN
     assert scim.get("/ResourceTypes/Group").json == by_name["Group"]
     assert_scim_error(scim.get("/ResourceTypes/Widget", status=404), 404)
+    assert scim.get("/ResourceTypes/user").json["name"] == "User"
 
 
 def test_schemas_list_has_user_enterprise_and_group(scim):

@@ -106,3 +106,44 @@ def test_a_failed_write_leaves_nothing_behind(scim, app, monkeypatch):
     assert scim.get("/Users", filter='userName eq "half"').json["totalResults"] == 0
     assert app.scimlite.models.UserEmail.select().count() == 0
     assert scim.create_user("half")["userName"] == "half"
+
+
+@pytest.mark.parametrize("field", ["nickName", "userName"])
+def test_unpaired_surrogate_escapes_are_400_and_store_nothing(scim, field):
+    body = b'{"userName": "u", "' + field.encode() + b'": "\\udfff"}'
+    if field == "userName":
+        body = b'{"userName": "\\ud800"}'
+    assert_scim_error(scim.post("/Users", body, status=400), 400, "invalidSyntax")
+    assert scim.get("/Users").json["totalResults"] == 0
+    resp = scim.get("/Users", filter='userName eq "\\ud800"', status=400)
+    assert_scim_error(resp, 400, "invalidFilter")
+
+
+def test_a_query_string_that_is_not_utf8_is_400_before_any_write(scim):
+    resp = scim.web.get("/scim/v2/Users?x=%FF", status=400)
+    assert_scim_error(resp, 400, "invalidSyntax")
+    resp = scim.post("/Users?attributes=%FF", {"userName": "dave"}, status=400)
+    assert_scim_error(resp, 400, "invalidSyntax")
+    assert scim.get("/Users").json["totalResults"] == 0
+    user = scim.create_user("erin", title="A")
+    scim.put(f"/Users/{user['id']}?attributes=%FF", {"userName": "erin", "title": "B"},
+             status=400)
+    assert scim.get(f"/Users/{user['id']}").json["title"] == "A"
+
+
+def test_nul_characters_are_refused(scim):
+    assert_scim_error(scim.post("/Users", {"userName": "a", "title": "x\u0000y"},
+                                status=400), 400, "invalidValue")
+    assert_scim_error(scim.get("/Users", filter='title eq "\\u0000"', status=400),
+                      400, "invalidFilter")
+
+
+def test_an_attribute_named_twice_in_two_cases_is_invalid_syntax(scim):
+    for body in ({"userName": "a", "emails": [{"value": "a@b"}], "EMAILS": None},
+                 {"userName": "a", "name": {"givenName": "x", "GIVENNAME": "y"}}):
+        assert_scim_error(scim.post("/Users", body, status=400), 400, "invalidSyntax")
+
+
+def test_schemas_is_checked_in_any_case(scim):
+    resp = scim.post("/Users", {"SCHEMAS": ["urn:bad"], "userName": "s1"}, status=400)
+    assert_scim_error(resp, 400, "invalidSyntax")

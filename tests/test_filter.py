@@ -363,3 +363,15 @@ def test_group_filters_agree_with_the_reference_evaluator(data):
         got = {r["id"] for r in scim.get("/Groups", filter=text).json["Resources"]}
         assert got == expected, (text, stored)
     app.scimlite.close()
+
+
+def test_meta_pr_matches_everything(scim):
+    scim.create_user("m")
+    assert scim.get("/Users", filter="meta pr").json["totalResults"] == 1
+    assert scim.get("/Groups", filter="not (meta pr)").json["totalResults"] == 0
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_datetimes_beyond_the_calendar_are_invalid_filters(scim, moment):
+    resp = scim.get("/Users", filter=f'meta.created gt "{moment}"', status=400)
+    assert_scim_error(resp, 400, "invalidFilter")

@@ -323,3 +323,39 @@ def test_bad_filter_is_400_invalid_filter(scim):
     for text in ('userName eq', 'userName zz "a"', 'nope eq "a"', '(userName eq "a"',
                  'userName eq "a" and', '"a"', 'userName eq "unterminated'):
         assert_scim_error(scim.get("/Users", status=400, filter=text), 400, "invalidFilter")
+
+
+def test_null_empty_list_and_empty_object_are_no_value_for_any_attribute(scim):
+    """README: null, [] and {} mean "no value" (RFC 7643 §2.5), whatever
+    the attribute's type."""
+    user = scim.post("/Users", {"userName": "n1", "name": [], "active": {},
+                                "title": None, ENT: []}).json
+    assert "name" not in user and "title" not in user and ENT not in user
+    assert user["active"] is True
+
+
+def test_a_user_sent_without_active_is_active_for_get_and_filters(scim):
+    user = scim.create_user("quiet-start")
+    assert user["active"] is True
+    assert scim.get("/Users", filter="active eq true").json["totalResults"] == 1
+    replaced = scim.put(f"/Users/{user['id']}", {"userName": "quiet-start"}).json
+    assert replaced["active"] is True
+
+
+def test_blank_username_is_invalid(scim):
+    assert_scim_error(scim.post("/Users", {"userName": "   "}, status=400), 400,
+                      "invalidValue")
+
+
+def test_binary_values_are_case_exact_and_may_omit_padding(scim):
+    """RFC 7643 §2.3.6: "A binary is case exact"; trailing padding MAY be
+    omitted."""
+    user = scim.create_user("cert", x509Certificates=[{"value": "QQ"}])
+    assert user["x509Certificates"] == [{"value": "QQ"}]
+    assert scim.get("/Users", filter='x509Certificates.value eq "QQ"').json[
+        "totalResults"] == 1
+    assert scim.get("/Users", filter='x509Certificates.value eq "qq"').json[
+        "totalResults"] == 0
+    schema = scim.get(f"/Schemas/{scimlite.USER_URN}").json
+    certs = {a["name"]: a for a in schema["attributes"]}["x509Certificates"]
+    assert {s["name"]: s for s in certs["subAttributes"]}["value"]["caseExact"] is True
