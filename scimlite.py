@@ -905,19 +905,31 @@ class _FilterParser:
         return dataclasses.replace(scope, sub=sub)
 
     def parse_value_path(self, path, scope, token):
-        if scope is not None or path.sub or not (path.attr.multi and path.attr.is_complex):
+        if scope is not None:
+            self.fail(f"'{token.text}' cannot take a [filter]", token)
+        inner, sub = self.parse_brackets(path, token)
+        if sub is not None:
+            inner = Logical("and", inner, self.parse_attr_exp(
+                dataclasses.replace(path, sub=sub)))
+        return ValuePath(path, inner)
+
+    def parse_brackets(self, path, token):
+        """`[valFilter]` and the `.subAttr` that may follow: (filter, sub).
+
+        Shared by filters and PATCH paths (RFC 7644 §3.5.2 PATH = valuePath
+        [subAttr])."""
+        if path.sub or not (path.attr.multi and path.attr.is_complex):
             self.fail(f"'{token.text}' cannot take a [filter]", token)
         self.take()
         inner = self.parse_or(path)
         self.expect("]")
+        sub = None
         if self.peek().kind == "subattr":
             sub_token = self.take()
             sub = path.attr.child(sub_token.text[1:])
             if sub is None:
                 self.fail(f"unknown sub-attribute '{sub_token.text[1:]}'", sub_token)
-            inner = Logical("and", inner, self.parse_attr_exp(
-                dataclasses.replace(path, sub=sub)))
-        return ValuePath(path, inner)
+        return inner, sub
 
     def parse_attr_exp(self, path):
         op_token = self.take()
@@ -1274,16 +1286,7 @@ def parse_patch_path(rt, text):
         path = resolve_path(rt, token.text, "invalidPath")
         where, sub = None, None
         if parser.peek().text == "[":
-            if path.sub or not (path.attr.multi and path.attr.is_complex):
-                parser.fail(f"'{token.text}' cannot take a [filter]", token)
-            parser.take()
-            where = parser.parse_or(path)
-            parser.expect("]")
-            if parser.peek().kind == "subattr":
-                sub_token = parser.take()
-                sub = path.attr.child(sub_token.text[1:])
-                if sub is None:
-                    parser.fail(f"unknown sub-attribute '{sub_token.text[1:]}'", sub_token)
+            where, sub = parser.parse_brackets(path, token)
         if parser.peek().kind != "end":
             parser.fail(f"unexpected '{parser.peek().text}'")
     except SCIMError as error:
