@@ -478,7 +478,7 @@ def _coerce_scalar(attr, value, where):
     raise AssertionError(f"schema table names unknown type {kind!r}")
 
 
-def _coerce_complex(attr, value, where, *, keep_read_only=False):
+def _coerce_complex(attr, value, where):
     if isinstance(value, dict):
         _check_distinct_names(value, f"'{where}'")
     if attr.name == "manager" and isinstance(value, str):
@@ -491,7 +491,7 @@ def _coerce_complex(attr, value, where, *, keep_read_only=False):
     out = {}
     for key, item in value.items():
         sub = attr.child(key)
-        if sub is None or (sub.mutability == "readOnly" and not keep_read_only):
+        if sub is None or sub.mutability == "readOnly":
             continue        # unknown or read-only sub-attribute: ignored (RFC 7644 §3.3)
         coerced = coerce_attribute(sub, item, f"{where}.{sub.name}")
         if coerced is not None:
@@ -506,7 +506,7 @@ def _check_single_primary(attr, items, where):
         raise invalid_value(f"'{where}' has more than one primary value")
 
 
-def coerce_attribute(attr, value, where, **kw):
+def coerce_attribute(attr, value, where):
     """`value` checked against `attr` and normalised, or None when unassigned.
 
     null, [] and {} mean "no value" (RFC 7643 §2.5) and are not stored.
@@ -516,14 +516,14 @@ def coerce_attribute(attr, value, where, **kw):
     if attr.multi:
         if not isinstance(value, list):
             raise invalid_value(f"'{where}' must be an array")
-        items = [coerce_attribute(dataclasses.replace(attr, multi=False), item,
-                                  where, **kw) for item in value]
+        items = [coerce_attribute(dataclasses.replace(attr, multi=False), item, where)
+                 for item in value]
         items = [item for item in items if item is not None]
         if attr.is_complex:
             _check_single_primary(attr, items, where)
         return items or None
     if attr.is_complex:
-        return _coerce_complex(attr, value, where, **kw)
+        return _coerce_complex(attr, value, where)
     return _coerce_scalar(attr, value, where)
 
 
