@@ -2880,8 +2880,17 @@ def read_projection(rt, params):
     return attributes, excluded
 
 
+def request_header(name):
+    """A request header as the server received it, or None.
+
+    Bottle's get_header() decodes values as UTF-8 and raises on other
+    bytes; scimlite compares headers to ASCII tokens and ETags, so a value
+    that is not UTF-8 is simply one that matches nothing."""
+    return bottle.request.environ.get("HTTP_" + name.upper().replace("-", "_"))
+
+
 def bearer_token():
-    scheme, _, token = bottle.request.get_header("Authorization", "").partition(" ")
+    scheme, _, token = (request_header("Authorization") or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
@@ -3071,6 +3080,12 @@ def _op_refs(op):
         _BULK_PATH_REF.findall(path) if isinstance(path, str) else ())
 
 
+def _bulk_id(op):
+    """An operation's bulkId if it is a usable one (a non-empty string)."""
+    bulk_id = op.get("bulkid")
+    return bulk_id if isinstance(bulk_id, str) and bulk_id else None
+
+
 def _swap_refs(value, ids):
     if isinstance(value, str):
         match = _BULK_REF.match(value)
@@ -3127,7 +3142,7 @@ class BulkRun:
     def run(self, operations):
         self.declared = {}
         for op in operations:
-            if isinstance(op, dict) and isinstance(op.get("bulkid"), str):
+            if isinstance(op, dict) and _bulk_id(op):
                 self.declared[op["bulkid"]] = self.declared.get(op["bulkid"], 0) + 1
         waiting = []
         for number, op in enumerate(operations):
@@ -3140,11 +3155,15 @@ class BulkRun:
             self._run_ready(waiting)
         if waiting and not self.stopped:
             self._break_group_cycles(waiting)
-        for number, op in waiting:
+        # Judged before any is recorded: recording one fails its bulkId.
+        judged = [(n, op, any(r not in self.declared or r in self.failed
+                              for r in _op_refs(op))) for n, op in waiting]
+        for number, op, broken in judged:
             if self.stopped:
                 break
-            refs = ", ".join(sorted(_op_refs(op)))
-            self.results[number] = self.failure(op, SCIMError(
+            refs = ", ".join(sorted(_op_refs(op) - set(self.ids)))
+            self.results[number] = self.failure(op, invalid_value(
+                f"bulkId not created: {refs}") if broken else SCIMError(
                 409, None, f"circular bulkId references scimlite cannot resolve: {refs}"))
         return [self.results[n] for n in sorted(self.results)]
 
@@ -3182,9 +3201,13 @@ class BulkRun:
         self._run_ready(waiting)
 
     def _members_key(self, op):
-        """The members key of a group POST whose only waits are members."""
+        """The members key of a group POST whose only waits are members, on
+        bulkIds that other operations of this request will create."""
         if not (isinstance(op, dict) and str(op.get("method", "")).upper() == "POST"
-                and op.get("path") == "/Groups" and isinstance(op.get("data"), dict)):
+                and op.get("path") == "/Groups" and isinstance(op.get("data"), dict)
+                and _bulk_id(op)):
+            return None
+        if any(ref not in self.declared or ref in self.failed for ref in _op_refs(op)):
             return None
         key = next((k for k in op["data"] if k.lower() == "members"), None)
         if key is None or not isinstance(op["data"][key], list):
@@ -3205,7 +3228,11 @@ class BulkRun:
             row = self.state.resources.patch(rt, group_id, body, self.actor)
             return {**result, "version": self.state.resources.etag(rt, row)}
         except SCIMError as error:
-            return {**self.failure(op, error), "location": result["location"]}
+            # The group was made only to break the cycle: without its members
+            # it is not what the client asked for, so it goes again.
+            self.state.resources.delete(rt, group_id, self.actor)
+            del self.ids[op["bulkid"]]
+            return self.failure(op, error)
 
     def perform(self, op):
         try:
@@ -3225,7 +3252,9 @@ class BulkRun:
         method = str(op.get("method", "")).upper()
         if method not in BULK_METHODS:
             raise SCIMError.of("invalidSyntax", "'method' must be POST, PUT, PATCH or DELETE")
-        if self.declared.get(op.get("bulkid"), 0) > 1:
+        if op.get("bulkid") is not None and not _bulk_id(op):
+            raise SCIMError.of("invalidSyntax", "'bulkId' must be a non-empty string")
+        if self.declared.get(_bulk_id(op), 0) > 1:
             raise invalid_value(f"bulkId '{op['bulkid']}' is used more than once")
         unresolved = _op_refs(op) - set(self.ids)
         if unresolved:
@@ -3256,7 +3285,7 @@ class BulkRun:
         if method == "POST":
             if resource_id:
                 raise SCIMError.of("invalidPath", "POST goes to /Users or /Groups")
-            if not isinstance(op.get("bulkid"), str) or not op["bulkid"]:
+            if not _bulk_id(op):
                 raise SCIMError.of("invalidSyntax", "a bulk POST needs a 'bulkId'")
         elif not resource_id:
             raise SCIMError.of("invalidPath", f"{method} needs /{endpoint}/{{id}}")
@@ -3268,7 +3297,7 @@ class BulkRun:
     def success(self, op, row, rt, status):
         result = {"method": op["method"].upper(), "location": self._location(rt, row.id),
                   "version": self.state.resources.etag(rt, row), "status": str(status)}
-        if op.get("bulkid"):
+        if _bulk_id(op):
             result["bulkId"] = op["bulkid"]
         return result
 
@@ -3279,7 +3308,7 @@ class BulkRun:
         op = op if isinstance(op, dict) else {}
         method = str(op.get("method", "")).upper()
         result = {"method": method, "status": str(error.status), "response": error.to_json()}
-        if op.get("bulkid"):
+        if _bulk_id(op):
             result["bulkId"] = op["bulkid"]
             if method == "POST":
                 self.failed.add(op["bulkid"])
@@ -3362,7 +3391,7 @@ def _install_resource_routes(app, state, route, rt):
         return scim_response(body, status, {"ETag": etag, **(extra_headers or {})})
 
     def if_match():
-        return bottle.request.get_header("If-Match")
+        return request_header("If-Match")
 
     def list_(actor):
         return scim_response(list_resources(state, rt, query_params()))
@@ -3380,7 +3409,7 @@ def _install_resource_routes(app, state, route, rt):
     def get(actor, resource_id):
         projection = read_projection(rt, query_params())
         row = service.get(rt, resource_id)
-        unchanged = bottle.request.get_header("If-None-Match")
+        unchanged = request_header("If-None-Match")
         if unchanged is not None:
             etag = service.etag(rt, row)
             if etag_matches(etag, unchanged):

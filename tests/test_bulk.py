@@ -185,3 +185,44 @@ def test_bulk_post_needs_a_bulk_id_and_a_path(scim):
                                    {"method": "POST", "path": "/Widgets", "bulkId": "w",
                                     "data": {}}), status=200).json["Operations"]
     assert [r["status"] for r in resp] == ["400", "400"]
+
+
+@pytest.mark.parametrize("bulk_id", [{"x": 1}, ["a"], 7, ""])
+def test_a_bulk_id_that_is_not_a_string_is_refused(scim, bulk_id):
+    resp = scim.post("/Bulk", bulk(
+        {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": {"userName": "b"}},
+        {"method": "PATCH", "path": "/Groups/bulkId:b", "bulkId": bulk_id,
+         "data": {"Operations": [{"op": "remove", "path": "name"}]}}),
+        status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["400", "400"]
+    assert scim.get("/Users").json["totalResults"] == 0
+
+
+def test_a_group_naming_an_unknown_bulk_id_is_not_created(scim):
+    """Found by fuzzing: a self-referencing group that also named unknown
+    bulkIds was created to break the cycle, then reported as failed."""
+    resp = scim.post("/Bulk", bulk(
+        {"method": "POST", "path": "/Groups", "bulkId": "a", "data": {
+            "displayName": "n1", "members": [{"value": "bulkId:a"}, {"value": "bulkId:zz"}]}},
+        failOnErrors=2), status=200).json["Operations"]
+    assert resp[0]["status"] == "400" and "zz" in resp[0]["response"]["detail"]
+    assert scim.get("/Groups").json["totalResults"] == 0
+
+
+def test_a_group_that_contains_itself_by_bulk_id(scim):
+    resp = scim.post("/Bulk", bulk(create_group("self", "Self", "self")),
+                     status=200).json["Operations"]
+    assert resp[0]["status"] == "201"
+    group = scim.web.get(resp[0]["location"]).json
+    assert [m["value"] for m in group["members"]] == [group["id"]]
+
+
+def test_a_cycle_whose_members_cannot_be_added_leaves_nothing(scim):
+    """Two groups in a cycle; one's other member does not exist: the group
+    made to break the cycle is removed again, and both report errors."""
+    resp = scim.post("/Bulk", bulk(
+        {"method": "POST", "path": "/Groups", "bulkId": "g1", "data": {
+            "displayName": "One", "members": [{"value": "bulkId:g2"}, {"value": "ghost"}]}},
+        create_group("g2", "Two", "g1")), status=200).json["Operations"]
+    assert resp[0]["status"] == "400"
+    assert scim.get("/Groups", filter='displayName eq "One"').json["totalResults"] == 0

@@ -147,3 +147,18 @@ def test_an_attribute_named_twice_in_two_cases_is_invalid_syntax(scim):
 def test_schemas_is_checked_in_any_case(scim):
     resp = scim.post("/Users", {"SCHEMAS": ["urn:bad"], "userName": "s1"}, status=400)
     assert_scim_error(resp, 400, "invalidSyntax")
+
+
+def test_headers_that_are_not_utf8_match_nothing(scim, app):
+    """Found by fuzzing: Bottle's get_header() raised on such bytes (a 500)."""
+    user = scim.create_user("h")
+    environ = {"HTTP_IF_NONE_MATCH": "\x84\xda!2"}
+    resp = scim.web.get(f"/scim/v2/Users/{user['id']}", extra_environ=environ, status=200)
+    assert resp.json["id"] == user["id"]
+    resp = scim.web.put(f"/scim/v2/Users/{user['id']}", b'{"userName": "h2"}',
+                        content_type="application/scim+json",
+                        extra_environ={"HTTP_IF_MATCH": "\x8e\x84"}, status=412)
+    assert_scim_error(resp, 412)
+    anonymous = scim.web.get("/scim/v2/Users", extra_environ={
+        "HTTP_AUTHORIZATION": "Bearer \xff\xfe"}, status=401)
+    assert_scim_error(anonymous, 401)
