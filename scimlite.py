@@ -1585,7 +1585,8 @@ class Patch:
         elif attr.multi and path.sub is None and isinstance(value, list):
             # Quirk, Microsoft Entra ID: `remove` with a value list removes only
             # those values (never the whole attribute; azure-docs#30826).
-            gone = {fold(v.get("value")) for v in value if isinstance(v, dict)}
+            gone = {fold(v["value"]) for v in value
+                    if isinstance(v, dict) and isinstance(v.get("value"), (str, int, float))}
             holder[attr.name] = [i for i in holder[attr.name]
                                  if fold(i.get("value")) not in gone]
         elif path.sub is not None:
@@ -3010,6 +3011,7 @@ def search_all(state, params):
     """
     if params.get("sortby"):
         raise invalid_value("sortBy is not supported on a search across resource types")
+    read_sort(RESOURCE_TYPES["User"], state.resources.tables["User"], params)  # sortOrder
     parts, errors = [], []
     for rt in RESOURCE_TYPES.values():
         try:
@@ -3155,9 +3157,12 @@ class BulkRun:
             self._run_ready(waiting)
         if waiting and not self.stopped:
             self._break_group_cycles(waiting)
-        # Judged before any is recorded: recording one fails its bulkId.
-        judged = [(n, op, any(r not in self.declared or r in self.failed
-                              for r in _op_refs(op))) for n, op in waiting]
+        # What still waits either depends, maybe through others, on a bulkId
+        # that will never exist (400), or is a true cycle (409).  Judged
+        # before any is recorded: recording one fails its bulkId.
+        doomed = self._doomed(waiting)
+        judged = [(n, op, any(r not in self.declared or r in doomed for r in _op_refs(op)))
+                  for n, op in waiting]
         for number, op, broken in judged:
             if self.stopped:
                 break
@@ -3166,6 +3171,19 @@ class BulkRun:
                 f"bulkId not created: {refs}") if broken else SCIMError(
                 409, None, f"circular bulkId references scimlite cannot resolve: {refs}"))
         return [self.results[n] for n in sorted(self.results)]
+
+    def _doomed(self, waiting):
+        """bulkIds that cannot be created: failed, or needing one that is."""
+        creators = {_bulk_id(op): op for _, op in waiting if _bulk_id(op)}
+        doomed, grew = set(self.failed), True
+        while grew:
+            grew = False
+            for bulk_id, op in creators.items():
+                if bulk_id not in doomed and any(
+                        r not in self.declared or r in doomed for r in _op_refs(op)):
+                    doomed.add(bulk_id)
+                    grew = True
+        return doomed
 
     def _waits(self, op):
         if not isinstance(op, dict):

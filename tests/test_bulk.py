@@ -226,3 +226,20 @@ def test_a_cycle_whose_members_cannot_be_added_leaves_nothing(scim):
         create_group("g2", "Two", "g1")), status=200).json["Operations"]
     assert resp[0]["status"] == "400"
     assert scim.get("/Groups", filter='displayName eq "One"').json["totalResults"] == 0
+
+
+def test_what_waits_on_a_doomed_bulk_id_is_400_not_a_cycle(scim):
+    """Found by fuzzing: the DELETE waits for group c, and c names an
+    unknown bulkId, so c will never exist: that is a failed reference."""
+    resp = scim.post("/Bulk", bulk(
+        {"method": "DELETE", "path": "/Groups/bulkId:c"},
+        {"method": "POST", "path": "/Groups", "bulkId": "c", "data": {
+            "displayName": "n1", "members": [{"value": "bulkId:zz"}, {"value": "bulkId:c"}]}}),
+        status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["400", "400"]
+    assert scim.get("/Groups").json["totalResults"] == 0
+
+
+def test_root_search_checks_sort_order_like_get(scim):
+    assert_scim_error(scim.post("/.search", {"sortOrder": "0"}, status=400), 400,
+                      "invalidValue")

@@ -380,3 +380,11 @@ def test_a_user_patch_that_fails_in_the_database_undoes_its_membership_change(sc
     assert_scim_error(resp, 409, "uniqueness")
     assert scim.get(f"/Groups/{group['id']}").json["members"] == []
     assert scim.get(f"/Users/{user['id']}").json == user
+
+
+def test_entra_style_remove_with_odd_values_is_no_500(scim):
+    """Found by fuzzing: a value list whose values are not strings."""
+    user = scim.create_user("odd", roles=[{"value": "r"}])
+    patched = patch_user(scim, user, {"op": "remove", "path": "roles",
+                                      "value": [{}, {"value": [True]}]}).json
+    assert patched["roles"] == [{"value": "r"}]
