@@ -1669,7 +1669,10 @@ class Patch:
         return member_ids_of(value)
 
     def finish(self):
-        """The checks on the whole result (RFC 7643 §2.2 required)."""
+        """The checks on the whole result (RFC 7643 §2.2 required), with
+        extensions that were left empty dropped (they are no value)."""
+        for key in [k for k in self.data if k.startswith("urn:") and not self.data[k]]:
+            del self.data[key]
         check_required(self.rt, apply_defaults(self.rt, self.data))
         return self.data
 
@@ -2553,8 +2556,10 @@ class Resources:
     def _touch_holders(self, member_id):
         """Move the version of every group that lists `member_id` directly."""
         G, M = self.models.Group, self.models.Membership
+        # A group that contains itself was just written: it is not touched twice.
         G.update(version=G.version + 1, last_modified=now_text()).where(
-            G.pk.in_(M.select(M.group).where(M.member_id == member_id))).execute()
+            G.pk.in_(M.select(M.group).where(M.member_id == member_id)) &
+            (G.id != member_id)).execute()
 
     def delete(self, rt, resource_id, actor, if_match=None):
         """DELETE (RFC 7644 §3.6); membership rows go with the resource."""
@@ -3282,6 +3287,8 @@ class BulkRun:
         data = _swap_refs(op.get("data"), self.ids)
         rt, resource_id = self._target(method, path, op)
         service, version = self.state.resources, op.get("version")
+        if version is not None and not isinstance(version, str):
+            raise SCIMError.of("invalidSyntax", "'version' must be an ETag string")
         if method == "POST":
             row = service.create(rt, data, self.actor)
             self.ids[op["bulkid"]] = row.id

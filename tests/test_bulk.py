@@ -243,3 +243,11 @@ def test_what_waits_on_a_doomed_bulk_id_is_400_not_a_cycle(scim):
 def test_root_search_checks_sort_order_like_get(scim):
     assert_scim_error(scim.post("/.search", {"sortOrder": "0"}, status=400), 400,
                       "invalidValue")
+
+
+def test_a_version_that_is_not_a_string_is_refused(scim):
+    user = scim.create_user("v")
+    resp = scim.post("/Bulk", bulk({"method": "DELETE", "path": f"/Users/{user['id']}",
+                                    "version": []}), status=200).json["Operations"]
+    assert resp[0]["status"] == "400"
+    scim.get(f"/Users/{user['id']}")

@@ -388,3 +388,22 @@ def test_entra_style_remove_with_odd_values_is_no_500(scim):
     patched = patch_user(scim, user, {"op": "remove", "path": "roles",
                                       "value": [{}, {"value": [True]}]}).json
     assert patched["roles"] == [{"value": "r"}]
+
+
+def test_an_empty_value_in_an_extension_changes_nothing(app, scim):
+    """Found by fuzzing: it used to leave an empty extension object behind,
+    bumping the version with no visible change and no event."""
+    user = scim.create_user("empty-ext")
+    patched = patch_user(scim, user, {"op": "add", "path": f"{ENT}:department",
+                                      "value": {}}).json
+    assert patched["meta"]["version"] == user["meta"]["version"]
+
+
+def test_renaming_a_group_that_contains_itself(scim):
+    group = scim.create_group("Selfish")
+    scim.patch(f"/Groups/{group['id']}", ops({"op": "add", "path": "members",
+                                              "value": [{"value": group["id"]}]}))
+    resp = scim.patch(f"/Groups/{group['id']}", ops({"op": "replace", "path": "displayName",
+                                                     "value": "Renamed"}))
+    fetched = scim.get(f"/Groups/{group['id']}")
+    assert resp.json == fetched.json and resp.headers["ETag"] == fetched.headers["ETag"]
