@@ -3020,7 +3020,8 @@ def search_all(state, params):
     parts, errors = [], []
     for rt in RESOURCE_TYPES.values():
         try:
-            node = parse_filter(rt, params["filter"]) if params.get("filter") else None
+            node = parse_filter(rt, params["filter"]) \
+                if params.get("filter") is not None else None
         except SCIMError as error:
             errors.append(error)
             continue
@@ -3065,7 +3066,7 @@ def read_search_request(body):
 # Bulk (RFC 7644 §3.7) ########################################################
 ###############################################################################
 
-_BULK_REF = re.compile(r"^bulkId:(.+)$")
+_BULK_REF = re.compile(r"bulkId:(.+)", re.S)     # the whole string (fullmatch)
 _BULK_PATH_REF = re.compile(r"bulkId:([^/]+)")
 BULK_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -3073,7 +3074,7 @@ BULK_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 def _bulk_refs(value):
     """The bulkIds a data value refers to ("bulkId:qwerty", RFC 7644 §3.7.2)."""
     if isinstance(value, str):
-        match = _BULK_REF.match(value)
+        match = _BULK_REF.fullmatch(value)
         return {match.group(1)} if match else set()
     items = value.values() if isinstance(value, dict) else value \
         if isinstance(value, list) else ()
@@ -3095,7 +3096,7 @@ def _bulk_id(op):
 
 def _swap_refs(value, ids):
     if isinstance(value, str):
-        match = _BULK_REF.match(value)
+        match = _BULK_REF.fullmatch(value)
         return ids.get(match.group(1), value) if match else value
     if isinstance(value, dict):
         return {k: _swap_refs(v, ids) for k, v in value.items()}

@@ -251,3 +251,11 @@ def test_a_version_that_is_not_a_string_is_refused(scim):
                                     "version": []}), status=200).json["Operations"]
     assert resp[0]["status"] == "400"
     scim.get(f"/Users/{user['id']}")
+
+
+def test_a_bulk_id_reference_is_the_whole_string(scim):
+    resp = scim.post("/Bulk", bulk(create_user("a", "a"), {
+        "method": "POST", "path": "/Groups", "bulkId": "g",
+        "data": {"displayName": "G", "members": [{"value": "bulkId:a\n"}]}}),
+        status=200).json["Operations"]
+    assert [r["status"] for r in resp] == ["201", "400"]

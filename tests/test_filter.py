@@ -201,7 +201,7 @@ def test_datetime_comparisons(scim):
 # --- properties -------------------------------------------------------------------------
 
 WORDS = ["a", "A", "ab", "aB", "b", "é", "É", "ß", "ss", "", "x y", "work", "home"]
-words = st.sampled_from(WORDS) | st.text(st.characters(exclude_characters="\x00"), max_size=4)
+words = st.sampled_from(WORDS) | st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=4)
 
 STRING_PATHS = ["userName", "displayName", "title", "nickName", "externalId", "id",
                 "name.givenName", "name.familyName", "emails.value", "emails.type",

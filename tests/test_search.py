@@ -58,3 +58,9 @@ def test_3_4_3_bad_search_requests(scim):
                       400, "invalidValue")
     assert_scim_error(scim.post("/.search", {"filter": "nope eq 1"}, status=400),
                       400, "invalidFilter")
+
+
+def test_root_search_checks_the_filter_like_the_typed_ones(scim):
+    """Found by fuzzing: an empty filter was 'no filter' at the root only."""
+    for url in ("/.search", "/Users/.search", "/Groups/.search"):
+        assert_scim_error(scim.post(url, {"filter": ""}, status=400), 400, "invalidFilter")
