@@ -1391,6 +1391,13 @@ class Patch:
         if self._row_attribute(target):
             return self._member_op(op, target, value)
         self._check_mutability(op, target)
+        self._dispatch(op, target, value)
+
+    def _dispatch(self, op, target, value):
+        if target.path.attr.mutability == "writeOnly":    # password: kept aside, hashed
+            self.password = CLEARED if op == "remove" else \
+                self._coerce(target.path.attr, value, target.path.attr.name)
+            return
         getattr(self, f"_{op}")(target, value)
 
     # --- path-less operations (§3.5.2.1, §3.5.2.3) ----------------------------
@@ -1423,7 +1430,7 @@ class Patch:
             return
         if self._row_attribute(target):
             return self._member_op(op, target, value)
-        getattr(self, f"_{op}")(target, value)
+        self._dispatch(op, target, value)
 
     # --- checks ----------------------------------------------------------------
 
@@ -1462,9 +1469,6 @@ class Patch:
     def _add(self, target, value):
         path, holder = target.path, self._holder(target.path)
         attr = path.attr
-        if attr.name.lower() == "password":
-            self.password = self._coerce(attr, value, "password")
-            return
         if target.where is not None:
             return self._add_where(target, value)
         if attr.multi and path.sub is None:
@@ -1523,9 +1527,6 @@ class Patch:
     def _replace(self, target, value):
         path, holder = target.path, self._holder(target.path)
         attr = path.attr
-        if attr.name.lower() == "password":
-            self.password = self._coerce(attr, value, "password")
-            return
         if target.where is not None:
             return self._replace_where(target, value)
         if attr.multi and path.sub is None:
@@ -1568,9 +1569,6 @@ class Patch:
         path = target.path
         holder = self._holder(path, create=False)
         attr = path.attr
-        if attr.name.lower() == "password":
-            self.password = ""
-            return
         if attr.name not in holder:
             return
         if target.where is not None:
