@@ -1525,25 +1525,17 @@ class Patch:
     # --- replace (§3.5.2.3) ----------------------------------------------------
 
     def _replace(self, target, value):
-        path, holder = target.path, self._holder(target.path)
-        attr = path.attr
         if target.where is not None:
             return self._replace_where(target, value)
-        if attr.multi and path.sub is None:
-            holder.pop(attr.name, None)
+        path, holder = target.path, self._holder(target.path)
+        if path.attr.multi and path.sub is None:
+            holder.pop(path.attr.name, None)        # the whole list is replaced
             if value not in (None, []):
                 self._add(target, value)
-        elif attr.multi:
-            self._set_sub_everywhere(holder, path, value)
-        elif path.sub is not None:
-            self._set_sub(holder.setdefault(attr.name, {}), attr, path.sub, value)
-            self._tidy(holder, attr)
-        elif attr.is_complex:
-            # "Sub-attributes that are not specified in the value parameter are
-            # left unchanged" (§3.5.2.3).
-            self._add(target, value)
         else:
-            self._set(holder, attr, value)
+            # Otherwise as add: a complex value's "sub-attributes that are not
+            # specified in the value parameter are left unchanged" (§3.5.2.3).
+            self._add(target, value)
 
     def _replace_where(self, target, value):
         path, holder = target.path, self._holder(target.path)
