@@ -2557,13 +2557,13 @@ class Resources:
         with m.db.atomic():
             row = self.get(rt, resource_id)
             self.check_if_match(rt, row, if_match)
-            holders = list(m.Group.select().join(
+            holders = [gid for (gid,) in m.Group.select(m.Group.id).join(
                 m.Membership, on=(m.Membership.group == m.Group.pk)).where(
-                m.Membership.member_id == row.id))
+                m.Membership.member_id == row.id).tuples()]
+            self._touch_holders(row.id)     # one UPDATE for all its groups
             row.delete_instance()
-            for group in holders:
-                self._touch(group)
-                record_event(m, "group.members_changed", group.id, actor,
+            for group_id in holders:
+                record_event(m, "group.members_changed", group_id, actor,
                              added=[], removed=[row.id])
             record_event(m, f"{rt.name.lower()}.deleted", row.id, actor)
 

@@ -24,10 +24,30 @@ def test_service_provider_config_tells_the_truth(scim, app):
     assert None not in list(_walk(spc))
 
 
-def test_patch_not_advertised_means_405(scim):
-    if not scimlite.CAPABILITIES["patch"]:
-        user = scim.create_user()
-        assert_scim_error(scim.patch(f"/Users/{user['id']}", {}, status=405), 405)
+def test_every_advertised_capability_works(app, scim):
+    """ServiceProviderConfig is truthful: each feature it claims answers."""
+    spc = scim.get("/ServiceProviderConfig").json
+    user = scim.create_user("caps", password="first-secret")
+    if spc["patch"]["supported"]:
+        assert scim.patch(f"/Users/{user['id']}", {"schemas": [scimlite.PATCH_URN],
+                          "Operations": [{"op": "replace", "path": "title",
+                                          "value": "t"}]}).json["title"] == "t"
+    if spc["bulk"]["supported"]:
+        resp = scim.post("/Bulk", {"Operations": []}, status=200)
+        assert resp.json["schemas"] == [scimlite.BULK_RESPONSE_URN]
+    if spc["sort"]["supported"]:
+        scim.create_user("a-first")
+        assert scim.get("/Users", sortBy="userName").json["Resources"][0][
+            "userName"] == "a-first"
+    if spc["etag"]["supported"]:
+        assert scim.get(f"/Users/{user['id']}").headers["ETag"].startswith('W/"')
+    if spc["changePassword"]["supported"]:
+        model = app.scimlite.models.User
+        before = model.get(model.id == user["id"]).password_hash
+        scim.put(f"/Users/{user['id']}", {"userName": "caps", "password": "second"})
+        assert model.get(model.id == user["id"]).password_hash != before
+    assert all(spc[name]["supported"] for name in ("patch", "bulk", "filter",
+                                                    "changePassword", "sort", "etag"))
 
 
 def test_resource_types_list_and_one(scim):
