@@ -2285,6 +2285,23 @@ def chunks(items, size=SQL_CHUNK):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+def sort_order(table, sort_by, descending):
+    """The ORDER BY of every list, .search and root /.search: a total order.
+
+    sortBy's value with unassigned values last (RFC 7644 §3.4.2.3), then
+    insertion order in the same direction, so ties (two users created in
+    one millisecond, one familyName shared by many) come back in one order
+    on every page: paging never shows a resource twice or skips one.
+    """
+    pk = table.model.pk
+    if sort_by is None:
+        return [pk]
+    expr = table.sort_expression(sort_by)
+    if descending:
+        return [expr.is_null(), expr.desc(), pk.desc()]
+    return [expr.is_null(), expr.asc(), pk.asc()]
+
+
 class Resources:
     """The service layer: every read and write of Users and Groups.
 
@@ -2308,11 +2325,7 @@ class Resources:
         return row
 
     def search(self, rt, node, start, count, sort_by=None, descending=False):
-        """(totalResults, rows of the page) for a filter.
-
-        Order: sortBy's value with unassigned values last, then creation
-        order, so that pages never overlap or skip (RFC 7644 §3.4.2.3).
-        """
+        """(totalResults, rows of the page) for a filter, in sort_order()."""
         table = self.tables[rt.name]
         query = table.model.select()
         if node is not None:
@@ -2326,11 +2339,8 @@ class Resources:
             raise SCIMError.of("invalidFilter", "the filter is too complex") from None
         if count == 0 or start > total:
             return total, []
-        order = [table.model.pk]
-        if sort_by is not None:
-            expr = table.sort_expression(sort_by)
-            order = [expr.is_null(), expr.desc() if descending else expr.asc(), *order]
-        return total, list(query.order_by(*order).offset(start - 1).limit(count))
+        return total, list(query.order_by(*sort_order(table, sort_by, descending))
+                           .offset(start - 1).limit(count))
 
     def render(self, rt, rows, base_url, attributes=None, excluded=None):
         """Rows as wire resources: one query for their groups or members."""

@@ -57,6 +57,28 @@ def test_3_4_2_3_ties_break_by_creation_so_pages_never_overlap(scim):
     assert seen == ids
 
 
+def test_3_4_2_3_equal_created_times_break_by_insertion(scim, monkeypatch):
+    """Four users created in one millisecond (a frozen clock): descending
+    meta.created lists them newest first, the tie broken the same way."""
+    monkeypatch.setattr(scimlite, "now_text", lambda: "2026-01-01T00:00:00.000Z")
+    made = [scim.create_user(name)["userName"] for name in ("w", "x", "y", "z")]
+    assert names(scim, sortBy="meta.created", sortOrder="descending") == made[::-1]
+    assert names(scim, sortBy="meta.lastModified") == made
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_3_4_2_3_paging_through_ties_sees_each_resource_once(scim, order):
+    """Many users share one familyName; pages of one, read in either
+    direction, show every user exactly once, in insertion order for ties."""
+    made = [scim.create_user(f"u{i}", name={"familyName": "Same"})["id"] for i in range(12)]
+    made.append(scim.create_user("first", name={"familyName": "Aaa"})["id"])
+    seen = [scim.get("/Users", sortBy="name.familyName", sortOrder=order,
+                     startIndex=start, count=1).json["Resources"][0]["id"]
+            for start in range(1, 14)]
+    expected = [made[-1]] + made[:-1] if order == "ascending" else made[-2::-1] + [made[-1]]
+    assert seen == expected
+
+
 def test_3_4_2_3_sort_with_filter_and_meta(scim, people):
     assert names(scim, sortBy="meta.created", sortOrder="descending",
                  filter='userName ne "dave"') == ["Bob", "alice", "carol"]
