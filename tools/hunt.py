@@ -27,7 +27,7 @@ def burn():
 
 
 def run_suite(seed, extra):
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "randomly",
+    command = [sys.executable, "-m", "pytest", "-p", "randomly",
                f"--randomly-seed={seed}", "-p", "no:cacheprovider", *extra]
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
