@@ -429,6 +429,15 @@ def coerce_boolean(value, where):
     raise invalid_value(f"'{where}' must be a boolean")
 
 
+def fold(value, attr=None):
+    """The case-insensitive key of a value (RFC 7643 §2.2 caseExact false):
+    strings folded unless `attr` is case exact (a binary always is, §2.3.6);
+    other values as they are.  SQL calls it as scim_fold()."""
+    if isinstance(value, str) and (attr is None or attr.folds_case):
+        return value.casefold()
+    return value
+
+
 def parse_datetime(text):
     """An xsd:dateTime (RFC 7643 §2.3.5) as an aware datetime, or None."""
     if not isinstance(text, str):
@@ -1014,10 +1023,6 @@ def parse_filter(rt, text):
 
 # --- the reference evaluator (in memory) ------------------------------------------
 
-def _fold(attr, value):
-    return value.casefold() if isinstance(value, str) and attr.folds_case else value
-
-
 def _compare(attr, op, actual, expected):
     """One stored value against one filter value; False when not comparable."""
     if actual is None or isinstance(actual, (dict, list)):
@@ -1027,7 +1032,7 @@ def _compare(attr, op, actual, expected):
         actual = format_datetime(moment) if moment else None
         if actual is None:
             return False
-    actual, expected = _fold(attr, actual), _fold(attr, expected)
+    actual, expected = fold(actual, attr), fold(expected, attr)
     if type(actual) is bool or type(expected) is bool:
         if type(actual) is not type(expected) or op not in ("eq",):
             return False
@@ -1358,7 +1363,7 @@ def _same_element(attr, old, new):
     value = attr.child("value")
     if value is None or "value" not in new or "value" not in old:
         return False
-    return _fold(value, old["value"]) == _fold(value, new["value"]) and \
+    return fold(old["value"], value) == fold(new["value"], value) and \
         fold(old.get("type")) == fold(new.get("type"))
 
 
@@ -1575,10 +1580,11 @@ class Patch:
         elif attr.multi and path.sub is None and isinstance(value, list):
             # Quirk, Microsoft Entra ID: `remove` with a value list removes only
             # those values (never the whole attribute; azure-docs#30826).
-            gone = {fold(v["value"]) for v in value
+            value_attr = attr.child("value")
+            gone = {fold(v["value"], value_attr) for v in value
                     if isinstance(v, dict) and isinstance(v.get("value"), (str, int, float))}
             holder[attr.name] = [i for i in holder[attr.name]
-                                 if fold(i.get("value")) not in gone]
+                                 if fold(i.get("value"), value_attr) not in gone]
         elif path.sub is not None:
             for item in holder[attr.name] if attr.multi else [holder[attr.name]]:
                 item.pop(path.sub.name, None)
@@ -1779,11 +1785,6 @@ def project(rt, resource, attributes, excluded):
 
 SCHEMA_VERSION = 1
 FOLDED_COLUMNS = {"user_name_key", "display_name_key"}     # hold casefolded text
-
-
-def fold(text):
-    """Case-insensitive key of a string (RFC 7643 §2.2 caseExact false)."""
-    return text.casefold() if isinstance(text, str) else text
 
 
 def open_database(path):

@@ -157,6 +157,20 @@ def test_remove_attribute_sub_attribute_and_extension_value(scim, bjensen):
     assert scim.get(f"/Users/{bjensen['id']}").json == patched
 
 
+def test_entra_remove_by_value_keeps_binary_values_differing_in_case(scim):
+    """A binary is case exact (RFC 7643 §2.3.6): "QUJD" and "qujd" are two
+    certificates, and removing one by value (Entra's remove with a value
+    list) leaves the other."""
+    user = scim.create_user("certs", x509Certificates=[{"value": "QUJD"}, {"value": "qujd"}],
+                            emails=[{"value": "Ann@X.example"}])
+    patched = patch_user(scim, user, {"op": "remove", "path": "x509Certificates",
+                                      "value": [{"value": "QUJD"}]}).json
+    assert patched["x509Certificates"] == [{"value": "qujd"}]
+    patched = patch_user(scim, user, {"op": "remove", "path": "emails",     # not case exact
+                                      "value": [{"value": "ann@x.EXAMPLE"}]}).json
+    assert "emails" not in patched
+
+
 def test_remove_of_something_absent_is_a_harmless_no_op(scim):
     user = scim.create_user("n")
     patched = patch_user(scim, user, {"op": "remove", "path": "title"}).json
