@@ -21,10 +21,11 @@ The file reads top to bottom; each section uses only those above it.
     Errors          SCIMError and the scimType table
     Schema          the declarative attribute tables (User, Enterprise, Group)
     Values          request bodies checked and normalised against the tables
-    Filter          tokenize, parse, check, print, evaluate, compile to SQL
+    Filter          tokenize, parse, check, print, evaluate in memory
     PATCH           paths and operations, applied to a copy
     Projection      attributes / excludedAttributes and `returned` rules
     Storage         peewee models built per app, migrations
+    SQL             filters and sortBy compiled over a resource type's table
     Secrets         API keys and password hashes
     Events          the one place every change is recorded
     Rendering       resources, ETags, ListResponses, discovery documents
@@ -59,7 +60,7 @@ import threading
 import tomllib
 import types
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import bottle
@@ -408,7 +409,7 @@ RESOURCE_TYPES = {
 ALL_SCHEMAS = (USER_SCHEMA, ENTERPRISE_SCHEMA, GROUP_SCHEMA)
 
 ###############################################################################
-# Values: request bodies checked and normalised against the tables ###########
+# Values: request bodies checked and normalised against the tables ############
 ###############################################################################
 
 TRUTHY_STRINGS = {"true": True, "false": False}
@@ -651,7 +652,7 @@ def check_immutable(rt, old, new):
             new.pop(schema.id, None)
 
 ###############################################################################
-# Filter: tokenize, parse, check, print, evaluate, compile to SQL ############
+# Filter: tokenize, parse, check, print, evaluate (RFC 7644 §3.4.2.2) #########
 ###############################################################################
 
 COMPARE_OPS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
@@ -813,7 +814,7 @@ def show_filter(node):
 
 # --- the parser ------------------------------------------------------------------
 
-class _FilterParser:
+class FilterParser:
     r"""Recursive descent over the RFC 7644 §3.4.2.2 grammar:
 
         FILTER    = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"
@@ -1018,7 +1019,7 @@ def parse_filter(rt, text):
     if len(text) > MAX_FILTER_LENGTH:
         raise SCIMError.of("invalidFilter",
                            f"the filter is longer than {MAX_FILTER_LENGTH} characters")
-    return _FilterParser(rt, text).parse()
+    return FilterParser(rt, text).parse()
 
 
 # --- the reference evaluator (in memory) ------------------------------------------
@@ -1076,9 +1077,9 @@ def matches(node, resource):
         return not matches(node.expr, resource)
     if isinstance(node, ValuePath):
         elements = resource_elements(resource, node.path)
-        return any(_matches_element(node.expr, element) for element in elements)
+        return any(matches_element(node.expr, element) for element in elements)
     values = _values_of(resource, node.path)
-    return _test_values(node, values)
+    return values_match(node, values)
 
 
 def resource_elements(resource, path):
@@ -1086,7 +1087,7 @@ def resource_elements(resource, path):
     return [e for e in holder.get(path.attr.name) or [] if isinstance(e, dict)]
 
 
-def _test_values(node, values):
+def values_match(node, values):
     if isinstance(node, Present):
         return any(v not in ("", [], {}) for v in values)
     attr = node.path.target
@@ -1097,167 +1098,17 @@ def _test_values(node, values):
     return not hit if node.op == "ne" else hit
 
 
-def _matches_element(node, element):
+def matches_element(node, element):
     """A value filter inside brackets, against one element of the list."""
     if isinstance(node, Logical):
-        left = _matches_element(node.left, element)
-        return (left and _matches_element(node.right, element)) if node.op == "and" \
-            else (left or _matches_element(node.right, element))
+        left = matches_element(node.left, element)
+        return (left and matches_element(node.right, element)) if node.op == "and" \
+            else (left or matches_element(node.right, element))
     if isinstance(node, Not):
-        return not _matches_element(node.expr, element)
+        return not matches_element(node.expr, element)
     value = element.get(node.path.sub.name)
-    return _test_values(node, [] if value is None else [value])
+    return values_match(node, [] if value is None else [value])
 
-
-# --- the SQL compiler ----------------------------------------------------------------
-
-class _JsonElements:
-    """Elements of a multi-valued attribute stored in the JSON column."""
-    folded = frozenset()
-
-    def __init__(self, table, path):
-        self.table, self.path = table, path
-
-    def operand(self, sub):
-        return fn.json_extract(SQL("je.value"), f'$."{sub.name}"')
-
-    def exists(self, condition):
-        return NodeList((SQL("EXISTS (SELECT 1 FROM json_each("), self.table.data,
-                         SQL(", ?) AS je WHERE", [self.table.json_path(self.path)]),
-                         condition, SQL(")")))
-
-
-def filter_to_sql(node, table):
-    """Filter `node` as a peewee expression over `table` (see Storage).
-
-    Indexed columns and index tables serve the hot attributes; the rest is
-    read with SQLite's JSON functions.  Every expression is NULL-free, so
-    `not` means exactly what the reference evaluator means.
-    """
-    if isinstance(node, Logical):
-        return _join([filter_to_sql(part, table) for part in _chain(node, node.op)], node.op)
-    if isinstance(node, Not):
-        return ~filter_to_sql(node.expr, table)
-    if isinstance(node, ValuePath):
-        elements = _elements(table, node.path, _subs_used(node.expr),
-                             every_element=not _positive(node.expr))
-        return elements.exists(_element_sql(node.expr, elements))
-    path = node.path
-    if path.attr.name == "schemas" and path.schema is COMMON_SCHEMA:
-        return _schemas_sql(node, table)
-    if path.attr.name == "meta" and path.sub is None:     # `meta pr`: always
-        return SQL_TRUE
-    if not path.attr.multi:
-        return _value_sql(node, table.operand(path), path.target, table.is_folded(path))
-    if path.sub is None:        # `emails pr`: any element at all
-        return _elements(table, path, set()).exists(SQL_TRUE)
-    if isinstance(node, Compare) and node.op == "ne":
-        # Any value "ne" would be true of lists with one other value; scimlite
-        # reads `ne` as `not eq` (see matches()).
-        return ~filter_to_sql(Compare(path, "eq", node.value), table)
-    elements = _elements(table, path, {path.sub.name})
-    if isinstance(node, Compare) and node.value is None:     # eq null: none assigned
-        return ~elements.exists(_assigned(elements.operand(path.sub)))
-    return elements.exists(_element_sql(node, elements))
-
-
-SQL_TRUE, SQL_FALSE = SQL("(1 = 1)"), SQL("(1 = 0)")
-
-
-def _schemas_sql(node, table):
-    """`schemas` is computed: the core URN, and each extension with data."""
-    if isinstance(node, Present):
-        return SQL_TRUE
-    if node.op == "ne":
-        return ~_schemas_sql(Compare(node.path, "eq", node.value), table)
-    candidates = [(table.rt.schema.id, SQL_TRUE)] + [
-        (ext.id, fn.json_extract(table.data, f'$."{ext.id}"').is_null(False))
-        for ext in table.rt.extensions]
-    hits = [present for urn, present in candidates if _test_values(node, [urn])]
-    return functools.reduce(lambda a, b: a | b, hits) if hits else SQL_FALSE
-
-
-def _assigned(expr):
-    return expr.is_null(False)
-
-
-def _chain(node, op):
-    """The operands of a run of one logical operator, in order."""
-    if isinstance(node, Logical) and node.op == op:
-        return _chain(node.left, op) + _chain(node.right, op)
-    return [node]
-
-
-def _join(parts, op):
-    # One flat `(a OR b OR c)`, not peewee's nested ((a OR b) OR c): SQLite's
-    # parser stack overflows at about 80 levels of nesting.  Parts need no
-    # brackets of their own: comparisons, NOT, EXISTS and IN bind tighter
-    # than AND, and AND tighter than OR; joins bring their own brackets.
-    return NodeList(parts, glue=f" {op.upper()} ", parens=True)
-
-
-def _elements(table, path, subs, every_element=False):
-    return table.elements(path, subs, every_element) or _JsonElements(table, path)
-
-
-def _positive(node):
-    """Whether a value filter can only match elements that have the values it
-    names (no `not`, no `eq null`): then an index of values is enough."""
-    if isinstance(node, Logical):
-        return _positive(node.left) and _positive(node.right)
-    if isinstance(node, Not):
-        return False
-    return not (isinstance(node, Compare) and (node.value is None or node.op == "ne"))
-
-
-def _subs_used(node):
-    if isinstance(node, Logical):
-        return _subs_used(node.left) | _subs_used(node.right)
-    if isinstance(node, Not):
-        return _subs_used(node.expr)
-    return {node.path.sub.name}
-
-
-def _element_sql(node, elements):
-    if isinstance(node, Logical):
-        return _join([_element_sql(part, elements) for part in _chain(node, node.op)],
-                     node.op)
-    if isinstance(node, Not):
-        return ~_element_sql(node.expr, elements)
-    sub = node.path.sub
-    return _value_sql(node, elements.operand(sub), sub, sub.name in elements.folded)
-
-
-def _value_sql(node, expr, attr, pre_folded):
-    """One comparison; `pre_folded` when the column already holds folded text."""
-    present = _assigned(expr)
-    if isinstance(node, Present):
-        # "If the attribute has a non-empty value" (RFC 7644 §3.4.2.2).
-        return present & (expr != "")
-    if node.value is None:
-        return ~present if node.op == "eq" else present
-    if node.op == "ne":
-        return ~_value_sql(Compare(node.path, "eq", node.value), expr, attr, pre_folded)
-    value = node.value
-    if attr.folds_case and isinstance(value, str):
-        value = value.casefold()
-        if not pre_folded:
-            expr = fn.scim_fold(expr)
-    if isinstance(value, bool):
-        value = int(value)      # SQLite's json_extract reads JSON true as 1
-    op = node.op
-    if op == "eq":
-        test = expr == value
-    elif op == "co":
-        test = fn.instr(expr, value) > 0
-    elif op == "sw":
-        test = fn.substr(expr, 1, len(value)) == value
-    elif op == "ew":
-        test = (fn.substr(expr, -len(value)) == value) if value else present
-    else:
-        test = {"gt": expr > value, "ge": expr >= value,
-                "lt": expr < value, "le": expr <= value}[op]
-    return present & test
 
 ###############################################################################
 # PATCH: paths and operations (RFC 7644 §3.5.2) ###############################
@@ -1284,7 +1135,7 @@ def parse_patch_path(rt, text):
     if not isinstance(text, str) or not text.strip():
         raise SCIMError.of("invalidPath", "'path' must be a non-empty string")
     try:
-        parser = _FilterParser(rt, text.strip())
+        parser = FilterParser(rt, text.strip())
         token = parser.take()
         if token.kind != "word":
             parser.fail("expected an attribute path", token)
@@ -1509,7 +1360,7 @@ class Patch:
         one element (IDP-NOTES §6; tests/test_patch.py)."""
         path, holder = target.path, self._holder(target.path)
         items = holder.setdefault(path.attr.name, [])
-        matched = [item for item in items if _matches_element(target.where, item)]
+        matched = [item for item in items if matches_element(target.where, item)]
         if not matched:
             template = _element_from_filter(target.where)
             if template is None:
@@ -1545,7 +1396,7 @@ class Patch:
     def _replace_where(self, target, value):
         path, holder = target.path, self._holder(target.path)
         items = holder.get(path.attr.name) or []
-        matched = [item for item in items if _matches_element(target.where, item)]
+        matched = [item for item in items if matches_element(target.where, item)]
         if not matched:
             raise SCIMError.of("noTarget", f"no value of '{path.attr.name}' matches "
                                "the filter")
@@ -1570,7 +1421,7 @@ class Patch:
             return
         if target.where is not None:
             items = holder[attr.name]
-            keep = [i for i in items if not _matches_element(target.where, i)]
+            keep = [i for i in items if not matches_element(target.where, i)]
             if target.sub is None:
                 holder[attr.name] = keep
             else:
@@ -1674,7 +1525,7 @@ class Patch:
 
 
 ###############################################################################
-# Projection: attributes, excludedAttributes, `returned` (RFC 7644 §3.9) #####
+# Projection: attributes, excludedAttributes, `returned` (RFC 7644 §3.9) ######
 ###############################################################################
 
 WHOLE = None    # in a projection: the whole attribute, not some sub-attributes
@@ -1899,6 +1750,12 @@ def set_option(models, key, value):
     models.Option.replace(key=key, value=json.dumps(value)).execute()
 
 
+###############################################################################
+# SQL: filters and sortBy compiled over one resource type's table #############
+###############################################################################
+
+# --- the table of one resource type --------------------------------------------
+
 class Table:
     """What the filter compiler needs to know about one resource type's table."""
 
@@ -1996,6 +1853,176 @@ class _IndexElements:
         # Uncorrelated `pk IN (...)`: SQLite searches the index table first,
         # then the owners by primary key; a correlated EXISTS would scan owners.
         return self.outer.pk.in_(self.model.select(self.owner).where(condition))
+
+
+# --- filters -------------------------------------------------------------------
+
+class _JsonElements:
+    """Elements of a multi-valued attribute stored in the JSON column."""
+    folded = frozenset()
+
+    def __init__(self, table, path):
+        self.table, self.path = table, path
+
+    def operand(self, sub):
+        return fn.json_extract(SQL("je.value"), f'$."{sub.name}"')
+
+    def exists(self, condition):
+        return NodeList((SQL("EXISTS (SELECT 1 FROM json_each("), self.table.data,
+                         SQL(", ?) AS je WHERE", [self.table.json_path(self.path)]),
+                         condition, SQL(")")))
+
+
+def filter_to_sql(node, table):
+    """Filter `node` as a peewee expression over `table` (see Storage).
+
+    Indexed columns and index tables serve the hot attributes; the rest is
+    read with SQLite's JSON functions.  Every expression is NULL-free, so
+    `not` means exactly what the reference evaluator means.
+    """
+    if isinstance(node, Logical):
+        return _join([filter_to_sql(part, table) for part in _chain(node, node.op)], node.op)
+    if isinstance(node, Not):
+        return ~filter_to_sql(node.expr, table)
+    if isinstance(node, ValuePath):
+        elements = _elements(table, node.path, subs_used(node.expr),
+                             every_element=not _positive(node.expr))
+        return elements.exists(element_sql(node.expr, elements))
+    path = node.path
+    if path.attr.name == "schemas" and path.schema is COMMON_SCHEMA:
+        return _schemas_sql(node, table)
+    if path.attr.name == "meta" and path.sub is None:     # `meta pr`: always
+        return SQL_TRUE
+    if not path.attr.multi:
+        return _value_sql(node, table.operand(path), path.target, table.is_folded(path))
+    if path.sub is None:        # `emails pr`: any element at all
+        return _elements(table, path, set()).exists(SQL_TRUE)
+    if isinstance(node, Compare) and node.op == "ne":
+        # Any value "ne" would be true of lists with one other value; scimlite
+        # reads `ne` as `not eq` (see matches()).
+        return ~filter_to_sql(Compare(path, "eq", node.value), table)
+    elements = _elements(table, path, {path.sub.name})
+    if isinstance(node, Compare) and node.value is None:     # eq null: none assigned
+        return ~elements.exists(_assigned(elements.operand(path.sub)))
+    return elements.exists(element_sql(node, elements))
+
+
+SQL_TRUE, SQL_FALSE = SQL("(1 = 1)"), SQL("(1 = 0)")
+
+
+def _schemas_sql(node, table):
+    """`schemas` is computed: the core URN, and each extension with data."""
+    if isinstance(node, Present):
+        return SQL_TRUE
+    if node.op == "ne":
+        return ~_schemas_sql(Compare(node.path, "eq", node.value), table)
+    candidates = [(table.rt.schema.id, SQL_TRUE)] + [
+        (ext.id, fn.json_extract(table.data, f'$."{ext.id}"').is_null(False))
+        for ext in table.rt.extensions]
+    hits = [present for urn, present in candidates if values_match(node, [urn])]
+    return functools.reduce(lambda a, b: a | b, hits) if hits else SQL_FALSE
+
+
+def _assigned(expr):
+    return expr.is_null(False)
+
+
+def _chain(node, op):
+    """The operands of a run of one logical operator, in order."""
+    if isinstance(node, Logical) and node.op == op:
+        return _chain(node.left, op) + _chain(node.right, op)
+    return [node]
+
+
+def _join(parts, op):
+    # One flat `(a OR b OR c)`, not peewee's nested ((a OR b) OR c): SQLite's
+    # parser stack overflows at about 80 levels of nesting.  Parts need no
+    # brackets of their own: comparisons, NOT, EXISTS and IN bind tighter
+    # than AND, and AND tighter than OR; joins bring their own brackets.
+    return NodeList(parts, glue=f" {op.upper()} ", parens=True)
+
+
+def _elements(table, path, subs, every_element=False):
+    return table.elements(path, subs, every_element) or _JsonElements(table, path)
+
+
+def _positive(node):
+    """Whether a value filter can only match elements that have the values it
+    names (no `not`, no `eq null`): then an index of values is enough."""
+    if isinstance(node, Logical):
+        return _positive(node.left) and _positive(node.right)
+    if isinstance(node, Not):
+        return False
+    return not (isinstance(node, Compare) and (node.value is None or node.op == "ne"))
+
+
+def subs_used(node):
+    if isinstance(node, Logical):
+        return subs_used(node.left) | subs_used(node.right)
+    if isinstance(node, Not):
+        return subs_used(node.expr)
+    return {node.path.sub.name}
+
+
+def element_sql(node, elements):
+    if isinstance(node, Logical):
+        return _join([element_sql(part, elements) for part in _chain(node, node.op)],
+                     node.op)
+    if isinstance(node, Not):
+        return ~element_sql(node.expr, elements)
+    sub = node.path.sub
+    return _value_sql(node, elements.operand(sub), sub, sub.name in elements.folded)
+
+
+def _value_sql(node, expr, attr, pre_folded):
+    """One comparison; `pre_folded` when the column already holds folded text."""
+    present = _assigned(expr)
+    if isinstance(node, Present):
+        # "If the attribute has a non-empty value" (RFC 7644 §3.4.2.2).
+        return present & (expr != "")
+    if node.value is None:
+        return ~present if node.op == "eq" else present
+    if node.op == "ne":
+        return ~_value_sql(Compare(node.path, "eq", node.value), expr, attr, pre_folded)
+    value = node.value
+    if attr.folds_case and isinstance(value, str):
+        value = value.casefold()
+        if not pre_folded:
+            expr = fn.scim_fold(expr)
+    if isinstance(value, bool):
+        value = int(value)      # SQLite's json_extract reads JSON true as 1
+    op = node.op
+    if op == "eq":
+        test = expr == value
+    elif op == "co":
+        test = fn.instr(expr, value) > 0
+    elif op == "sw":
+        test = fn.substr(expr, 1, len(value)) == value
+    elif op == "ew":
+        test = (fn.substr(expr, -len(value)) == value) if value else present
+    else:
+        test = {"gt": expr > value, "ge": expr >= value,
+                "lt": expr < value, "le": expr <= value}[op]
+    return present & test
+
+
+# --- sorting -------------------------------------------------------------------
+
+def sort_order(table, sort_by, descending):
+    """The ORDER BY of every list, .search and root /.search: a total order.
+
+    sortBy's value with unassigned values last (RFC 7644 §3.4.2.3), then
+    insertion order in the same direction, so ties (two users created in
+    one millisecond, one familyName shared by many) come back in one order
+    on every page: paging never shows a resource twice or skips one.
+    """
+    pk = table.model.pk
+    if sort_by is None:
+        return [pk]
+    expr = table.sort_expression(sort_by)
+    if descending:
+        return [expr.is_null(), expr.desc(), pk.desc()]
+    return [expr.is_null(), expr.asc(), pk.asc()]
 
 ###############################################################################
 # Secrets: API keys and password hashes #######################################
@@ -2284,23 +2311,6 @@ SQL_CHUNK = 500     # ids per IN (...) list, well under SQLite's variable limit
 def chunks(items, size=SQL_CHUNK):
     items = list(items)
     return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def sort_order(table, sort_by, descending):
-    """The ORDER BY of every list, .search and root /.search: a total order.
-
-    sortBy's value with unassigned values last (RFC 7644 §3.4.2.3), then
-    insertion order in the same direction, so ties (two users created in
-    one millisecond, one familyName shared by many) come back in one order
-    on every page: paging never shows a resource twice or skips one.
-    """
-    pk = table.model.pk
-    if sort_by is None:
-        return [pk]
-    expr = table.sort_expression(sort_by)
-    if descending:
-        return [expr.is_null(), expr.desc(), pk.desc()]
-    return [expr.is_null(), expr.asc(), pk.asc()]
 
 
 class Resources:
@@ -2635,10 +2645,10 @@ class Resources:
         """Ids of the members a value filter (members[value eq "…"]) selects."""
         table = self.tables["Group"]
         elements = table.elements(AttrPath(GROUP_SCHEMA, GROUP_MEMBERS_ATTR),
-                                  _subs_used(node))
+                                  subs_used(node))
         M = self.models.Membership
         return [mid for (mid,) in M.select(M.member_id).where(
-            (M.group == group_row.pk) & _element_sql(node, elements)).tuples()]
+            (M.group == group_row.pk) & element_sql(node, elements)).tuples()]
 
     def change_members(self, group_row, ops, actor):
         """Apply membership operations in order: add, remove, replace,
@@ -2673,13 +2683,12 @@ class Resources:
         groupId}]}.  RFC 7643 makes User.groups readOnly; scimlite accepts it
         and changes the named groups' members (README; tests/test_patch.py)."""
         m = self.models
-        me = {user_row.id: ("User", user_row.pk, None)}
         current = {gid for (gid,) in m.Group.select(m.Group.id).join(
             m.Membership, on=(m.Membership.group == m.Group.pk)).where(
             m.Membership.member_id == user_row.id).tuples()}
         for kind, payload in ops:
             if kind == "remove_where":
-                payload = [gid for gid in current if _matches_element(
+                payload = [gid for gid in current if matches_element(
                     payload, {"value": gid, "type": "direct"})]
             target = {"add": current | set(payload or ()),
                       "remove": current - set(payload or ()),
@@ -2918,7 +2927,7 @@ def authenticate(state):
     return row.name
 
 
-def _scim_endpoint(state, callback):
+def scim_endpoint(state, callback):
     """Wrap a SCIM route: auth, one lock for in-memory databases, and every
     failure turned into a SCIM Error (never Bottle's HTML, never a trace)."""
     @functools.wraps(callback)
@@ -2950,7 +2959,7 @@ def _scim_endpoint(state, callback):
     return endpoint
 
 
-def _install_error_pages(app, state):
+def install_error_pages(app, state):
     """Bottle's own errors (no route, wrong method) as SCIM JSON on SCIM paths."""
     details = {404: "no such SCIM endpoint", 405: "method not allowed on this endpoint",
                500: "internal server error"}
@@ -2968,7 +2977,7 @@ def _install_error_pages(app, state):
     app.default_error_handler = handler
 
 
-def _base_url(state):
+def request_base_url(state):
     """The SCIM base URL for Location and meta.location (RFC 7644 §3.1)."""
     root = state.settings["public_url"]
     if not root:
@@ -3005,7 +3014,7 @@ def list_resources(state, rt, params):
     attributes, excluded = read_projection(rt, params)
     sort_by, descending = read_sort(rt, service.tables[rt.name], params)
     total, rows = service.search(rt, node, start, count, sort_by, descending)
-    resources = service.render(rt, rows, _base_url(state), attributes, excluded)
+    resources = service.render(rt, rows, request_base_url(state), attributes, excluded)
     return list_response(resources, total, start)
 
 
@@ -3038,7 +3047,7 @@ def search_all(state, params):
         skip = max(0, skip - matched)
         if rows:
             attributes, excluded = read_projection(rt, params)
-            resources += state.resources.render(rt, rows, _base_url(state), attributes,
+            resources += state.resources.render(rt, rows, request_base_url(state), attributes,
                                                 excluded)
     return list_response(resources, total, start)
 
@@ -3319,7 +3328,7 @@ class BulkRun:
         return rt, resource_id
 
     def _location(self, rt, resource_id):
-        return f"{_base_url(self.state)}{rt.endpoint}/{resource_id}"
+        return f"{request_base_url(self.state)}{rt.endpoint}/{resource_id}"
 
     def success(self, op, row, rt, status):
         result = {"method": op["method"].upper(), "location": self._location(rt, row.id),
@@ -3358,10 +3367,10 @@ def _install_discovery_routes(app, state, route):
     settings = state.settings
 
     def service_provider_config_(actor):
-        return scim_response(service_provider_config(settings, _base_url(state)))
+        return scim_response(service_provider_config(settings, request_base_url(state)))
 
     def resource_types(actor):
-        docs = [resource_type_document(rt, _base_url(state)) for rt in RESOURCE_TYPES.values()]
+        docs = [resource_type_document(rt, request_base_url(state)) for rt in RESOURCE_TYPES.values()]
         return scim_response(list_response(docs, len(docs), 1))
 
     def resource_type(actor, name):
@@ -3369,17 +3378,17 @@ def _install_discovery_routes(app, state, route):
                   None)
         if rt is None:
             raise not_found(f"ResourceType '{name}'")
-        return scim_response(resource_type_document(rt, _base_url(state)))
+        return scim_response(resource_type_document(rt, request_base_url(state)))
 
     def schemas(actor):
-        docs = [schema_document(s, _base_url(state)) for s in ALL_SCHEMAS]
+        docs = [schema_document(s, request_base_url(state)) for s in ALL_SCHEMAS]
         return scim_response(list_response(docs, len(docs), 1))
 
     def schema(actor, urn):
         found = next((s for s in ALL_SCHEMAS if s.id.lower() == urn.lower()), None)
         if found is None:
             raise not_found(f"Schema '{urn}'")
-        return scim_response(schema_document(found, _base_url(state)))
+        return scim_response(schema_document(found, request_base_url(state)))
 
     def not_implemented(actor, **_):
         # RFC 7644 §3.11: /Me needs an authenticated subject; an API key has none.
@@ -3414,7 +3423,7 @@ def _install_resource_routes(app, state, route, rt):
         return projection, read_json_body(settings["max_body_bytes"])
 
     def respond(row, projection, status=200, extra_headers=None):
-        body, etag = service.render_with_etags(rt, [row], _base_url(state), *projection)[0]
+        body, etag = service.render_with_etags(rt, [row], request_base_url(state), *projection)[0]
         return scim_response(body, status, {"ETag": etag, **(extra_headers or {})})
 
     def if_match():
@@ -3430,7 +3439,7 @@ def _install_resource_routes(app, state, route, rt):
     def create(actor):
         projection, body = read_request()
         row = service.create(rt, body, actor)
-        location = f"{_base_url(state)}{rt.endpoint}/{row.id}"
+        location = f"{request_base_url(state)}{rt.endpoint}/{row.id}"
         return respond(row, projection, 201, {"Location": location})
 
     def get(actor, resource_id):
@@ -3476,7 +3485,7 @@ def _install_pages(app, state):
         with state.lock:
             m = state.models
             return template.render(
-                version=__version__, tenant_url=_base_url(state),
+                version=__version__, tenant_url=request_base_url(state),
                 enabled=state.scim_enabled, users=m.User.select().count(),
                 groups=m.Group.select().count(), keys=active_keys(m).count())
 
@@ -3498,13 +3507,13 @@ def create_app(config=None):
     base = state.settings["base_path"]
 
     def route(path, method, callback):
-        app.route(base + path, method, _scim_endpoint(state, callback))
+        app.route(base + path, method, scim_endpoint(state, callback))
 
     _install_discovery_routes(app, state, route)
     for rt in RESOURCE_TYPES.values():
         _install_resource_routes(app, state, route, rt)
     _install_pages(app, state)
-    _install_error_pages(app, state)
+    install_error_pages(app, state)
     return app
 
 ###############################################################################

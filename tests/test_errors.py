@@ -3,7 +3,7 @@ right status and scimType: never Bottle's HTML page, never a trace."""
 import pytest
 
 import scimlite
-from conftest import BASE, SCIMClient, assert_scim_error
+from conftest import SCIMClient, assert_scim_error
 
 
 def test_malformed_json_is_400_invalid_syntax(scim):

@@ -1,6 +1,5 @@
 """Groups (RFC 7643 §4.2, RFC 7644 §3): CRUD, unique displayName, members
 as rows, nested groups, User.groups computed, membership at scale."""
-import pytest
 
 import scimlite
 from conftest import SCIMClient, assert_scim_error

@@ -3,7 +3,7 @@
 import pytest
 
 import scimlite
-from conftest import SCIMClient, assert_scim_error
+from conftest import assert_scim_error
 
 ENT = scimlite.ENTERPRISE_URN
 
