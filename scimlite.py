@@ -193,10 +193,19 @@ def not_found(what):
 
 @dataclass(frozen=True)
 class Attr:
-    """One attribute definition, as /Schemas publishes it (RFC 7643 §7).
+    """One attribute definition, as /Schemas publishes it (RFC 7643 §7),
+    and where scimlite keeps it (the last three fields).
 
-    `column` names the indexed storage column that holds the value, so the
-    filter compiler can use an index instead of reading JSON.
+    storage  "json":        in the resource's JSON document (the default);
+             "column":      only in a column of the resource's row;
+             "members":     one row per member in the membership table;
+             "memberships": computed from the membership table (User.groups);
+             "computed":    made when rendering (schemas, meta).
+    column   the row's column holding the value, or an indexed copy of a
+             JSON value (folded when the attribute ignores case), or what a
+             computed value sorts by; the filter compiler and sortBy use it.
+    index    the model of an index table holding the folded `value`s of a
+             multi-valued attribute, so a filter on them uses an index.
     """
     name: str
     type: str = "string"
@@ -210,8 +219,10 @@ class Attr:
     canonical: tuple = ()
     ref_types: tuple = ()
     description: str = ""
-    column: str | None = None
     default: object = None      # stored when a write leaves the attribute out
+    storage: str = "json"
+    column: str | None = None
+    index: str | None = None
 
     def child(self, name):
         """The sub-attribute called `name` (case-insensitive), or None."""
@@ -243,11 +254,31 @@ class Schema:
 
 @dataclass(frozen=True)
 class ResourceType:
+    """A resource type (RFC 7643 §6) and how scimlite stores it.
+
+    model          the peewee model holding its rows (see Storage);
+    display        the attributes that name it for display, first assigned
+                   wins (a member's `display`, a group's in User.groups);
+    member_column  the membership-table column that points at it as a member;
+    active         the boolean attribute whose changes are (de)activation.
+    """
     name: str
     endpoint: str
     description: str
     schema: Schema
     extensions: tuple = ()
+    model: str = ""
+    display: tuple = ()
+    member_column: str = ""
+    active: str | None = None
+
+    def attributes_stored_as(self, storage):
+        return [a for a in self.schema.attributes if a.storage == storage]
+
+    @property
+    def members_attr(self):
+        """The attribute kept as membership rows (Group.members), or None."""
+        return next(iter(self.attributes_stored_as("members")), None)
 
     def schema_for(self, urn):
         """The core or extension schema named by `urn` (case-insensitive)."""
@@ -261,7 +292,7 @@ def _str(name, description="", **kw):
 
 
 def _multi(name, description, types=(), value_type="string", value_ref=(),
-           extra=()):
+           extra=(), index=None):
     """A multi-valued complex attribute with the usual value/display/type/
     primary sub-attributes (RFC 7643 §2.4)."""
     subs = (
@@ -274,7 +305,7 @@ def _multi(name, description, types=(), value_type="string", value_ref=(),
              description="The preferred entry; true at most once per list."),
     )
     return Attr(name, "complex", multi=True, description=description,
-                sub=subs + extra)
+                sub=subs + extra, index=index)
 
 
 NAME_ATTR = Attr("name", "complex", description="The components of the user's name.", sub=(
@@ -302,7 +333,7 @@ ADDRESS_ATTR = Attr("addresses", "complex", multi=True,
 # RFC 7643 §4.1.2: groups is computed by the service provider from Group
 # membership; clients cannot write it.
 USER_GROUPS_ATTR = Attr(
-    "groups", "complex", multi=True, mutability="readOnly",
+    "groups", "complex", multi=True, mutability="readOnly", storage="memberships",
     description="Groups the user belongs to, directly or through nested groups.",
     sub=(
         Attr("value", mutability="readOnly", description="The group's id."),
@@ -333,7 +364,9 @@ USER_SCHEMA = Schema(USER_URN, "User", "User Account", (
          description="Whether the user may use the service."),
     Attr("password", mutability="writeOnly", returned="never",
          description="The user's cleartext password; stored hashed, never returned."),
-    _multi("emails", "Email addresses for the user.", ("work", "home", "other")),
+    # Indexed: Entra and Okta match users by e-mail (`emails[type eq "work"].value eq`).
+    _multi("emails", "Email addresses for the user.", ("work", "home", "other"),
+           index="UserEmail"),
     _multi("phoneNumbers", "Phone numbers for the user.",
            ("work", "home", "mobile", "fax", "pager", "other")),
     _multi("ims", "Instant messaging addresses for the user.",
@@ -364,6 +397,7 @@ ENTERPRISE_SCHEMA = Schema(ENTERPRISE_URN, "EnterpriseUser", "Enterprise User", 
 
 GROUP_MEMBERS_ATTR = Attr(
     "members", "complex", multi=True, description="A list of members of the Group.",
+    storage="members",
     sub=(
         _str("value", "Identifier of the member of this Group.",
              mutability="immutable", case_exact=True),
@@ -382,30 +416,42 @@ GROUP_SCHEMA = Schema(GROUP_URN, "Group", "Group", (
 ))
 
 # RFC 7643 §3.1: attributes every resource has, defined outside any schema.
+SCHEMAS_ATTR = Attr("schemas", "reference", multi=True, mutability="readOnly",
+                    returned="always", case_exact=True, storage="computed",
+                    description="The schema URIs the resource uses.")
+RESOURCE_TYPE_ATTR = Attr("resourceType", mutability="readOnly", case_exact=True,
+                          storage="computed")
+META_ATTR = Attr("meta", "complex", mutability="readOnly", storage="computed",
+                 description="Resource metadata.", sub=(
+    RESOURCE_TYPE_ATTR,
+    Attr("created", "dateTime", mutability="readOnly", storage="column", column="created"),
+    Attr("lastModified", "dateTime", mutability="readOnly", storage="column",
+         column="last_modified"),
+    # location sorts by the id in it; version by the row's write counter.
+    Attr("location", "reference", mutability="readOnly", case_exact=True,
+         storage="computed", column="id"),
+    Attr("version", mutability="readOnly", case_exact=True, storage="computed",
+         column="version"),
+))
 COMMON_ATTRIBUTES = (
-    Attr("schemas", "reference", multi=True, mutability="readOnly", returned="always",
-         case_exact=True, description="The schema URIs the resource uses."),
+    SCHEMAS_ATTR,
     Attr("id", mutability="readOnly", returned="always", uniqueness="server",
-         case_exact=True, column="id",
+         case_exact=True, storage="column", column="id",
          description="Unique identifier assigned by the service provider."),
     _str("externalId", "Identifier assigned by the provisioning client.",
          case_exact=True, column="external_id"),
-    Attr("meta", "complex", mutability="readOnly", description="Resource metadata.", sub=(
-        Attr("resourceType", mutability="readOnly", case_exact=True),
-        Attr("created", "dateTime", mutability="readOnly", column="created"),
-        Attr("lastModified", "dateTime", mutability="readOnly", column="last_modified"),
-        Attr("location", "reference", mutability="readOnly", case_exact=True),
-        Attr("version", mutability="readOnly", case_exact=True),
-    )),
+    META_ATTR,
 )
 COMMON_SCHEMA = Schema("", "Common", "RFC 7643 §3.1 common attributes",
                        COMMON_ATTRIBUTES)
 
-RESOURCE_TYPES = {
-    "User": ResourceType("User", "/Users", "User Account", USER_SCHEMA,
-                         (ENTERPRISE_SCHEMA,)),
-    "Group": ResourceType("Group", "/Groups", "Group", GROUP_SCHEMA),
-}
+USER_TYPE = ResourceType("User", "/Users", "User Account", USER_SCHEMA,
+                         (ENTERPRISE_SCHEMA,), model="User",
+                         display=("displayName", "userName"), member_column="user",
+                         active="active")
+GROUP_TYPE = ResourceType("Group", "/Groups", "Group", GROUP_SCHEMA, model="Group",
+                          display=("displayName",), member_column="child")
+RESOURCE_TYPES = {rt.name: rt for rt in (USER_TYPE, GROUP_TYPE)}
 ALL_SCHEMAS = (USER_SCHEMA, ENTERPRISE_SCHEMA, GROUP_SCHEMA)
 
 ###############################################################################
@@ -1635,7 +1681,6 @@ def project(rt, resource, attributes, excluded):
 ###############################################################################
 
 SCHEMA_VERSION = 1
-FOLDED_COLUMNS = {"user_name_key", "display_name_key"}     # hold casefolded text
 
 
 def open_database(path):
@@ -1661,12 +1706,21 @@ def open_database(path):
 
 
 def build_models(db):
-    """The models of one app, bound to its own database."""
+    """The models of one app, bound to its own database: a namespace with
+    one model per name the schema tables use (ResourceType.model, Attr.index)."""
 
     class Base(peewee.Model):
         class Meta:
             database = db
             legacy_table_names = False
+
+    models = {**_resource_models(Base), **_service_models(Base)}
+    return types.SimpleNamespace(db=db, all=tuple(models.values()), **models)
+
+
+def _resource_models(Base):
+    """Users, groups and their index and membership rows.  Columns named by
+    Attr.column hold a JSON value's indexed copy (folded when it ignores case)."""
 
     class Resource(Base):
         pk = peewee.AutoField()
@@ -1684,7 +1738,7 @@ def build_models(db):
 
     class UserEmail(Base):
         """emails[].value, folded, so `emails.value eq` uses an index."""
-        user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="email_rows")
+        owner = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
         value_key = peewee.CharField(index=True)
 
     class Group(Resource):
@@ -1700,6 +1754,12 @@ def build_models(db):
 
         class Meta:
             indexes = ((("group", "member_id"), True),)
+
+    return dict(User=User, UserEmail=UserEmail, Group=Group, Membership=Membership)
+
+
+def _service_models(Base):
+    """What the service keeps besides resources: keys, options, events."""
 
     class ApiKey(Base):
         name = peewee.CharField()
@@ -1724,10 +1784,7 @@ def build_models(db):
         actor = peewee.CharField(null=True)
         detail = peewee.TextField()
 
-    return types.SimpleNamespace(
-        db=db, User=User, UserEmail=UserEmail, Group=Group, Membership=Membership,
-        ApiKey=ApiKey, Option=Option, Event=Event,
-        all=(User, UserEmail, Group, Membership, ApiKey, Option, Event))
+    return dict(ApiKey=ApiKey, Option=Option, Event=Event)
 
 
 def migrate(models):
@@ -1761,7 +1818,7 @@ class Table:
 
     def __init__(self, rt, models):
         self.rt, self.models = rt, models
-        self.model = models.User if rt.name == "User" else models.Group
+        self.model = getattr(models, rt.model)
         self.data = self.model.data
 
     def json_path(self, path):
@@ -1772,13 +1829,14 @@ class Table:
         return "$" + "".join(f'."{p}"' for p in parts)
 
     def operand(self, path):
-        column = path.target.column
-        if column in self.model._meta.fields:
-            return getattr(self.model, column)
-        if path.schema is COMMON_SCHEMA and path.attr.name == "meta":
-            if path.sub.name == "resourceType":
-                return peewee.Value(self.rt.name)
+        """The SQL value of a single-valued attribute (see Attr.storage)."""
+        target = path.target
+        if target is RESOURCE_TYPE_ATTR:
+            return peewee.Value(self.rt.name)
+        if target.storage == "computed":
             raise SCIMError.of("invalidFilter", f"'{path}' cannot be filtered on")
+        if target.column is not None:
+            return getattr(self.model, target.column)
         return fn.json_extract(self.data, self.json_path(path))
 
     def sort_expression(self, path):
@@ -1788,17 +1846,14 @@ class Table:
         if attr.is_complex and not attr.multi and path.sub is None:
             raise invalid_value(f"cannot sort by complex attribute '{path}'; name a "
                                 "sub-attribute")
-        if path.schema is COMMON_SCHEMA and attr.name == "meta" and \
-                path.sub.name in ("version", "location"):
-            # version orders by its write counter; location by the id in it
-            return getattr(self.model, "version" if path.sub.name == "version" else "id")
+        if path.target.storage == "computed" and path.target.column is not None:
+            return getattr(self.model, path.target.column)
         if not attr.multi:
             expr = self.operand(path)
             target = path.target
         else:
             target = path.sub or attr.child("value")
-            if target is None or (self.rt.name, attr.name) in (("Group", "members"),
-                                                               ("User", "groups")):
+            if target is None or attr.storage != "json":
                 raise invalid_value(f"cannot sort by '{path}'")
             whole = self.json_path(dataclasses.replace(path, sub=None))
             expr = NodeList((
@@ -1812,30 +1867,33 @@ class Table:
         return expr
 
     def is_folded(self, path):
-        return path.target.column in FOLDED_COLUMNS and \
-            path.target.column in self.model._meta.fields
+        """Whether the operand already holds folded text: the indexed copy
+        of a JSON value that ignores case (see Resources.columns)."""
+        target = path.target
+        return target.storage == "json" and target.column is not None and \
+            target.folds_case
 
     def elements(self, path, subs, every_element=False):
         """An index table covering sub-attributes `subs` of `path`, or None.
 
-        The e-mail index holds only e-mails that have a value, so a filter
+        An index table holds only elements that have a value, so a filter
         that must see every element (`not`, `eq null`) reads the JSON instead.
         """
-        m = self.models
-        if self.rt.name == "User" and path.attr.name == "emails" and subs == {"value"} \
-                and not every_element:
-            return _IndexElements(m.UserEmail, m.UserEmail.user, self.model,
-                                  {"value": m.UserEmail.value_key}, {"value"})
-        if self.rt.name == "User" and path.attr.name == "groups":
-            raise SCIMError.of("invalidFilter", "'groups' cannot be filtered on; "
+        attr, m = path.attr, self.models
+        if attr.storage == "memberships":
+            raise SCIMError.of("invalidFilter", f"'{attr.name}' cannot be filtered on; "
                                "filter /Groups on members.value instead")
-        if self.rt.name == "Group" and path.attr.name == "members":
+        if attr.storage == "members":
             columns = {"value": m.Membership.member_id, "type": m.Membership.member_type}
             if not subs <= set(columns):
-                raise SCIMError.of("invalidFilter",
-                                   "members can be filtered on value and type only")
+                raise SCIMError.of("invalidFilter", f"{attr.name} can be filtered on "
+                                   "value and type only")
             return _IndexElements(m.Membership, m.Membership.group, self.model,
                                   columns, set())
+        if attr.index and subs == {"value"} and not every_element:
+            index = getattr(m, attr.index)
+            return _IndexElements(index, index.owner, self.model,
+                                  {"value": index.value_key}, {"value"})
         return None
 
 
@@ -2441,14 +2499,11 @@ class Resources:
     # --- writing --------------------------------------------------------------
 
     def _columns(self, rt, data):
-        """The indexed columns, derived from the stored attributes."""
-        model, columns = self.model(rt), {}
-        for attr in (*rt.schema.attributes, *COMMON_ATTRIBUTES):
-            if attr.column in model._meta.fields and attr.column not in (
-                    "id", "created", "last_modified"):
-                value = data.get(attr.name)
-                columns[attr.column] = fold(value) if attr.column in FOLDED_COLUMNS else value
-        return columns
+        """The indexed copies of JSON values (Attr.column), folded where the
+        attribute ignores case, so that filters and uniqueness use an index."""
+        return {attr.column: fold(data.get(attr.name), attr)
+                for attr in (*rt.schema.attributes, *COMMON_ATTRIBUTES)
+                if attr.storage == "json" and attr.column is not None}
 
     def _check_unique(self, rt, columns, pk=None):
         """RFC 7644 §3.3: a clash on a server-unique attribute is 409 uniqueness."""
@@ -2464,14 +2519,16 @@ class Resources:
                                                      f"already exists")
 
     def _sync_index_rows(self, rt, row, data):
-        if rt.name != "User":
-            return
-        UserEmail = self.models.UserEmail
-        UserEmail.delete().where(UserEmail.user == row.pk).execute()
-        keys = {fold(e["value"]) for e in data.get("emails") or [] if "value" in e}
-        if keys:
-            UserEmail.insert_many([(row.pk, k) for k in sorted(keys)],
-                                  fields=[UserEmail.user, UserEmail.value_key]).execute()
+        """Rewrite the index rows (Attr.index) of an attribute's `value`s."""
+        for attr in rt.schema.attributes:
+            if attr.index is None:
+                continue
+            index, value = getattr(self.models, attr.index), attr.child("value")
+            index.delete().where(index.owner == row.pk).execute()
+            keys = {fold(e["value"], value) for e in data.get(attr.name) or [] if "value" in e}
+            if keys:
+                index.insert_many([(row.pk, k) for k in sorted(keys)],
+                                  fields=[index.owner, index.value_key]).execute()
 
     def create(self, rt, body, actor):
         data, password = read_resource(rt, body)
