@@ -41,7 +41,7 @@ def seed(app, count):
             m.User.insert_many(rows).execute()
             first = m.User.select(m.User.pk).where(m.User.id == rows[0]["id"]).scalar()
             emails = [(first + n, r["user_name_key"]) for n, r in enumerate(rows)]
-            m.UserEmail.insert_many(emails, fields=[m.UserEmail.user,
+            m.UserEmail.insert_many(emails, fields=[m.UserEmail.owner,
                                                     m.UserEmail.value_key]).execute()
 
 
