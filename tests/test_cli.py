@@ -4,6 +4,7 @@ import io
 import pytest
 
 import scimlite
+from conftest import SCIMClient, assert_scim_error
 
 
 def run(*argv, environ=None):
@@ -40,6 +41,20 @@ def test_errors_exit_nonzero_with_a_message(tmp_path, capsys):
     assert run("mint-key", "dup", "--db", db)[0] == 1
 
 
+def test_scim_enable_and_disable_reach_a_running_app(tmp_path):
+    """The 403 tells an administrator to run `scim enable`: it works, and an
+    app already serving the database sees the switch on its next request."""
+    db = str(tmp_path / "s.db")
+    key = run("mint-key", "idp", "--db", db)[1].strip()
+    client = SCIMClient(scimlite.create_app({"db": db}), key)
+    assert run("scim", "disable", "--db", db) == (0, "SCIM provisioning is disabled\n")
+    error = assert_scim_error(client.get("/Users", status=403), 403)
+    assert "python scimlite.py scim enable" in error["detail"]
+    assert run("scim", "status", "--db", db) == (0, "SCIM provisioning is disabled\n")
+    assert run("scim", "enable", "--db", db) == (0, "SCIM provisioning is enabled\n")
+    assert client.get("/Users").json["totalResults"] == 0
+
+
 def test_scimlite_db_environment_variable_chooses_the_database(tmp_path):
     db = str(tmp_path / "env.db")
     run("mint-key", "from-env", environ={"SCIMLITE_DB": db})
@@ -62,7 +77,7 @@ def test_no_command_means_serve_with_its_options():
 
 
 @pytest.mark.parametrize("command", [[], ["serve"], ["mint-key"], ["list-keys"],
-                                     ["revoke-key"]])
+                                     ["revoke-key"], ["scim"]])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         scimlite.parse_args(command + ["--help"])

@@ -1,6 +1,10 @@
 """The one place every change passes: events recorded in the change's own
 transaction, with the resource id, the API key's name and what changed."""
+import threading
+import time
+
 import scimlite
+from conftest import SCIMClient
 
 P = scimlite.PATCH_URN
 
@@ -55,3 +59,92 @@ def test_no_event_without_a_change(app, scim):
     scim.put(f"/Users/{user['id']}", scim.get(f"/Users/{user['id']}").json)
     scim.patch(f"/Users/{user['id']}", ops({"op": "remove", "path": "title"}))
     assert app.scimlite.events() == before
+
+
+# --- the unit of work: subscribers, after commit, the write queue, workers ------
+
+def test_subscribers_write_inside_the_change_and_hear_the_actor(app, scim):
+    """A subscriber's rows commit with the change (and roll back with it:
+    tests/test_errors.py::test_a_failed_write_leaves_nothing_behind)."""
+    heard = []
+
+    def issue(work, event):
+        heard.append((event.type, event.resource_id, work.actor))
+        scimlite.set_option(work.models, f"seen-{event.resource_id}", True)
+    app.scimlite.changes.subscribe("user.created", issue)
+    user = scim.create_user("sub")
+    assert heard == [("user.created", user["id"], "tests")]
+    assert scimlite.get_option(app.scimlite.models, f"seen-{user['id']}", False) is True
+
+
+def test_after_commit_callbacks_see_the_change_committed(tmp_path):
+    """After-commit runs once the transaction is durable: a second
+    connection already reads the new user (what a sender thread needs)."""
+    db = str(tmp_path / "c.db")
+    app = scimlite.create_app({"db": db})
+    scim = SCIMClient(app, app.scimlite.mint_key("t"))
+    seen = []
+
+    def committed(events):
+        other = scimlite.create_app({"db": db})
+        seen.append(([e.type for e in events],
+                     other.scimlite.models.User.select().count()))
+        other.scimlite.close()
+    app.scimlite.changes.after_commit.append(committed)
+    scim.create_user("durable")
+    assert seen == [(["user.created"], 1)]
+    scim.get("/Users")                      # a read commits nothing: no callback
+    assert len(seen) == 1
+    app.scimlite.close()
+
+
+def test_every_write_goes_through_the_write_queue(app, scim):
+    """Users, Groups, Bulk, keys and the SCIM switch: each write enters the
+    queue once (nested writes, such as a group created with members, join
+    their outer unit)."""
+    entered = []
+    queue = app.scimlite.changes.queue
+    original = queue.acquire
+    queue.acquire = lambda: (entered.append(1), original())[1]
+    user = scim.create_user("q")
+    group = scim.create_group("Q", members=[{"value": user["id"]}])
+    scim.put(f"/Users/{user['id']}", {"userName": "q2"})
+    scim.patch(f"/Groups/{group['id']}", ops({"op": "remove", "path": "members"}))
+    scim.post("/Bulk", {"schemas": [scimlite.BULK_REQUEST_URN], "Operations": [
+        {"method": "DELETE", "path": f"/Groups/{group['id']}"}]}, status=200)
+    scim.delete(f"/Users/{user['id']}")
+    app.scimlite.mint_key("another")
+    app.scimlite.scim_enabled = True
+    assert len(entered) == 8 + 1        # + the key's last_used, on its first request
+
+
+def test_the_write_queue_lets_writers_in_in_arrival_order():
+    queue = scimlite.WriteQueue()
+    order, threads = [], []
+    queue.acquire()
+    for number in range(5):
+        def writer(number=number):
+            with queue:
+                with queue:             # re-entrant on one thread
+                    order.append(number)
+        threads.append(threading.Thread(target=writer))
+        threads[-1].start()
+        while queue.waiting < number + 1:   # each is queued before the next comes
+            time.sleep(0.001)
+    queue.release()
+    for thread in threads:
+        thread.join(5)
+    assert order == [0, 1, 2, 3, 4]
+    assert queue.waiting == 0 and queue.acquire() is None     # free again
+
+
+def test_workers_wake_after_commits_and_close_leaves_no_thread(tmp_path):
+    app = scimlite.create_app({"db": str(tmp_path / "w.db")})
+    scim = SCIMClient(app, app.scimlite.mint_key("t"))
+    woken = threading.Event()
+    app.scimlite.start_worker("probe", woken.set, interval=3600)
+    assert any(t.name == "scimlite-probe" for t in threading.enumerate())
+    scim.create_user("wake")
+    assert woken.wait(5)
+    app.scimlite.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("scimlite-")]
