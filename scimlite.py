@@ -3449,18 +3449,34 @@ def read_bulk_request(body, settings):
                      for op in operations]
 
 
+def resource_type_at(path):
+    """(resource type, id or "") a bulk operation's path names, e.g.
+    "/Users/2819c223"; (None, None) when it names no resource type."""
+    if not isinstance(path, str):
+        return None, None
+    endpoint, _, resource_id = path.strip("/").partition("/")
+    rt = next((r for r in RESOURCE_TYPES.values() if r.endpoint == "/" + endpoint), None)
+    return (rt, resource_id) if rt is not None and "/" not in resource_id else (None, None)
+
+
 class BulkRun:
     """One /Bulk request (RFC 7644 §3.7).
 
-    Operations run in the order sent, each in its own transaction; one that
-    names a bulkId not created yet waits, and runs as soon as it can.  Groups
-    that name each other as members (§3.7.1's circular case) are created
-    without those members, which are added once all exist.  Whatever still
-    waits after that is a cycle scimlite cannot resolve: 409.
+    The scheduler, in three passes (run()):
+    1. in the order sent, each operation in its own transaction; one that
+       names a bulkId not created yet waits, and runs as soon as it can;
+    2. groups that name each other as members (§3.7.1's circular case) are
+       created without those members, which are added once all exist;
+    3. whatever still waits fails: 400 if it needs a bulkId that will never
+       exist, 409 if it is a cycle scimlite cannot resolve.
+    failOnErrors stops every pass.
     """
 
-    def __init__(self, state, actor, fail_on):
+    def __init__(self, state, actor, fail_on, operations):
         self.state, self.actor, self.fail_on = state, actor, fail_on
+        self.operations = operations
+        self.declared = collections.Counter(   # bulkId -> how many ops declare it
+            op["bulkid"] for op in operations if isinstance(op, dict) and _bulk_id(op))
         self.ids, self.errors, self.results = {}, 0, {}
         self.failed = set()     # bulkIds whose creation failed
 
@@ -3468,13 +3484,18 @@ class BulkRun:
     def stopped(self):
         return self.fail_on is not None and self.errors >= self.fail_on
 
-    def run(self, operations):
-        self.declared = {}
-        for op in operations:
-            if isinstance(op, dict) and _bulk_id(op):
-                self.declared[op["bulkid"]] = self.declared.get(op["bulkid"], 0) + 1
+    def run(self):
+        """The BulkResponse operations, in the order the client sent them."""
+        waiting = self._run_in_order()
+        if waiting and not self.stopped:
+            self._break_group_cycles(waiting)
+        self._fail_waiting(waiting)
+        return [self.results[n] for n in sorted(self.results)]
+
+    def _run_in_order(self):
+        """Pass 1; what must still wait, as [(number, op)]."""
         waiting = []
-        for number, op in enumerate(operations):
+        for number, op in enumerate(self.operations):
             if self.stopped:
                 break
             if self._waits(op):
@@ -3482,11 +3503,12 @@ class BulkRun:
                 continue
             self.results[number] = self.perform(op)
             self._run_ready(waiting)
-        if waiting and not self.stopped:
-            self._break_group_cycles(waiting)
-        # What still waits either depends, maybe through others, on a bulkId
-        # that will never exist (400), or is a true cycle (409).  Judged
-        # before any is recorded: recording one fails its bulkId.
+        return waiting
+
+    def _fail_waiting(self, waiting):
+        """Pass 3.  What still waits either depends, maybe through others, on
+        a bulkId that will never exist (400), or is a true cycle (409).
+        Judged before any is recorded: recording one fails its bulkId."""
         doomed = self._doomed(waiting)
         judged = [(n, op, any(r not in self.declared or r in doomed for r in _op_refs(op)))
                   for n, op in waiting]
@@ -3497,7 +3519,6 @@ class BulkRun:
             self.results[number] = self.failure(op, invalid_value(
                 f"bulkId not created: {refs}") if broken else SCIMError(
                 409, None, f"circular bulkId references scimlite cannot resolve: {refs}"))
-        return [self.results[n] for n in sorted(self.results)]
 
     def _doomed(self, waiting):
         """bulkIds that cannot be created: failed, or needing one that is."""
@@ -3526,10 +3547,10 @@ class BulkRun:
             ready = next(((n, op) for n, op in waiting if not self._waits(op)), None)
 
     def _break_group_cycles(self, waiting):
-        """§3.7.1: "MUST try to resolve circular cross-references"."""
+        """Pass 2.  §3.7.1: "MUST try to resolve circular cross-references"."""
         deferred = []
         for number, op in list(waiting):
-            members_key = self._members_key(op)
+            rt, members_key = self._members_key(op)
             if members_key is None:
                 continue
             members = op["data"][members_key]
@@ -3539,32 +3560,34 @@ class BulkRun:
             waiting.remove((number, op))
             self.results[number] = self.perform(first)
             if self.results[number]["status"] == "201":
-                deferred.append((number, op, later))
-        for number, op, later in deferred:
+                deferred.append((number, op, rt, later))
+        for number, op, rt, later in deferred:
             if not self.stopped:
-                self.results[number] = self._add_later_members(number, op, later)
+                self.results[number] = self._add_later_members(number, op, rt, later)
         self._run_ready(waiting)
 
     def _members_key(self, op):
-        """The members key of a group POST whose only waits are members, on
-        bulkIds that other operations of this request will create."""
+        """(type, members key) of a POST of a type with members (a Group)
+        whose only waits are members, on bulkIds that other operations of
+        this request will create; (None, None) for any other operation."""
         if not (isinstance(op, dict) and str(op.get("method", "")).upper() == "POST"
-                and op.get("path") == "/Groups" and isinstance(op.get("data"), dict)
-                and _bulk_id(op)):
-            return None
-        if any(ref not in self.declared or ref in self.failed for ref in _op_refs(op)):
-            return None
-        key = next((k for k in op["data"] if k.lower() == "members"), None)
+                and isinstance(op.get("data"), dict) and _bulk_id(op)):
+            return None, None
+        rt, _ = resource_type_at(op.get("path"))
+        if rt is None or rt.members_attr is None or any(
+                ref not in self.declared or ref in self.failed for ref in _op_refs(op)):
+            return None, None
+        name = rt.members_attr.name.lower()
+        key = next((k for k in op["data"] if k.lower() == name), None)
         if key is None or not isinstance(op["data"][key], list):
-            return None
+            return None, None
         rest = {k: v for k, v in op["data"].items() if k != key}
-        return key if not _bulk_refs(rest) - set(self.ids) else None
+        return (rt, key) if not _bulk_refs(rest) - set(self.ids) else (None, None)
 
-    def _add_later_members(self, number, op, later):
+    def _add_later_members(self, number, op, rt, later):
         result = self.results[number]
-        rt = RESOURCE_TYPES["Group"]
         group_id = self.ids[op["bulkid"]]
-        body = {"Operations": [{"op": "add", "path": "members",
+        body = {"Operations": [{"op": "add", "path": rt.members_attr.name,
                                 "value": _swap_refs(later, self.ids)}]}
         try:
             unresolved = _bulk_refs(body)
@@ -3619,13 +3642,13 @@ class BulkRun:
     def _target(self, method, path, op):
         if not isinstance(path, str):
             raise SCIMError.of("invalidSyntax", "'path' must be a string")
-        endpoint, _, resource_id = path.strip("/").partition("/")
-        rt = next((r for r in RESOURCE_TYPES.values() if r.endpoint == "/" + endpoint), None)
-        if rt is None or "/" in resource_id:
+        rt, resource_id = resource_type_at(path)
+        endpoint = path.strip("/").partition("/")[0]
+        if rt is None:
             raise SCIMError.of("invalidPath", f"no such endpoint: '{path}'")
         if method == "POST":
             if resource_id:
-                raise SCIMError.of("invalidPath", "POST goes to /Users or /Groups")
+                raise SCIMError.of("invalidPath", f"POST goes to {rt.endpoint}")
             if not _bulk_id(op):
                 raise SCIMError.of("invalidSyntax", "a bulk POST needs a 'bulkId'")
         elif not resource_id:
@@ -3656,10 +3679,8 @@ class BulkRun:
         path = op.get("path")
         if method != "POST" and isinstance(path, str) and not _op_refs(op) - set(self.ids):
             path = _BULK_PATH_REF.sub(lambda m: self.ids[m.group(1)], path)
-            endpoint, _, resource_id = path.strip("/").partition("/")
-            rt = next((r for r in RESOURCE_TYPES.values() if r.endpoint == "/" + endpoint),
-                      None)
-            if rt and resource_id and "/" not in resource_id:
+            rt, resource_id = resource_type_at(path)
+            if rt and resource_id:
                 result["location"] = self._location(rt, resource_id)
         return result
 
@@ -3707,7 +3728,7 @@ def _install_discovery_routes(app, state, route):
     def bulk(actor):
         body = read_json_body(settings["bulk_max_payload_bytes"])
         fail_on, operations = read_bulk_request(body, settings)
-        results = BulkRun(state, actor, fail_on).run(operations)
+        results = BulkRun(state, actor, fail_on, operations).run()
         return scim_response({"schemas": [BULK_RESPONSE_URN], "Operations": results})
 
     def search_root(actor):
