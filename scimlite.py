@@ -1624,15 +1624,17 @@ def apply_member_ops(ops, members):
 # Projection: attributes, excludedAttributes, `returned` (RFC 7644 §3.9) ######
 ###############################################################################
 
-WHOLE = None    # in a projection: the whole attribute, not some sub-attributes
+WHOLE = "*"     # in a projection: the whole attribute, not some sub-attributes
 
 
 def parse_projection(rt, text):
-    """`attributes`/`excludedAttributes` text as {(schema id, attr): subs}.
+    """`attributes`/`excludedAttributes` text as {(holder, attr): subs}.
 
-    subs is WHOLE or a set of sub-attribute names.  A bare extension URN
-    names the whole extension.  Unknown names are ignored: a client asking
-    for an attribute scimlite does not have simply does not get it.
+    holder is "" (the top level) or an extension's URN, where its attributes
+    sit; subs is WHOLE or a set of sub-attribute names.  A bare extension
+    URN names the extension as a whole: the top-level member ("", URN).
+    Unknown names are ignored: a client asking for an attribute scimlite
+    does not have simply does not get it.
     """
     wanted = {}
     for item in (text or "").split(","):
@@ -1641,7 +1643,7 @@ def parse_projection(rt, text):
             continue
         extension = rt.schema_for(item)
         if extension is not None and extension is not rt.schema:
-            wanted[(extension.id, WHOLE)] = WHOLE
+            wanted[("", extension.id)] = WHOLE
             continue
         try:
             path = resolve_path(rt, item)
@@ -1687,31 +1689,35 @@ def project(rt, resource, attributes, excluded):
     is never stored in the first place."""
     always = {a.name for a in (*rt.schema.attributes, *COMMON_ATTRIBUTES)
               if a.returned == "always"}
-    if not attributes:
-        excluded = {**returned_on_request(rt), **excluded}
     if attributes:
-        out = {"schemas": resource["schemas"]}
-        for key in ("",) + tuple(k for k in resource if k.startswith("urn:")):
-            holder = resource if key == "" else resource.get(key) or {}
-            whole_extension = (key, WHOLE) in attributes
-            for name, value in holder.items():
-                if name in ("schemas",) or (key == "" and name.startswith("urn:")):
-                    continue
-                subs = attributes.get((key, name), False)
-                if key == "" and name in always or whole_extension or subs is WHOLE:
-                    picked = value
-                elif subs:
-                    picked = _pick(value, subs, True)
-                else:
-                    continue
-                if picked is not None:
-                    (out if key == "" else out.setdefault(key, {}))[name] = picked
-        return out
+        return _include(resource, attributes, always)
+    return _exclude(resource, {**returned_on_request(rt), **excluded}, always)
+
+
+def _include(resource, attributes, always):
+    """attributes=: what is named, and what is returned always."""
+    out = {}
+    for key in ("",) + tuple(k for k in resource if k.startswith("urn:")):
+        if key and attributes.get(("", key)) is WHOLE:
+            continue                    # the whole extension, taken at the top level
+        holder = resource if key == "" else resource.get(key) or {}
+        for name, value in holder.items():
+            subs = attributes.get((key, name))
+            if key == "" and name in always or subs is WHOLE:
+                picked = value
+            elif subs:
+                picked = _pick(value, subs, True)
+            else:
+                continue
+            if picked is not None:
+                (out if key == "" else out.setdefault(key, {}))[name] = picked
+    return out
+
+
+def _exclude(resource, excluded, always):
+    """excludedAttributes=: all but what is named (never what is always returned)."""
     out = dict(resource)
     for (key, name), subs in excluded.items():
-        if name is WHOLE:
-            out.pop(key, None)
-            continue
         holder = out if key == "" else dict(out.get(key) or {})
         if name not in holder or (key == "" and name in always):
             continue
@@ -1997,6 +2003,11 @@ def filter_to_sql(node, table):
         elements = _elements(table, node.path, subs_used(node.expr),
                              every_element=not _positive(node.expr))
         return elements.exists(element_sql(node.expr, elements))
+    return _attr_exp_sql(node, table)
+
+
+def _attr_exp_sql(node, table):
+    """One attribute expression (`pr` or a comparison) as SQL."""
     path = node.path
     if path.attr is SCHEMAS_ATTR:
         return _schemas_sql(node, table)
@@ -2004,6 +2015,12 @@ def filter_to_sql(node, table):
         return SQL_TRUE
     if not path.attr.multi:
         return _value_sql(node, table.operand(path), path.target, table.is_folded(path))
+    return _multi_valued_sql(node, table)
+
+
+def _multi_valued_sql(node, table):
+    """`emails pr`, `emails.value co "x"`: true when some element matches."""
+    path = node.path
     if path.sub is None:        # `emails pr`: any element at all
         return _elements(table, path, set()).exists(SQL_TRUE)
     if isinstance(node, Compare) and node.op == "ne":
