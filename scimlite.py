@@ -93,7 +93,9 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 MAX_FILTER_LENGTH = 4096      # characters; longer filters are refused
 MAX_FILTER_DEPTH = 16         # nesting of parentheses and `not` (SQLite parses 16
                               # levels of every kind; tests/test_filter.py)
-MAX_JSON_DEPTH = 64           # nesting of a request body
+MAX_JSON_DEPTH = 64           # nesting of a request body; deeper is 400 (no SCIM
+                              # body needs more than 5, and deeper ones would
+                              # reach Python's recursion limit in later steps)
 
 
 @dataclass(frozen=True)
@@ -3179,6 +3181,7 @@ def read_json_body(limit):
         raise SCIMError.of("invalidSyntax", "the request body is empty")
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        _check_depth(body)
         # JSON's \udfff escapes can spell lone surrogates, which are no text:
         # refused here, they could never be stored or sent back.
         json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -3193,6 +3196,17 @@ def read_json_body(limit):
                            f"{exc.lineno} column {exc.colno}") from None
     except (ValueError, RecursionError):
         raise SCIMError.of("invalidSyntax", "malformed JSON") from None
+
+
+def _check_depth(body):
+    """Refuse a body nested deeper than MAX_JSON_DEPTH (without recursing)."""
+    level = [body]              # after n rounds: the values inside n containers
+    for _ in range(MAX_JSON_DEPTH):
+        level = [child for item in level if isinstance(item, (dict, list))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+    if any(isinstance(item, (dict, list)) for item in level):
+        raise SCIMError.of("invalidSyntax", f"the request body is nested more than "
+                           f"{MAX_JSON_DEPTH} levels deep")
 
 
 def _reject_constant(name):

@@ -164,3 +164,17 @@ def test_headers_that_are_not_utf8_match_nothing(scim, app):
     anonymous = scim.web.get("/scim/v2/Users", extra_environ={
         "HTTP_AUTHORIZATION": "Bearer \xff\xfe"}, status=401)
     assert_scim_error(anonymous, 401)
+
+
+def test_bodies_nested_past_the_depth_limit_are_400(scim):
+    """MAX_JSON_DEPTH levels are read (the extra attribute is ignored);
+    one more is refused as invalidSyntax, before anything is stored."""
+    def nested(levels):
+        return "[" * levels + "]" * levels
+    limit = scimlite.MAX_JSON_DEPTH
+    ok = f'{{"userName": "deep", "x": {nested(limit - 1)}}}'
+    assert scim.post("/Users", ok).json["userName"] == "deep"
+    too_deep = f'{{"userName": "deeper", "x": {nested(limit)}}}'
+    error = assert_scim_error(scim.post("/Users", too_deep, status=400), 400, "invalidSyntax")
+    assert "nested" in error["detail"]
+    assert scim.get("/Users", filter='userName eq "deeper"').json["totalResults"] == 0
