@@ -1316,6 +1316,9 @@ class Patch:
     def apply(self, op, path_text, value):
         if path_text is None:
             return self._apply_pathless(op, value)
+        extension = self._extension_named(path_text)
+        if extension is not None:
+            return self._apply_extension(op, extension, value)
         target = parse_patch_path(self.rt, path_text)
         if self._row_attribute(target):
             return self._member_op(op, target, value)
@@ -1328,6 +1331,27 @@ class Patch:
                 self._coerce(target.path.attr, value, target.path.attr.name)
             return
         getattr(self, f"_{op}")(target, value)
+
+    # --- an extension's URN as the path ---------------------------------------
+
+    def _extension_named(self, text):
+        schema = self.rt.schema_for(text.strip()) if isinstance(text, str) else None
+        return schema if schema is not None and schema is not self.rt.schema else None
+
+    def _apply_extension(self, op, schema, value):
+        """`"path": "urn:...:enterprise:2.0:User"`: the extension as one
+        complex value, which conformance tools (scim2-tester, scim2-cli)
+        send.  add and replace set the attributes named in the object and
+        leave the others, as for any complex attribute (RFC 7644 §3.5.2.1,
+        §3.5.2.3); remove removes every attribute of the extension, each
+        with the checks a path to it would have."""
+        if op == "remove":
+            for name in list(self.data.get(schema.id) or {}):
+                self.apply("remove", f"{schema.id}:{name}", None)
+            return
+        if not isinstance(value, dict):
+            raise invalid_value(f"'{schema.id}' must be an object")
+        self._apply_pathless(op, {schema.id: value})
 
     # --- path-less operations (§3.5.2.1, §3.5.2.3) ----------------------------
 

@@ -421,3 +421,38 @@ def test_renaming_a_group_that_contains_itself(scim):
                                                      "value": "Renamed"}))
     fetched = scim.get(f"/Groups/{group['id']}")
     assert resp.json == fetched.json and resp.headers["ETag"] == fetched.headers["ETag"]
+
+
+# --- an extension's URN alone as the path (scim2-tester, scim2-cli) ---------------
+
+def test_add_with_the_extension_urn_as_path_merges_its_attributes(scim, bjensen):
+    patched = patch_user(scim, bjensen, {"op": "add", "path": ENT, "value": {
+        "department": "Research", "costCenter": "42"}}).json
+    assert patched[ENT]["department"] == "Research" and patched[ENT]["costCenter"] == "42"
+    assert patched[ENT]["employeeNumber"] == bjensen[ENT]["employeeNumber"]
+    assert scim.get(f"/Users/{bjensen['id']}").json == patched
+
+
+def test_replace_with_the_extension_urn_as_path_on_a_user_without_it(scim):
+    user = scim.create_user("noext")
+    patched = patch_user(scim, user, {"op": "replace", "path": ENT.upper(), "value": {
+        "employeeNumber": "7", "manager": {"value": user["id"]}}}).json
+    assert patched[ENT] == {"employeeNumber": "7", "manager": {"value": user["id"]}}
+    assert ENT in patched["schemas"]
+    patched = patch_user(scim, user, {"op": "replace", "path": ENT,
+                                      "value": {"employeeNumber": "8"}}).json
+    assert patched[ENT]["employeeNumber"] == "8" and "manager" in patched[ENT]
+
+
+def test_remove_with_the_extension_urn_as_path_removes_the_extension(scim, bjensen):
+    patched = patch_user(scim, bjensen, {"op": "remove", "path": ENT}).json
+    assert ENT not in patched and patched["schemas"] == [scimlite.USER_URN]
+    assert patched["userName"] == bjensen["userName"]
+    again = patch_user(scim, bjensen, {"op": "remove", "path": ENT}).json   # nothing left
+    assert again["meta"]["version"] == patched["meta"]["version"]
+
+
+@pytest.mark.parametrize("value", ["Research", ["x"], 7])
+def test_extension_urn_path_needs_an_object(scim, bjensen, value):
+    resp = patch_user(scim, bjensen, {"op": "add", "path": ENT, "value": value}, status=400)
+    assert_scim_error(resp, 400, "invalidValue")
