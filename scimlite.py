@@ -599,7 +599,8 @@ def coerce_attribute(attr, value, where):
 
 
 def _check_schemas_list(rt, body):
-    schemas = next((v for k, v in body.items() if k.lower() == "schemas"), None)
+    name = SCHEMAS_ATTR.name.lower()
+    schemas = next((v for k, v in body.items() if k.lower() == name), None)
     if schemas is None:
         return      # lenient: several clients omit it on POST; the endpoint says what it is
     if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
@@ -635,8 +636,7 @@ def read_resource(rt, body):
             continue
         attr = rt.schema.attr(key) or COMMON_SCHEMA.attr(key)
         if attr is None:
-            if key != "schemas":
-                ignored.append(key)
+            ignored.append(key)
             continue
         if attr.mutability == "writeOnly":
             password = _coerce_scalar(attr, value, attr.name) if value is not None else None
@@ -1367,7 +1367,7 @@ class Patch:
                     raise invalid_value(f"'{schema.id}' must be an object")
                 for sub_key, sub_item in item.items():
                     self._apply_key(op, f"{schema.id}:{sub_key}", sub_item)
-            elif key.lower() != "schemas":
+            else:       # `schemas` too: read-only, so ignored there
                 self._apply_key(op, key, item)
 
     def _apply_key(self, op, key, value):
