@@ -3744,7 +3744,7 @@ class BulkRun:
 # Routes and create_app() #####################################################
 ###############################################################################
 
-def _install_discovery_routes(app, state, route):
+def _install_discovery_routes(state, route):
     settings = state.settings
 
     def service_provider_config_(actor):
@@ -3795,7 +3795,7 @@ def _install_discovery_routes(app, state, route):
     route("/.search", "POST", search_root)
 
 
-def _install_resource_routes(app, state, route, rt):
+def _install_resource_routes(state, route, rt):
     settings, service = state.settings, state.resources
 
     def read_request():
@@ -3890,9 +3890,9 @@ def create_app(config=None):
     def route(path, method, callback):
         app.route(base + path, method, scim_endpoint(state, callback))
 
-    _install_discovery_routes(app, state, route)
+    _install_discovery_routes(state, route)
     for rt in RESOURCE_TYPES.values():
-        _install_resource_routes(app, state, route, rt)
+        _install_resource_routes(state, route, rt)
     _install_pages(app, state)
     install_error_pages(app, state)
     return app
