@@ -61,6 +61,7 @@ import threading
 import tomllib
 import types
 import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -2188,8 +2189,8 @@ EVENT_TYPES = (
 
 
 class WriteQueue:
-    """The writers of one app's database, let in one at a time, in arrival
-    order.
+    """The writers of one database in this process, let in one at a time, in
+    arrival order.
 
     SQLite admits one writer at a time.  A writer that finds the database
     locked sleeps in SQLite's busy handler, which backs off in growing steps
@@ -2198,7 +2199,25 @@ class WriteQueue:
     IMMEDIATE finds the database free, and no writer is overtaken (a plain
     Lock makes no such promise).  A write inside a write on the same thread
     goes straight in.
+
+    One queue per database file (for_database): the queue belongs to the
+    file, not to an app, so two apps on one file in one process queue
+    together.  Other processes (a CLI command beside the server) still meet
+    in SQLite's busy handler.
     """
+    _by_file = weakref.WeakValueDictionary()    # real path -> its queue
+    _by_file_lock = threading.Lock()
+
+    @classmethod
+    def for_database(cls, path):
+        if path == ":memory:":      # every in-memory database is its own
+            return cls()
+        key = os.path.realpath(path)
+        with cls._by_file_lock:
+            queue = cls._by_file.get(key)
+            if queue is None:
+                queue = cls._by_file[key] = cls()
+            return queue
 
     def __init__(self):
         self._mutex = threading.Lock()
@@ -2271,9 +2290,8 @@ class Changes:
     Nothing slow belongs inside: hash passwords before, render after.
     """
 
-    def __init__(self, models):
-        self.models = models
-        self.queue = WriteQueue()
+    def __init__(self, models, queue):
+        self.models, self.queue = models, queue
         self.subscribers = {}       # event type -> [handler(unit, event)]
         self.after_commit = []      # [callback(events)], outside the transaction
         self._local = threading.local()
@@ -3114,7 +3132,7 @@ class ScimLite:
         self.settings = settings
         self.models = build_models(open_database(settings["db"]))
         migrate(self.models)
-        self.changes = Changes(self.models)
+        self.changes = Changes(self.models, WriteQueue.for_database(settings["db"]))
         self.resources = Resources(self.models, self.changes)
         self.workers = []
         self.changes.after_commit.append(self._wake_workers)

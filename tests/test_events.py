@@ -148,3 +148,17 @@ def test_workers_wake_after_commits_and_close_leaves_no_thread(tmp_path):
     assert woken.wait(5)
     app.scimlite.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("scimlite-")]
+
+
+def test_one_write_queue_per_database_file(tmp_path):
+    """The queue belongs to the file: two apps on it queue together; other
+    files and every in-memory database have their own."""
+    path = str(tmp_path / "one.db")
+    one, two = scimlite.create_app({"db": path}), scimlite.create_app({"db": path})
+    other = scimlite.create_app({"db": str(tmp_path / "other.db")})
+    memory = [scimlite.create_app({"db": ":memory:"}) for _ in range(2)]
+    queues = [a.scimlite.changes.queue for a in (one, two, other, *memory)]
+    assert queues[0] is queues[1]
+    assert len({id(q) for q in queues}) == 4
+    for app in (one, two, other, *memory):
+        app.scimlite.close()
