@@ -30,6 +30,7 @@ The file reads top to bottom; each section uses only those above it.
     Secrets         API keys and password hashes
     Rendering       resources, ETags, ListResponses, discovery documents
     Resources       create, read, replace, patch, delete, list (the service layer)
+    Log             the provisioning log and the audit trail
     Settings        the settings layers, and ScimLite: the state of one app
     HTTP            bodies, parameters, auth, errors as SCIM JSON
     Queries         lists, sorting, paging, .search
@@ -51,6 +52,7 @@ import functools
 import datetime as dt
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import os
@@ -58,6 +60,7 @@ import re
 import secrets
 import sys
 import threading
+import time
 import tomllib
 import types
 import uuid
@@ -137,6 +140,17 @@ SETTINGS = (
             "body (Microsoft's advice for large groups)"),
     Setting("threads", 8, int, "Waitress worker threads"),
     Setting("log_level", "info", str, "logging level: debug, info, warning, error"),
+    Setting("session_idle_minutes", 30, int,
+            "an admin session ends after this many minutes without a request"),
+    Setting("session_max_hours", 12, int,
+            "an admin session ends this many hours after login, however busy"),
+    Setting("log_reads", False, bool,
+            "keep every read-only SCIM request in the provisioning log (off: "
+            "reads are counted per day and key, writes and failures kept)"),
+    Setting("log_retention_days", 30, int,
+            "provisioning log entries older than this many days are deleted"),
+    Setting("log_max_rows", 100000, int,
+            "the provisioning log keeps at most this many entries, newest first"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -1763,7 +1777,9 @@ def _exclude(resource, excluded, always):
 # Storage: peewee models built per app, migrations ############################
 ###############################################################################
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Columns added to tables that existed before: (version, table, column, SQL type).
+ADDED_COLUMNS = ((2, "api_key", "expires", "VARCHAR(255)"),)
 
 
 def open_database(path):
@@ -1851,6 +1867,7 @@ def _service_models(Base):
         created = peewee.CharField()
         last_used = peewee.CharField(null=True)
         revoked = peewee.CharField(null=True)
+        expires = peewee.CharField(null=True)       # the first moment it no longer works
 
     class Option(Base):
         """Settings changed at run time, e.g. scim_enabled (`scim enable`)."""
@@ -1867,17 +1884,68 @@ def _service_models(Base):
         actor = peewee.CharField(null=True)
         detail = peewee.TextField()
 
-    return dict(ApiKey=ApiKey, Option=Option, Event=Event)
+    return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_admin_models(Base))
+
+
+def _admin_models(Base):
+    """What the admin page keeps: sessions, the audit trail, the
+    provisioning log and the daily counts of reads."""
+
+    class AdminSession(Base):
+        token_hash = peewee.CharField(primary_key=True)     # SHA-256 of the cookie
+        csrf = peewee.CharField()
+        created = peewee.CharField()
+        last_seen = peewee.CharField()
+        client = peewee.CharField(null=True)
+
+    class Audit(Base):
+        pk = peewee.AutoField()
+        at = peewee.CharField()
+        action = peewee.CharField()
+        client = peewee.CharField(null=True)
+        detail = peewee.TextField()
+
+    class RequestLog(Base):
+        """One SCIM request that changed something or failed (see Admin)."""
+        pk = peewee.AutoField()
+        at = peewee.CharField(index=True)
+        key_name = peewee.CharField(null=True, index=True)
+        client = peewee.CharField(null=True)
+        user_agent = peewee.CharField(null=True)
+        method = peewee.CharField()
+        path = peewee.TextField()
+        status = peewee.IntegerField(index=True)
+        duration_ms = peewee.FloatField()
+        resource_type = peewee.CharField(null=True)
+        resource_id = peewee.CharField(null=True, index=True)
+        summary = peewee.TextField()
+        request_body = peewee.TextField(null=True)
+        response_body = peewee.TextField(null=True)
+
+    class ReadCount(Base):
+        day = peewee.CharField()
+        key_name = peewee.CharField()
+        count = peewee.IntegerField(default=0)
+
+        class Meta:
+            primary_key = peewee.CompositeKey("day", "key_name")
+
+    return dict(AdminSession=AdminSession, Audit=Audit, RequestLog=RequestLog,
+                ReadCount=ReadCount)
 
 
 def migrate(models):
     """Create what is missing; record the schema version in the database."""
-    with models.db.atomic():
-        models.db.create_tables(models.all)
+    db = models.db
+    with db.atomic():
+        db.create_tables(models.all)        # the tables a new version brings
         current = get_option(models, "schema_version", 0)
         if current > SCHEMA_VERSION:
             raise RuntimeError(f"the database was written by a newer scimlite "
                                f"(schema {current}); upgrade scimlite")
+        for version, table, column, kind in ADDED_COLUMNS:
+            if version > current and column not in {c.name for c in db.get_columns(table)}:
+                db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
         set_option(models, "schema_version", SCHEMA_VERSION)
 
 
@@ -2315,7 +2383,19 @@ class Changes:
             finally:
                 self._local.unit = None
         if work.events:
+            collected = getattr(self._local, "collected", None)
+            if collected is not None:
+                collected.extend(work.events)
             self._committed(work.events)
+
+    def collect(self):
+        """The list that the events this thread commits from now on go to
+        (a request's own, for the provisioning log); None stops it."""
+        self._local.collected = []
+        return self._local.collected
+
+    def stop_collecting(self):
+        self._local.collected = None
 
     def _committed(self, events):
         for callback in self.after_commit:
@@ -2327,10 +2407,15 @@ class Changes:
 
 class Worker:
     """A background thread of one app: runs `work()` when woken (after a
-    commit) or every `interval` seconds, until the app's close() stops it."""
+    commit) or every `interval` seconds, until the app's close() stops it.
+
+    A bound method is held weakly, so an app that is dropped without
+    close() (common in other projects' tests) is still garbage: its worker
+    notices and ends."""
 
     def __init__(self, name, work, interval=60.0):
-        self.name, self.work, self.interval = name, work, interval
+        self.name, self.interval = name, interval
+        self._work = weakref.WeakMethod(work) if inspect.ismethod(work) else lambda: work
         self._wake, self._stopping = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"scimlite-{name}",
                                        daemon=True)
@@ -2351,13 +2436,22 @@ class Worker:
         while not self._stopping.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
-            if self._stopping.is_set():
+            if self._stopping.is_set() or not self._run_once():
                 break
-            try:
-                self.work()
-            except Exception:
-                log.exception("background worker %s failed; it runs again when woken",
-                              self.name)
+
+    def _run_once(self):
+        """One round of work; False when the app it works for is gone.  (A
+        function of its own, so no reference to the work outlives the round
+        and keeps the app alive while the thread waits.)"""
+        work = self._work()
+        if work is None:
+            return False
+        try:
+            work()
+        except Exception:
+            log.exception("background worker %s failed; it runs again when woken",
+                          self.name)
+        return True
 
 
 def changed_attributes(old, new):
@@ -2406,11 +2500,14 @@ def hash_api_key(token):
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def mint_api_key(models, name):
-    """A new API key called `name`; the secret is returned once, never stored."""
+def mint_api_key(models, name, expires=None):
+    """A new API key called `name`; the secret is returned once, never stored.
+    `expires`: None, or the instant (format_datetime) it stops working."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValueError("a key name is 1 to 100 characters")
+    if expires is not None and expires <= now_text():
+        raise ValueError("the expiry date must be in the future")
     with models.db.atomic():
         if active_keys(models).where(models.ApiKey.name == name).exists():
             raise ValueError(f"an active key named {name!r} exists; revoke it or "
@@ -2418,12 +2515,15 @@ def mint_api_key(models, name):
         public_id = secrets.token_urlsafe(6)
         token = KEY_PREFIX + public_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
         models.ApiKey.create(name=name, public_id=public_id, key_hash=hash_api_key(token),
-                             created=now_text())
+                             created=now_text(), expires=expires)
     return token
 
 
 def active_keys(models):
-    return models.ApiKey.select().where(models.ApiKey.revoked.is_null())
+    """Keys that work: not revoked, not expired."""
+    ApiKey = models.ApiKey
+    return ApiKey.select().where(ApiKey.revoked.is_null() & (
+        ApiKey.expires.is_null() | (ApiKey.expires > now_text())))
 
 
 def find_api_key(models, token):
@@ -2460,10 +2560,31 @@ def key_prefix(row):
 def hash_password(password):
     """scrypt (RFC 7914) with a random salt; the only form a password is kept in."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=2 ** 14, r=8, p=1,
-                            dklen=32)
+    digest = _scrypt(password, salt, 2 ** 14, 8, 1)
     encode = base64.b64encode
     return f"scrypt$16384$8$1${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def _scrypt(password, salt, n, r, p):
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32,
+                          maxmem=2 ** 26)
+
+
+def verify_password(password, stored):
+    """Whether `password` is the one hash_password() gave `stored`; the
+    digests are compared in constant time."""
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        salt, digest, n, r, p = (base64.b64decode(salt), base64.b64decode(digest),
+                                 int(n), int(r), int(p))
+    except (AttributeError, ValueError):
+        return False
+    return hmac.compare_digest(_scrypt(password, salt, n, r, p), digest)
+
+
+def new_token():
+    """An opaque random secret: a session id, a setup token, a CSRF token."""
+    return secrets.token_urlsafe(32)
 
 ###############################################################################
 # Rendering: resources, ListResponses, discovery documents ####################
@@ -3059,12 +3180,141 @@ class _DirectGroups:
                 if matches_element(node, {"value": gid, "type": "direct"})]
 
 ###############################################################################
+# Log: the provisioning log and the audit trail ################################
+###############################################################################
+
+LOGGED_BODY_CHARS = 65536       # a logged request or response body is cut here
+REDACTED = "[redacted]"
+
+
+def redact(value):
+    """A copy of a JSON body with secrets replaced: every `password` value,
+    and the value of a PATCH operation whose path names a password."""
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        out[key] = REDACTED if key.lower() == "password" else redact(item)
+    path = next((v for k, v in value.items() if k.lower() == "path"), None)
+    if isinstance(path, str) and "password" in path.lower():
+        out.update({k: REDACTED for k in value if k.lower() == "value"})
+    return out
+
+
+def loggable_body(raw):
+    """A body as the log keeps it: redacted JSON, or the text, cut short."""
+    if not raw:
+        return None
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        text = json.dumps(redact(json.loads(text)), ensure_ascii=False)
+    except (ValueError, RecursionError):    # not JSON, or too deep to read: as text
+        text = REDACTED if "password" in text.lower() else text
+    return text[:LOGGED_BODY_CHARS]
+
+
+def summarize(status, events, error_detail):
+    """The one line an administrator reads: what changed, or the error as
+    the client saw it."""
+    if status >= 400:
+        return error_detail or f"HTTP {status}"
+    parts = []
+    for event in events:
+        attributes = json.loads(event.detail).get("attributes")
+        parts.append(event.type + (f" ({', '.join(attributes)})" if attributes else ""))
+    return "; ".join(parts) or "no change"
+
+
+class ProvisioningLog:
+    """SCIM requests as the admin page shows them (like Entra's provisioning
+    logs, from the service provider's side).
+
+    Requests that changed something or failed are kept one by one; reads
+    are counted per day and key, and kept one by one only with
+    `log_reads`.  Entries wait in memory and are written in one
+    transaction by a background worker (at most a second later) or before
+    the admin page reads them, so logging never makes a SCIM request wait
+    for a turn in the write queue.  Retention (`log_retention_days`,
+    `log_max_rows`) is applied on every write.
+    """
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self, state):
+        self.state = state
+        self.models, self.settings = state.models, state.settings
+        self.pending, self.reads = collections.deque(), collections.Counter()
+        self.last_request = None        # what the dashboard shows, reads included
+        self._mutex = threading.Lock()
+        self._worker = None
+
+    def record(self, entry, is_read):
+        # Lone surrogates (from JSON escapes in a refused body) are not
+        # text SQLite can store: kept as their escapes.
+        entry = {k: v.encode("utf-8", "backslashreplace").decode("utf-8")
+                 if isinstance(v, str) else v for k, v in entry.items()}
+        self.last_request = entry
+        with self._mutex:
+            if is_read and entry["status"] < 400:
+                self.reads[(entry["at"][:10], entry["key_name"] or "")] += 1
+                if not self.settings["log_reads"]:
+                    entry = None
+            if entry is not None:
+                self.pending.append(entry)
+            if self._worker is None:
+                self._worker = self.state.start_worker(
+                    "provisioning-log", self.flush, self.FLUSH_SECONDS, on_commit=False)
+
+    def flush(self):
+        """Write what waits; apply retention."""
+        with self._mutex:
+            entries, self.pending = list(self.pending), collections.deque()
+            reads, self.reads = self.reads, collections.Counter()
+        if not entries and not reads:
+            return
+        m = self.models
+        with self.state.lock, self.state.changes.unit():     # lock: see ScimLite.lock
+            for part in chunks(entries, 100):
+                m.RequestLog.insert_many(part).execute()
+            for (day, key_name), count in reads.items():
+                m.ReadCount.insert(day=day, key_name=key_name, count=count).on_conflict(
+                    conflict_target=[m.ReadCount.day, m.ReadCount.key_name],
+                    update={m.ReadCount.count: m.ReadCount.count + count}).execute()
+            self._apply_retention()
+
+    def _apply_retention(self):
+        RequestLog = self.models.RequestLog
+        days = self.settings["log_retention_days"]
+        cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
+        RequestLog.delete().where(RequestLog.at < cutoff).execute()
+        keep_from = (RequestLog.select(RequestLog.pk).order_by(RequestLog.pk.desc())
+                     .offset(self.settings["log_max_rows"]).limit(1).scalar())
+        if keep_from is not None:
+            RequestLog.delete().where(RequestLog.pk <= keep_from).execute()
+        ReadCount = self.models.ReadCount
+        ReadCount.delete().where(ReadCount.day < cutoff[:10]).execute()
+
+
+def record_audit(state, action, client, **detail):
+    """One admin action in the audit trail (login, setup, a key minted...)."""
+    with state.changes.unit():
+        state.models.Audit.create(at=now_text(), action=action, client=client,
+                                  detail=json.dumps(detail, sort_keys=True))
+
+
+###############################################################################
 # Settings and the state of one app ###########################################
 ###############################################################################
 
 def _convert_setting(setting, value, source):
     """A setting's value as its type, or ValueError naming where it came from."""
-    if setting.type is int:
+    if setting.type is bool:
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            value = value.strip().lower() in ("true", "1")
+        if not isinstance(value, bool):
+            raise ValueError(f"{source}: '{setting.key}' must be true or false")
+    elif setting.type is int:
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -3082,7 +3332,8 @@ def _check_settings(settings):
     if not 0 <= settings["port"] <= 65535:
         raise ValueError("'port' must be between 0 and 65535")
     for key in ("max_body_bytes", "page_size", "max_page_size", "threads",
-                "bulk_max_operations", "bulk_max_payload_bytes"):
+                "bulk_max_operations", "bulk_max_payload_bytes", "session_idle_minutes",
+                "session_max_hours", "log_retention_days", "log_max_rows"):
         if settings[key] < 1:
             raise ValueError(f"'{key}' must be at least 1")
     if settings["group_patch_status"] not in (200, 204):
@@ -3140,17 +3391,20 @@ class ScimLite:
         memory = settings["db"] == ":memory:"
         self.lock = threading.RLock() if memory else contextlib.nullcontext()
         self._key_touched = {}
+        self.log = ProvisioningLog(self)
 
-    def start_worker(self, name, work, interval=60.0):
-        """Run `work()` in a background thread after every commit that
-        recorded events, and every `interval` seconds, until close()."""
+    def start_worker(self, name, work, interval=60.0, on_commit=True):
+        """Run `work()` in a background thread every `interval` seconds and,
+        if `on_commit`, after every commit that recorded events, until close()."""
         worker = Worker(name, work, interval).start()
+        worker.on_commit = on_commit
         self.workers.append(worker)
         return worker
 
     def _wake_workers(self, events):
         for worker in self.workers:
-            worker.wake()
+            if worker.on_commit:
+                worker.wake()
 
     def mint_key(self, name):
         with self.changes.unit():
@@ -3193,6 +3447,7 @@ class ScimLite:
     def close(self):
         while self.workers:
             self.workers.pop().stop()
+        self.log.flush()
         self.models.db.close()
 
 
@@ -3321,16 +3576,66 @@ def scim_endpoint(state, callback):
     failure turned into a SCIM Error (never Bottle's HTML, never a trace)."""
     @functools.wraps(callback)
     def endpoint(*args, **kwargs):
+        started, events = time.perf_counter(), state.changes.collect()
+        actor = None
         with state.lock:
             try:
                 actor = authenticate(state)
-                return callback(actor, *args, **kwargs)
+                response = callback(actor, *args, **kwargs)
             except bottle.HTTPResponse:
                 raise
             except Exception as exc:
                 where = f"{bottle.request.method} {bottle.request.path}"
-                return error_response(as_scim_error(exc, where))
+                response = error_response(as_scim_error(exc, where))
+        state.changes.stop_collecting()
+        log_request(state, actor, response, events, time.perf_counter() - started)
+        return response
     return endpoint
+
+
+def log_request(state, actor, response, events, seconds):
+    """Hand one SCIM request to the provisioning log (see Log)."""
+    request = bottle.request
+    method, status = request.method, response.status_code
+    body = response.body if isinstance(response.body, str) else ""
+    detail = None
+    if status >= 400 and body:
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(body).get("detail")
+    rt, resource_id = resource_type_of(state, request.path, body, status)
+    state.log.record({
+        "at": now_text(), "key_name": actor, "client": request.environ.get("REMOTE_ADDR"),
+        "user_agent": (request_header("User-Agent") or "")[:300] or None,
+        "method": method, "path": request.fullpath + (
+            "?" + request.query_string if request.query_string else ""),
+        "status": status, "duration_ms": round(seconds * 1000, 2),
+        "resource_type": rt, "resource_id": resource_id,
+        "summary": summarize(status, events, detail)[:1000],
+        "request_body": loggable_body(_raw_request_body()),
+        "response_body": loggable_body(body),
+    }, is_read=method == "GET" or request.path.endswith("/.search"))
+
+
+def _raw_request_body():
+    body = bottle.request.environ.get("bottle.request.body")
+    if body is None:
+        return None
+    body.seek(0)
+    return body.read(LOGGED_BODY_CHARS * 4)
+
+
+def resource_type_of(state, path, body, status):
+    """(type name, id) a SCIM request touched: from its path, or for a
+    create from the id it answered with."""
+    rest = path[len(state.settings["base_path"]):]
+    for rt in RESOURCE_TYPES.values():
+        if rest == rt.endpoint or rest.startswith(rt.endpoint + "/"):
+            resource_id = rest[len(rt.endpoint) + 1:] or None
+            if resource_id is None and status == 201 and body:
+                with contextlib.suppress(ValueError, AttributeError):
+                    resource_id = json.loads(body).get("id")
+            return rt.name, None if resource_id == ".search" else resource_id
+    return None, None
 
 
 def as_scim_error(exc, where):

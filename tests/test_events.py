@@ -3,6 +3,8 @@ transaction, with the resource id, the API key's name and what changed."""
 import threading
 import time
 
+import bottle
+
 import scimlite
 from conftest import SCIMClient
 
@@ -139,6 +141,7 @@ def test_the_write_queue_lets_writers_in_in_arrival_order():
 
 
 def test_workers_wake_after_commits_and_close_leaves_no_thread(tmp_path):
+    before = set(threading.enumerate())
     app = scimlite.create_app({"db": str(tmp_path / "w.db")})
     scim = SCIMClient(app, app.scimlite.mint_key("t"))
     woken = threading.Event()
@@ -146,8 +149,26 @@ def test_workers_wake_after_commits_and_close_leaves_no_thread(tmp_path):
     assert any(t.name == "scimlite-probe" for t in threading.enumerate())
     scim.create_user("wake")
     assert woken.wait(5)
+    assert any(t.name == "scimlite-provisioning-log" for t in threading.enumerate())
     app.scimlite.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("scimlite-")]
+    assert not [t for t in threading.enumerate() if t not in before]
+
+
+def test_an_app_dropped_without_close_takes_its_workers_with_it():
+    """Other projects' tests often never close an app: its worker threads
+    end by themselves once the app is garbage."""
+    import gc
+    before = set(threading.enumerate())
+    app = scimlite.create_app({"db": ":memory:"})
+    SCIMClient(app, app.scimlite.mint_key("t")).create_user("gone")   # starts the log's worker
+    assert [t for t in threading.enumerate() if t not in before]
+    del app
+    bottle.request.bind({})     # bottle keeps this thread's last request (and app)
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while [t for t in threading.enumerate() if t not in before] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t not in before]
 
 
 def test_one_write_queue_per_database_file(tmp_path):

@@ -1,0 +1,70 @@
+"""The provisioning log: SCIM requests that changed something or failed,
+kept with who, what and how long; reads counted; secrets redacted;
+retention applied."""
+import json
+
+import scimlite
+from conftest import SCIMClient
+
+P = scimlite.PATCH_URN
+
+
+def entries(app):
+    app.scimlite.log.flush()
+    RequestLog = app.scimlite.models.RequestLog
+    return list(RequestLog.select().order_by(RequestLog.pk).dicts())
+
+
+def test_writes_and_failures_are_kept_reads_only_counted(app, scim):
+    user = scim.create_user("logged", password="s3cret-pass")
+    scim.get(f"/Users/{user['id']}")
+    scim.get("/Users", filter='userName eq "logged"')
+    scim.patch(f"/Users/{user['id']}", {"schemas": [P], "Operations": [
+        {"op": "replace", "path": "title", "value": "Boss"}]})
+    scim.post("/Users", {"userName": "logged"}, status=409)
+    rows = entries(app)
+    assert [(r["method"], r["status"]) for r in rows] == [
+        ("POST", 201), ("PATCH", 200), ("POST", 409)]
+    created, patched, clash = rows
+    assert created["key_name"] == "tests" and created["resource_type"] == "User"
+    assert created["resource_id"] == user["id"] and created["summary"].startswith("user.created")
+    assert patched["summary"] == "user.updated (title)"
+    assert clash["summary"] == "a User with this userName already exists"
+    assert "s3cret-pass" not in json.dumps(rows)
+    assert json.loads(created["request_body"])["password"] == scimlite.REDACTED
+    reads = app.scimlite.models.ReadCount.select().dicts()
+    assert [(r["key_name"], r["count"]) for r in reads] == [("tests", 2)]
+
+
+def test_log_reads_keeps_reads_too(tmp_path):
+    app = scimlite.create_app({"db": str(tmp_path / "r.db"), "log_reads": True})
+    scim = SCIMClient(app, app.scimlite.mint_key("okta"))
+    scim.get("/Users", filter='userName eq "x"')
+    assert [(r["method"], r["path"]) for r in entries(app)] == [
+        ("GET", "/scim/v2/Users?filter=userName+eq+%22x%22")]
+    app.scimlite.close()
+
+
+def test_unauthenticated_failures_are_kept_without_a_key(app, anonymous):
+    anonymous.get("/Users", status=401)
+    (row,) = entries(app)
+    assert row["status"] == 401 and row["key_name"] is None
+
+
+def test_a_password_in_a_patch_path_is_redacted():
+    body = {"Operations": [{"op": "replace", "path": "password", "value": "hunter2"},
+                           {"op": "replace", "value": {"password": "hunter3"}}]}
+    text = scimlite.loggable_body(json.dumps(body))
+    assert "hunter" not in text and text.count(scimlite.REDACTED) == 2
+
+
+def test_retention_keeps_the_newest_rows_and_drops_old_ones(tmp_path):
+    app = scimlite.create_app({"db": str(tmp_path / "k.db"), "log_max_rows": 3})
+    scim = SCIMClient(app, app.scimlite.mint_key("k"))
+    for i in range(5):
+        scim.create_user(f"r{i}")
+    RequestLog = app.scimlite.models.RequestLog
+    RequestLog.insert(at="2000-01-01T00:00:00.000Z", method="GET", path="/old",
+                      status=500, duration_ms=1, summary="ancient").execute()
+    assert [r["summary"].split()[0] for r in entries(app)] == ["user.created"] * 3
+    app.scimlite.close()
