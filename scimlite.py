@@ -2371,8 +2371,8 @@ class Changes:
     @contextlib.contextmanager
     def unit(self, actor=None):
         outer = getattr(self._local, "unit", None)
-        if outer is not None:       # a write inside a write: one transaction
-            yield outer
+        if outer is not None:
+            yield from self._nested(outer, actor)
             return
         work = UnitOfWork(self, actor)
         with self.queue:
@@ -2396,6 +2396,21 @@ class Changes:
 
     def stop_collecting(self):
         self._local.collected = None
+
+    def _nested(self, outer, actor):
+        """A write inside a write (a subscriber's, say): part of the outer
+        transaction, but a savepoint of its own, so a failure that the outer
+        code catches takes back only this part, and its events with it."""
+        mark, outer_actor = len(outer.events), outer.actor
+        outer.actor = actor or outer_actor
+        try:
+            with self.models.db.atomic():
+                yield outer
+        except BaseException:
+            del outer.events[mark:]
+            raise
+        finally:
+            outer.actor = outer_actor
 
     def _committed(self, events):
         for callback in self.after_commit:
@@ -2914,20 +2929,20 @@ class Resources:
                                   fields=[index.owner, index.value_key]).execute()
 
     def _read_body(self, rt, body):
-        """(data, member ids or None, hashed password or None) of a POST/PUT
-        body; the password is hashed here, before the write queue."""
+        """(data, member ids or None, password or None) of a POST/PUT body."""
         data, password = read_resource(rt, body)
         members = rt.members_attr and data.pop(rt.members_attr.name, None)
         check_required(rt, apply_defaults(rt, data))
         ids = member_ids_of(members) if rt.members_attr else None
-        return data, ids, hash_password(password) if password is not None else None
+        return data, ids, password
 
     def create(self, rt, body, actor):
-        data, members, password_hash = self._read_body(rt, body)
+        data, members, password = self._read_body(rt, body)
+        password_hash = _password_hash(password, {})   # before the write queue
         with self.changes.unit(actor) as work:
             columns = self._columns(rt, data)
             self._check_unique(rt, columns)
-            if password_hash is not None:
+            if password_hash:
                 columns[rt.password_attr.column] = password_hash
             stamp = now_text()
             row = self.model(rt).create(id=str(uuid.uuid4()), data=json.dumps(data),
@@ -2946,7 +2961,10 @@ class Resources:
         client may PUT back what it read (Okta's AIW apps do).  A password left
         out keeps the stored one: clients cannot echo a writeOnly value.
         """
-        data, members, password_hash = self._read_body(rt, body)
+        data, members, password = self._read_body(rt, body)
+        if password:        # a PUT bound to fail (404, 412) costs no hash
+            self.check_if_match(rt, self.get(rt, resource_id), if_match)
+        password_hash = _password_hash(password, {})   # before the write queue
         with self.changes.unit(actor) as work:
             row = self.get(rt, resource_id)
             self.check_if_match(rt, row, if_match)
@@ -2959,7 +2977,7 @@ class Resources:
     def patch(self, rt, resource_id, body, actor, if_match=None):
         """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
         operations = read_patch_request(body)
-        hashed = self._hash_patched_password(rt, resource_id, operations)
+        hashed = self._hash_patched_password(rt, resource_id, operations, if_match)
         with self.changes.unit(actor) as work:
             row = self.get(rt, resource_id)
             self.check_if_match(rt, row, if_match)
@@ -2976,7 +2994,7 @@ class Resources:
                         touched=touched)
         return row
 
-    def _hash_patched_password(self, rt, resource_id, operations):
+    def _hash_patched_password(self, rt, resource_id, operations, if_match):
         """{password: hash} for a PATCH that sets a password, worked out on a
         snapshot before the write queue: scrypt takes tens of milliseconds,
         which no other writer should wait for.  (Should the resource change
@@ -2985,7 +3003,9 @@ class Resources:
                 rt.password_attr.name.lower() not in json.dumps(operations).lower():
             return {}
         try:
-            patch = Patch(rt, json.loads(self.get(rt, resource_id).data))
+            row = self.get(rt, resource_id)
+            self.check_if_match(rt, row, if_match)
+            patch = Patch(rt, json.loads(row.data))
             for op, path, value in operations:
                 patch.apply(op, path, value)
         except SCIMError:
@@ -3047,6 +3067,17 @@ class Resources:
                 work.record("group.members_changed", group_id, added=[], removed=[row.id])
             work.record(f"{rt.name.lower()}.deleted", row.id)
 
+    def _check_groups(self, ids):
+        """Every id names a Group (each op of the User.groups quirk is checked
+        as it comes, even if a later op undoes it)."""
+        model, ids = self.model(GROUP_TYPE), list(dict.fromkeys(ids))
+        found = set()
+        for part in chunks(ids):
+            found.update(i for (i,) in model.select(model.id).where(model.id.in_(part)).tuples())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise invalid_value(f"no Group with id '{missing[0]}'")
+
     def _direct_groups(self, member_id):
         G, M = self.model(GROUP_TYPE), self.models.Membership
         return [gid for (gid,) in G.select(G.id).join(M, on=(M.group == G.pk)).where(
@@ -3092,21 +3123,20 @@ class Resources:
         PATCH /Users/{id} {"op": "Add", "path": "groups", "value": [{"value":
         groupId}]}.  RFC 7643 makes User.groups readOnly; scimlite accepts it
         and changes the named groups' members (README; tests/test_patch.py)."""
-        groups = _DirectGroups(self._direct_groups(row.id))
+        groups = _DirectGroups(self._direct_groups(row.id), self._check_groups)
         apply_member_ops(ops, groups)
         model = self.model(GROUP_TYPE)
         for gid in sorted(groups.target ^ groups.before):
-            group = model.get_or_none(model.id == gid)
-            if group is None:
-                raise invalid_value(f"no Group with id '{gid}'")
+            group = model.get(model.id == gid)
             change = "add" if gid in groups.target else "remove"
             if self.change_members(work, group, [(change, [row.id])]):
                 self._touch(group)
 
 
 def _password_hash(password, hashed):
-    """What update() stores for a patched password: None (unchanged),
-    CLEARED (removed) or its hash, made before the queue where possible."""
+    """What is stored for a password a request sent: None (unchanged),
+    CLEARED for "" or a PATCH remove (no password), or its hash (found in
+    `hashed` when it was made before the write queue)."""
     if password in (None, CLEARED):
         return password
     return hashed.get(password) or hash_password(password)
@@ -3163,13 +3193,15 @@ class _DirectGroups:
     """The groups a resource is directly in, as apply_member_ops() changes
     them (the User.groups quirk); applied to the groups afterwards."""
 
-    def __init__(self, group_ids):
+    def __init__(self, group_ids, check):
         self.before, self.target = set(group_ids), set(group_ids)
+        self.check = check
 
     def ids(self):
         return set(self.target)
 
     def add(self, ids):
+        self.check(ids)
         self.target |= set(ids)
 
     def remove(self, ids):

@@ -183,3 +183,21 @@ def test_one_write_queue_per_database_file(tmp_path):
     assert len({id(q) for q in queues}) == 4
     for app in (one, two, other, *memory):
         app.scimlite.close()
+
+
+def test_a_nested_write_that_fails_and_is_caught_takes_back_only_itself(app, scim):
+    """A subscriber's own write is a savepoint: if it fails and the subscriber
+    carries on, the change it was reacting to still commits, without the
+    subscriber's half-done rows or events."""
+    service = app.scimlite.resources
+
+    def on_create(work, event):
+        try:
+            service.create(scimlite.GROUP_TYPE, {"displayName": "team", "members": [
+                {"value": "no-such-id"}]}, "bot")
+        except scimlite.SCIMError:
+            pass
+    app.scimlite.changes.subscribe("user.created", on_create)
+    scim.create_user("ann")
+    assert app.scimlite.models.Group.select().count() == 0
+    assert [e["type"] for e in app.scimlite.events()] == ["user.created"]

@@ -456,3 +456,14 @@ def test_remove_with_the_extension_urn_as_path_removes_the_extension(scim, bjens
 def test_extension_urn_path_needs_an_object(scim, bjensen, value):
     resp = patch_user(scim, bjensen, {"op": "add", "path": ENT, "value": value}, status=400)
     assert_scim_error(resp, 400, "invalidValue")
+
+
+def test_users_groups_quirk_checks_each_operation_as_it_comes(scim):
+    """An unknown group id is refused even when a later operation of the same
+    PATCH removes it again (as the groups' own PATCH would refuse it)."""
+    user = scim.create_user("each")
+    resp = patch_user(scim, user, {"op": "add", "path": "groups", "value": [{"value": "bogus"}]},
+                      {"op": "remove", "path": "groups", "value": [{"value": "bogus"}]},
+                      status=400)
+    assert_scim_error(resp, 400, "invalidValue")
+    assert "bogus" in resp.json["detail"]

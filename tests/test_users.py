@@ -359,3 +359,33 @@ def test_binary_values_are_case_exact_and_may_omit_padding(scim):
     schema = scim.get(f"/Schemas/{scimlite.USER_URN}").json
     certs = {a["name"]: a for a in schema["attributes"]}["x509Certificates"]
     assert {s["name"]: s for s in certs["subAttributes"]}["value"]["caseExact"] is True
+
+
+def test_an_empty_password_means_none_on_post_put_and_patch(app, scim):
+    """"" is no password: PUT clears it as PATCH remove does, and POST
+    stores none (a hash of the empty string would be a password)."""
+    model = app.scimlite.models.User
+    stored = lambda u: model.get(model.id == u["id"]).password_hash  # noqa: E731
+    user = scim.create_user("emptypw", password="")
+    assert stored(user) is None
+    scim.put(f"/Users/{user['id']}", {"userName": "emptypw", "password": "x-Secret1"})
+    assert stored(user).startswith("scrypt$")
+    scim.put(f"/Users/{user['id']}", {"userName": "emptypw"})     # left out: kept
+    assert stored(user).startswith("scrypt$")
+    scim.put(f"/Users/{user['id']}", {"userName": "emptypw", "password": ""})
+    assert stored(user) is None
+
+
+def test_a_write_bound_to_fail_costs_no_password_hash(app, scim, monkeypatch):
+    """scrypt takes tens of milliseconds: a PUT or PATCH to a missing user or
+    with a stale If-Match is refused before any hashing."""
+    user = scim.create_user("nohash")
+    hashed = []
+    monkeypatch.setattr(scimlite, "hash_password", lambda p: hashed.append(p) or "h")
+    scim.put("/Users/nope", {"userName": "a", "password": "x"}, status=404)
+    stale = {"If-Match": 'W/"99"'}
+    scim.put(f"/Users/{user['id']}", {"userName": "nohash", "password": "x"}, status=412,
+             headers=stale)
+    scim.patch(f"/Users/{user['id']}", {"schemas": [scimlite.PATCH_URN], "Operations": [
+        {"op": "replace", "path": "password", "value": "x"}]}, status=412, headers=stale)
+    assert hashed == []
