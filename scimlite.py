@@ -35,6 +35,7 @@ The file reads top to bottom; each section uses only those above it.
     HTTP            bodies, parameters, auth, errors as SCIM JSON
     Queries         lists, sorting, paging, .search
     Bulk            /Bulk with bulkId references
+    Admin           sessions, CSRF, login throttling, the pages under /admin
     Routes          discovery and resource routes, create_app()
     CLI             serve, mint-key, list-keys, revoke-key, scim; main()
 """
@@ -63,6 +64,7 @@ import threading
 import time
 import tomllib
 import types
+import urllib.parse
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -3425,6 +3427,17 @@ class ScimLite:
         self._key_touched = {}
         self.log = ProvisioningLog(self)
 
+    def new_setup_token(self):
+        """A one-time token for the first administrator's setup page; only
+        its hash is kept, and only in this process, until used."""
+        token = new_token()
+        self.setup_token_hash = hash_api_key(token)
+        return token
+
+    def check_setup_token(self, token):
+        expected = getattr(self, "setup_token_hash", None)
+        return bool(expected and token) and hmac.compare_digest(expected, hash_api_key(token))
+
     def start_worker(self, name, work, interval=60.0, on_commit=True):
         """Run `work()` in a background thread every `interval` seconds and,
         if `on_commit`, after every commit that recorded events, until close()."""
@@ -4096,6 +4109,632 @@ class BulkRun:
 
 
 ###############################################################################
+# Admin: sessions, CSRF, login throttling, the pages under /admin #############
+###############################################################################
+
+ADMIN = "/admin"
+SESSION_COOKIE = "scimlite_session"
+FORM_COOKIE = "scimlite_form"   # CSRF of the forms shown before login (double submit)
+ADMIN_PASSWORD_OPTION = "admin_password"
+MIN_ADMIN_PASSWORD = 10         # characters
+# Every admin response: no framing, no referrer, no caching, and scripts only
+# from this origin (the one small admin.js; no inline script at all).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; connect-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class LoginThrottle:
+    """Failed logins slowed down per client address and overall, in memory.
+
+    An address may fail LOGIN_FREE times; after that each attempt waits
+    twice as long as the last (2, 4, 8 s ... at most LOGIN_MAX_WAIT).
+    Overall, more than LOGIN_BURST failures in a minute (many addresses)
+    space every attempt LOGIN_SPACING seconds apart.  A wait is answered at
+    once with 429 and Retry-After (a request never sleeps: sleeping would
+    hold a server thread), and the real administrator waits seconds, not
+    hours.  A success clears its address.
+    """
+    LOGIN_FREE, LOGIN_MAX_WAIT = 5, 300
+    LOGIN_BURST, LOGIN_SPACING = 30, 2.0
+    MAX_ADDRESSES = 10000
+
+    def __init__(self):
+        self.by_client = {}                      # address -> (failures, last failure)
+        self.recent = collections.deque()        # times of recent failures, any address
+        self._mutex = threading.Lock()
+
+    def wait(self, client, now):
+        """Seconds `client` must wait before its next attempt (0: go ahead)."""
+        with self._mutex:
+            count, last = self.by_client.get(client, (0, 0.0))
+            wait = 0.0
+            if count >= self.LOGIN_FREE:
+                wait = min(self.LOGIN_MAX_WAIT, 2.0 ** (count - self.LOGIN_FREE + 1)) - (now - last)
+            while self.recent and now - self.recent[0] > 60:
+                self.recent.popleft()
+            if len(self.recent) > self.LOGIN_BURST:
+                wait = max(wait, self.LOGIN_SPACING - (now - self.recent[-1]))
+            return max(0.0, wait)
+
+    def failed(self, client, now):
+        with self._mutex:
+            if len(self.by_client) >= self.MAX_ADDRESSES:     # bounded memory
+                stale = [c for c, (_, t) in self.by_client.items()
+                         if now - t > self.LOGIN_MAX_WAIT]
+                for c in stale or list(self.by_client)[:len(self.by_client) // 2]:
+                    del self.by_client[c]
+            count, _ = self.by_client.get(client, (0, 0.0))
+            self.by_client[client] = (count + 1, now)
+            self.recent.append(now)
+
+    def succeeded(self, client):
+        with self._mutex:
+            self.by_client.pop(client, None)
+
+
+def client_address():
+    """The peer's address as the server saw it.  (X-Forwarded-For is not
+    read: anyone can send it; behind a proxy every client is the proxy.)"""
+    return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
+
+
+def admin_password_set(state):
+    return get_option(state.models, ADMIN_PASSWORD_OPTION, None) is not None
+
+
+def set_admin_password(state, password, client, action="password.changed"):
+    """Store the admin password's scrypt hash (hashed before the write queue)."""
+    if len(password) < MIN_ADMIN_PASSWORD:
+        raise ValueError(f"the password needs at least {MIN_ADMIN_PASSWORD} characters")
+    hashed = hash_password(password)
+    with state.changes.unit():
+        set_option(state.models, ADMIN_PASSWORD_OPTION, hashed)
+        if action == "password.changed":      # every other session ends with the old one
+            state.models.AdminSession.delete().execute()
+    record_audit(state, action, client)
+
+
+def check_admin_password(state, password):
+    stored = get_option(state.models, ADMIN_PASSWORD_OPTION, None)
+    return verify_password(password, stored) if stored else False
+
+
+def setup_url(state, token):
+    """The one-time URL where the first administrator chooses a password."""
+    return f"{state.settings['public_url'] or tenant_root(state.settings)}{ADMIN}/setup?token={token}"
+
+
+def tenant_root(settings):
+    host = settings["host"]
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings['port']}"
+
+
+# --- sessions: an opaque id in a cookie, the rest in the database ------------
+
+def start_session(state, client):
+    token, csrf = new_token(), new_token()
+    stamp = now_text()
+    with state.changes.unit():
+        state.models.AdminSession.create(token_hash=hash_api_key(token), csrf=csrf,
+                                         created=stamp, last_seen=stamp, client=client)
+    bottle.response.set_cookie(SESSION_COOKIE, token, path=ADMIN, httponly=True,
+                               samesite="strict", secure=request_is_https(state))
+
+
+def request_is_https(state):
+    return bottle.request.urlparts.scheme == "https" or \
+        state.settings["public_url"].startswith("https://")
+
+
+def current_session(state):
+    """This request's admin session, or None (none, unknown or expired)."""
+    token = bottle.request.get_cookie(SESSION_COOKIE)
+    if not token:
+        return None
+    AdminSession = state.models.AdminSession
+    row = AdminSession.get_or_none(AdminSession.token_hash == hash_api_key(token))
+    if row is None:
+        return None
+    now = dt.datetime.now(dt.timezone.utc)
+    idle = now - parse_datetime(row.last_seen) > dt.timedelta(
+        minutes=state.settings["session_idle_minutes"])
+    old = now - parse_datetime(row.created) > dt.timedelta(
+        hours=state.settings["session_max_hours"])
+    if idle or old:
+        end_session(state, row)
+        return None
+    if now - parse_datetime(row.last_seen) > dt.timedelta(minutes=1):   # written rarely
+        with state.changes.unit():
+            AdminSession.update(last_seen=now_text()).where(
+                AdminSession.token_hash == row.token_hash).execute()
+    return row
+
+
+def end_session(state, row):
+    with state.changes.unit():
+        state.models.AdminSession.delete().where(
+            state.models.AdminSession.token_hash == row.token_hash).execute()
+    bottle.response.delete_cookie(SESSION_COOKIE, path=ADMIN)
+
+
+def form_token():
+    """The CSRF token of a form shown before login: a random value both in a
+    cookie and in the form, which another site can neither read nor set."""
+    token = bottle.request.get_cookie(FORM_COOKIE) or new_token()
+    bottle.response.set_cookie(FORM_COOKIE, token, path=ADMIN, httponly=True,
+                               samesite="strict")
+    return token
+
+
+def csrf_ok(session):
+    sent = bottle.request.forms.get("csrf") or ""
+    expected = session.csrf if session is not None else bottle.request.get_cookie(FORM_COOKIE)
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+# --- rendering pages ------------------------------------------------------------
+
+class Pages:
+    """The admin templates of one app, compiled once (templates/*.html)."""
+
+    def __init__(self, state):
+        self.state, self._cache = state, {}
+
+    def render(self, name, code=200, **values):
+        template = self._cache.get(name)
+        if template is None:
+            template = self._cache[name] = bottle.SimpleTemplate(
+                name=name, lookup=[str(TEMPLATES_DIR)])
+        bottle.response.status = code
+        bottle.response.content_type = "text/html; charset=utf-8"
+        return template.render(version=__version__, admin=ADMIN, **values)
+
+
+def see_other(path):
+    """POST-redirect-GET: 303 to `path` (raises; cookies and headers set on
+    this response go with it)."""
+    bottle.redirect(path, 303)
+
+
+def admin_route(app, state, pages, path, methods=("GET",), public=False):
+    """Install an admin page: session required (else to the login page),
+    CSRF checked on POST, security headers on every answer, one lock for
+    in-memory databases.  A SCIM bearer key opens nothing here."""
+    def decorate(callback):
+        @functools.wraps(callback)
+        def page(*args, **kwargs):
+            for name, value in SECURITY_HEADERS.items():
+                bottle.response.set_header(name, value)
+            with state.lock:
+                session = current_session(state)
+                if session is None and not public:
+                    see_other(f"{ADMIN}/login")
+                if bottle.request.method == "POST" and not csrf_ok(session):
+                    return pages.render("message.html", 403, title="Form expired",
+                                        session=session, text="This form was too old or "
+                                        "came from elsewhere. Go back, reload, and try again.")
+                return callback(session, *args, **kwargs)
+        app.route(path, list(methods), page)
+        return page
+    return decorate
+
+
+# --- what the pages show --------------------------------------------------------
+
+KEY_EXPIRY_WARNING_DAYS = 14
+ADMIN_PAGE_SIZE = 50
+
+
+def count_users(state):
+    """(active, inactive) users, with the same filter SCIM clients use."""
+    table = state.resources.tables[USER_TYPE.name]
+    inactive = table.model.select().where(
+        filter_to_sql(parse_filter(USER_TYPE, f"{USER_TYPE.active} eq false"), table)).count()
+    return table.model.select().count() - inactive, inactive
+
+
+def last_request_seen(state):
+    """(when, method, path, key name, status) of the last SCIM request, or None."""
+    entry = state.log.last_request
+    if entry is not None:
+        return entry
+    ApiKey = state.models.ApiKey
+    row = ApiKey.select().where(ApiKey.last_used.is_null(False)).order_by(
+        ApiKey.last_used.desc()).first()
+    return None if row is None else {"at": row.last_used, "method": None, "path": None,
+                                     "key_name": row.name, "status": None}
+
+
+def attention(state, keys, since):
+    """What needs the administrator: a list of (level, text)."""
+    notes = []
+    if not state.scim_enabled:
+        notes.append(("warn", "SCIM is off: every SCIM request is answered 403."))
+    if not [k for k in keys if k["state"] == "active"]:
+        notes.append(("warn", "There is no active API key: no identity provider can connect."))
+    soon = format_datetime(dt.datetime.now(dt.timezone.utc) +
+                           dt.timedelta(days=KEY_EXPIRY_WARNING_DAYS))
+    for key in keys:
+        if key["state"] == "active" and key["expires"] and key["expires"] <= soon:
+            notes.append(("warn", f"API key ‘{key['name']}’ works until the end of "
+                                  f"{key['last_day']}: mint its successor now."))
+    RequestLog = state.models.RequestLog
+    failures = RequestLog.select().where((RequestLog.status >= 400) &
+                                         (RequestLog.at >= since)).count()
+    if failures:
+        notes.append(("info", f"{failures} SCIM request(s) failed in the last 24 hours: "
+                              "see the provisioning log."))
+    return notes
+
+
+def describe_keys(state):
+    """Every key as the pages show it, newest first."""
+    now = now_text()
+    out = []
+    for row in reversed(state.keys()):
+        kind = "revoked" if row.revoked else "expired" if row.expires and \
+            row.expires <= now else "active"
+        last_day = None if not row.expires else (parse_datetime(row.expires) -
+                                                 dt.timedelta(seconds=1)).date().isoformat()
+        out.append({"id": row.id, "name": row.name, "prefix": key_prefix(row),
+                    "created": row.created, "expires": row.expires, "last_day": last_day,
+                    "last_used": row.last_used, "revoked": row.revoked, "state": kind})
+    return out
+
+
+def expiry_from_form(text):
+    """A key's expiry from a date field (YYYY-MM-DD): it works through
+    that day (UTC) and stops at the next midnight.  None when empty."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("the expiry date must be a date like 2027-06-30") from None
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    return format_datetime(end)
+
+
+def filters_query(params):
+    """A page's filters as a query string, for its paging and export links."""
+    return urllib.parse.urlencode({k: v for k, v in params.items() if k != "page" and v})
+
+
+def page_of(params):
+    try:
+        return max(1, int(params.get("page") or 1))
+    except ValueError:
+        return 1
+
+
+def directory_filter(rt, params):
+    """The SCIM filter text behind the Users and Groups pages' search."""
+    parts = []
+    query = (params.get("q") or "").strip()
+    if query:
+        text = json.dumps(query)
+        names = [f"{rt.display[-1]} sw {text}"] + (
+            [f"{a.name}.value sw {text}" for a in rt.schema.attributes if a.index])
+        parts.append("(" + " or ".join(names) + ")")
+    if rt.active and params.get("status") in ("active", "inactive"):
+        parts.append(f"{rt.active} eq {'true' if params['status'] == 'active' else 'false'}")
+    return " and ".join(parts) or None
+
+
+def log_query(state, params):
+    """The provisioning log rows the filters select, newest first."""
+    RequestLog = state.models.RequestLog
+    query = RequestLog.select().order_by(RequestLog.pk.desc())
+    status = params.get("status")
+    if status in ("2xx", "3xx", "4xx", "5xx"):
+        low = int(status[0]) * 100
+        query = query.where((RequestLog.status >= low) & (RequestLog.status < low + 100))
+    if params.get("resource"):
+        query = query.where(RequestLog.resource_id == params["resource"].strip())
+    if params.get("key"):
+        query = query.where(RequestLog.key_name == params["key"])
+    if params.get("since"):
+        query = query.where(RequestLog.at >= params["since"].strip())
+    return query
+
+
+# --- the pages --------------------------------------------------------------------
+
+def install_admin(app, state):
+    pages = Pages(state)
+    flash = {}          # session -> a message shown once (a new key, ...)
+
+    def route(path, methods=("GET",), public=False):
+        return admin_route(app, state, pages, ADMIN + path, methods, public)
+
+    def render(name, session, **values):
+        return pages.render(name, session=session, flash=flash.pop(
+            session.token_hash, None) if session else None, **values)
+
+    _install_access(route, render, state, pages)
+    _install_dashboard(route, render, state, flash)
+    _install_directory(route, render, state)
+    _install_logs(route, render, state)
+
+
+def _install_access(route, render, state, pages):
+    throttle = LoginThrottle()
+
+    @route("/setup", ("GET", "POST"), public=True)
+    def setup(session):
+        token = bottle.request.params.get("token") or ""
+        if admin_password_set(state) or not state.check_setup_token(token):
+            return pages.render("message.html", 404, session=None, title="No setup here",
+                                text="This setup link was used already or is not valid. "
+                                     "Sign in, or run: python scimlite.py set-admin-password")
+        error = None
+        if bottle.request.method == "POST":
+            password = bottle.request.forms.getunicode("password") or ""
+            if password != (bottle.request.forms.getunicode("confirm") or ""):
+                error = "The two passwords differ."
+            else:
+                try:
+                    set_admin_password(state, password, client_address(), "setup")
+                    state.setup_token_hash = None       # used: never again
+                    start_session(state, client_address())
+                    see_other(ADMIN)
+                except ValueError as exc:
+                    error = str(exc)
+        return render("setup.html", None, token=token, error=error, csrf=form_token())
+
+    @route("/login", ("GET", "POST"), public=True)
+    def login(session):
+        if not admin_password_set(state):
+            return pages.render("message.html", 200, session=None, title="No administrator yet",
+                                text="Open the setup link the server printed when it "
+                                     "started, or run: python scimlite.py set-admin-password")
+        error, client = None, client_address()
+        if bottle.request.method == "POST":
+            wait = throttle.wait(client, time.monotonic())
+            if wait:
+                bottle.response.set_header("Retry-After", str(int(wait) + 1))
+                return pages.render("login.html", 429, session=None, csrf=form_token(),
+                                    error=f"Too many failed attempts: wait {int(wait) + 1} "
+                                          "seconds, then try again.")
+            if check_admin_password(state, bottle.request.forms.getunicode("password") or ""):
+                throttle.succeeded(client)
+                record_audit(state, "login.succeeded", client)
+                start_session(state, client)
+                see_other(ADMIN)
+            throttle.failed(client, time.monotonic())
+            record_audit(state, "login.failed", client)
+            error = "That password is not right."
+        return pages.render("login.html", 401 if error else 200, session=None,
+                            csrf=form_token(), error=error)
+
+    @route("/logout", ("POST",))
+    def logout(session):
+        end_session(state, session)
+        record_audit(state, "logout", client_address())
+        see_other(f"{ADMIN}/login")
+
+    @route("/password", ("GET", "POST"))
+    def password(session):
+        error = None
+        if bottle.request.method == "POST":
+            forms = bottle.request.forms
+            new = forms.getunicode("new") or ""
+            if not check_admin_password(state, forms.getunicode("current") or ""):
+                error = "The current password is not right."
+            elif new != (forms.getunicode("confirm") or ""):
+                error = "The two new passwords differ."
+            else:
+                try:
+                    set_admin_password(state, new, client_address())
+                    start_session(state, client_address())
+                    see_other(ADMIN)
+                except ValueError as exc:
+                    error = str(exc)
+        return render("password.html", session, error=error)
+
+
+def _install_dashboard(route, render, state, flash):
+
+    @route("")
+    def dashboard(session):
+        keys = describe_keys(state)
+        since = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
+        state.log.flush()
+        active, inactive = count_users(state)
+        return render("dashboard.html", session, tenant_url=request_base_url(state),
+                      enabled=state.scim_enabled, active_users=active,
+                      inactive_users=inactive, groups=state.models.Group.select().count(),
+                      active_keys=sum(1 for k in keys if k["state"] == "active"),
+                      last=last_request_seen(state), notes=attention(state, keys, since))
+
+    @route("/scim", ("POST",))
+    def switch(session):
+        enable = bottle.request.forms.get("enabled") == "on"
+        state.scim_enabled = enable
+        record_audit(state, "scim.enabled" if enable else "scim.disabled", client_address())
+        see_other(ADMIN)
+
+    @route("/connect")
+    def connect(session):
+        idp = bottle.request.query.get("idp") or "entra"
+        if idp not in ("entra", "okta", "generic"):
+            idp = "entra"
+        return render("connect.html", session, idp=idp, tenant_url=request_base_url(state),
+                      keys=[k for k in describe_keys(state) if k["state"] == "active"],
+                      last=last_request_seen(state))
+
+    @route("/status.json")
+    def status(session):
+        bottle.response.content_type = "application/json"
+        return json.dumps({"last": last_request_seen(state), "enabled": state.scim_enabled})
+
+    @route("/keys", ("GET", "POST"))
+    def keys(session):
+        error = None
+        if bottle.request.method == "POST":
+            forms = bottle.request.forms
+            name = (forms.getunicode("name") or "").strip()
+            try:
+                expires = expiry_from_form(forms.get("expires"))
+                with state.changes.unit():
+                    token = mint_api_key(state.models, name, expires)
+                record_audit(state, "key.minted", client_address(), name=name,
+                             expires=expires)
+                flash[session.token_hash] = {"new_key": token, "name": name}
+                see_other(bottle.request.forms.get("back") or f"{ADMIN}/keys")
+            except ValueError as exc:
+                error = str(exc)
+        return render("keys.html", session, keys=describe_keys(state), error=error,
+                      tenant_url=request_base_url(state))
+
+    @route("/keys/<key_id:int>/revoke", ("GET", "POST"))
+    def revoke(session, key_id):
+        ApiKey = state.models.ApiKey
+        row = ApiKey.get_or_none(ApiKey.id == key_id)
+        if row is None:
+            return render("message.html", session, title="No such key",
+                          text="That key does not exist.")
+        if bottle.request.method == "POST" and not row.revoked:
+            with state.changes.unit():
+                ApiKey.update(revoked=now_text()).where(ApiKey.id == key_id).execute()
+            record_audit(state, "key.revoked", client_address(), name=row.name)
+            see_other(f"{ADMIN}/keys")
+        return render("revoke.html", session, key={"id": row.id, "name": row.name,
+                                                   "prefix": key_prefix(row),
+                                                   "revoked": row.revoked})
+
+
+def _install_directory(route, render, state):
+
+    def listing(rt, session):
+        params = bottle.request.query.decode()
+        page = page_of(params)
+        text = directory_filter(rt, params)
+        node = parse_filter(rt, text) if text else None
+        total, rows = state.resources.search(rt, node, (page - 1) * ADMIN_PAGE_SIZE + 1,
+                                             ADMIN_PAGE_SIZE)
+        items = state.resources.render(rt, rows, request_base_url(state))
+        return dict(rt=rt, items=items, total=total, page=page, size=ADMIN_PAGE_SIZE,
+                    q=params.get("q") or "", status=params.get("status") or "all",
+                    filters=filters_query(params))
+
+    def detail(rt, session, resource_id):
+        try:
+            row = state.resources.get(rt, resource_id)
+        except SCIMError:
+            return None
+        resource = state.resources.render(rt, [row], request_base_url(state))[0]
+        Event, RequestLog = state.models.Event, state.models.RequestLog
+        history = list(Event.select().where(Event.resource_id == resource_id)
+                       .order_by(Event.pk.desc()).limit(200).dicts())
+        requests = list(RequestLog.select().where(RequestLog.resource_id == resource_id)
+                        .order_by(RequestLog.pk.desc()).limit(50).dicts())
+        return dict(rt=rt, resource=resource, history=history, requests=requests,
+                    pretty=json.dumps(resource, indent=2, ensure_ascii=False))
+
+    @route("/users")
+    def users(session):
+        return render("directory.html", session, **listing(USER_TYPE, session))
+
+    @route("/groups")
+    def groups(session):
+        values = listing(GROUP_TYPE, session)
+        members = state.models.Membership
+        counts = dict(members.select(members.group, fn.COUNT(members.id)).join(
+            state.models.Group).where(state.models.Group.id.in_(
+                [g["id"] for g in values["items"]])).group_by(members.group).tuples())
+        pks = {g.id: g.pk for g in state.models.Group.select(
+            state.models.Group.id, state.models.Group.pk).where(
+            state.models.Group.id.in_([g["id"] for g in values["items"]]))}
+        for item in values["items"]:
+            item["_count"] = counts.get(pks.get(item["id"]), 0)
+        return render("directory.html", session, **values)
+
+    @route("/users/<resource_id>")
+    def user(session, resource_id):
+        values = detail(USER_TYPE, session, resource_id)
+        if values is None:
+            return render("message.html", session, title="No such user",
+                          text="No user has that id (it may have been deleted).")
+        return render("resource.html", session, **values)
+
+    @route("/groups/<resource_id>")
+    def group(session, resource_id):
+        values = detail(GROUP_TYPE, session, resource_id)
+        if values is None:
+            return render("message.html", session, title="No such group",
+                          text="No group has that id (it may have been deleted).")
+        return render("resource.html", session, **values)
+
+
+def _install_logs(route, render, state):
+
+    @route("/log")
+    def log_page(session):
+        state.log.flush()
+        params = bottle.request.query.decode()
+        page = page_of(params)
+        rows = list(log_query(state, params).offset((page - 1) * ADMIN_PAGE_SIZE)
+                    .limit(ADMIN_PAGE_SIZE + 1).dicts())
+        ReadCount = state.models.ReadCount
+        reads = list(ReadCount.select().order_by(ReadCount.day.desc()).limit(14).dicts())
+        keys = sorted({k["name"] for k in describe_keys(state)})
+        return render("log.html", session, rows=rows[:ADMIN_PAGE_SIZE],
+                      more=len(rows) > ADMIN_PAGE_SIZE, page=page, params=params,
+                      filters=filters_query(params),
+                      reads=reads, keys=keys, log_reads=state.settings["log_reads"])
+
+    @route("/log.jsonl")
+    def log_export(session):
+        state.log.flush()
+        bottle.response.content_type = "application/x-ndjson; charset=utf-8"
+        bottle.response.set_header("Content-Disposition",
+                                   'attachment; filename="scimlite-log.jsonl"')
+        query = log_query(state, bottle.request.query.decode())
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n"
+                       for row in query.dicts().iterator())
+
+    @route("/log/<pk:int>")
+    def log_entry(session, pk):
+        state.log.flush()
+        RequestLog = state.models.RequestLog
+        row = RequestLog.select().where(RequestLog.pk == pk).dicts().first()
+        if row is None:
+            return render("message.html", session, title="No such entry",
+                          text="That log entry does not exist (it may have expired).")
+        return render("log_entry.html", session, row=row,
+                      request_body=_pretty(row["request_body"]),
+                      response_body=_pretty(row["response_body"]))
+
+    @route("/audit")
+    def audit(session):
+        Audit = state.models.Audit
+        page = page_of(bottle.request.query)
+        rows = list(Audit.select().order_by(Audit.pk.desc())
+                    .offset((page - 1) * ADMIN_PAGE_SIZE).limit(ADMIN_PAGE_SIZE + 1).dicts())
+        return render("audit.html", session, rows=rows[:ADMIN_PAGE_SIZE],
+                      more=len(rows) > ADMIN_PAGE_SIZE, page=page)
+
+
+def _pretty(text):
+    if not text:
+        return ""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+###############################################################################
 # Routes and create_app() #####################################################
 ###############################################################################
 
@@ -4213,22 +4852,25 @@ def _install_resource_routes(state, route, rt):
 
 
 def _install_pages(app, state):
+    """The public front page (what this server is, where to go: no counts
+    for anyone without a session) and the static files of the admin pages."""
     template = bottle.SimpleTemplate((TEMPLATES_DIR / "index.html").read_text("utf-8"))
-    stylesheet = (TEMPLATES_DIR / "style.css").read_text("utf-8")
+    static = {name: (TEMPLATES_DIR / name).read_text("utf-8")
+              for name in ("style.css", "admin.js")}
+    types_ = {"style.css": "text/css", "admin.js": "text/javascript"}
 
     @app.get("/")
     def index():
-        with state.lock:
-            m = state.models
-            return template.render(
-                version=__version__, tenant_url=request_base_url(state),
-                enabled=state.scim_enabled, users=m.User.select().count(),
-                groups=m.Group.select().count(), keys=active_keys(m).count())
+        for name, value in SECURITY_HEADERS.items():
+            bottle.response.set_header(name, value)
+        return template.render(version=__version__, tenant_url=request_base_url(state),
+                               admin=ADMIN)
 
-    @app.get("/style.css")
-    def style():
-        bottle.response.content_type = "text/css; charset=utf-8"
-        return stylesheet
+    @app.get("/<name:re:style\\.css|admin\\.js>")
+    def static_file(name):
+        bottle.response.content_type = f"{types_[name]}; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "max-age=300")
+        return static[name]
 
 
 def create_app(config=None):
@@ -4249,6 +4891,7 @@ def create_app(config=None):
     for rt in RESOURCE_TYPES.values():
         _install_resource_routes(state, route, rt)
     _install_pages(app, state)
+    install_admin(app, state)
     install_error_pages(app, state)
     return app
 
@@ -4256,7 +4899,7 @@ def create_app(config=None):
 # CLI: serve, mint-key, list-keys, revoke-key, scim ###########################
 ###############################################################################
 
-COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim")
+COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password")
 
 
 def build_parser():
@@ -4289,6 +4932,8 @@ def build_parser():
     scim = command("scim", "switch SCIM provisioning on or off (while off, every "
                    "SCIM request is 403); a running server sees it at once")
     scim.add_argument("action", choices=("enable", "disable", "status"))
+    command("set-admin-password", "set the admin page's password: asked for twice on "
+            "a terminal, else read from the first line of stdin")
     return parser
 
 
@@ -4332,8 +4977,12 @@ def cmd_serve(settings, out):
     else:
         print(f"  Tenant URL:   {url}\n  API keys:     {len(active_keys(state.models))} "
               "active (python scimlite.py list-keys; mint-key NAME)", file=out)
-    print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C stops)",
-          file=out, flush=True)
+    if not admin_password_set(state):
+        print("No admin password yet. Choose one at this one-time link (or run "
+              "python scimlite.py set-admin-password):\n"
+              f"  {setup_url(state, state.new_setup_token())}", file=out)
+    print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C stops; "
+          f"admin page at {ADMIN})", file=out, flush=True)
     waitress.serve(app, host=settings["host"], port=settings["port"],
                    threads=settings["threads"], ident="scimlite",
                    # scimlite answers oversized bodies itself, as SCIM errors
@@ -4349,6 +4998,18 @@ def cmd_list_keys(state, out):
         status = f"revoked {row.revoked}" if row.revoked else "active"
         print(f"{key_prefix(row)}  {row.name:<20} created {row.created}  "
               f"last used {row.last_used or 'never'}  {status}", file=out)
+
+
+def cmd_set_admin_password(state, stdin, out):
+    if stdin.isatty():
+        import getpass
+        password = getpass.getpass("New admin password: ")
+        if password != getpass.getpass("Again: "):
+            raise ValueError("the two passwords differ")
+    else:
+        password = stdin.readline().rstrip("\r\n")
+    set_admin_password(state, password, "command line")
+    print(f"The admin password is set; sign in at {ADMIN}/login", file=out)
 
 
 def cmd_scim(state, action, out):
@@ -4383,6 +5044,8 @@ def main(argv=None, environ=None, out=None):
             print(f"revoked {state.revoke_key(args.name_or_prefix)!r}", file=out)
         elif args.command == "scim":
             cmd_scim(state, args.action, out)
+        elif args.command == "set-admin-password":
+            cmd_set_admin_password(state, sys.stdin, out)
     except (ValueError, LookupError) as exc:
         print(f"scimlite: {exc}", file=sys.stderr)
         return 1
