@@ -4899,6 +4899,7 @@ def create_app(config=None):
 # CLI: serve, mint-key, list-keys, revoke-key, scim ###########################
 ###############################################################################
 
+CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
 COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password")
 
 
@@ -5008,13 +5009,14 @@ def cmd_set_admin_password(state, stdin, out):
             raise ValueError("the two passwords differ")
     else:
         password = stdin.readline().rstrip("\r\n")
-    set_admin_password(state, password, "command line")
+    set_admin_password(state, password, CLI_CLIENT)
     print(f"The admin password is set; sign in at {ADMIN}/login", file=out)
 
 
 def cmd_scim(state, action, out):
     if action != "status":
         state.scim_enabled = action == "enable"
+        record_audit(state, f"scim.{action}d", CLI_CLIENT)
     print(f"SCIM provisioning is {'enabled' if state.scim_enabled else 'disabled'}",
           file=out)
 
@@ -5038,10 +5040,13 @@ def main(argv=None, environ=None, out=None):
     try:
         if args.command == "mint-key":
             print(state.mint_key(args.name), file=out)
+            record_audit(state, "key.minted", CLI_CLIENT, name=args.name)
         elif args.command == "list-keys":
             cmd_list_keys(state, out)
         elif args.command == "revoke-key":
-            print(f"revoked {state.revoke_key(args.name_or_prefix)!r}", file=out)
+            name = state.revoke_key(args.name_or_prefix)
+            record_audit(state, "key.revoked", CLI_CLIENT, name=name)
+            print(f"revoked {name!r}", file=out)
         elif args.command == "scim":
             cmd_scim(state, args.action, out)
         elif args.command == "set-admin-password":

@@ -90,3 +90,16 @@ def test_tenant_url():
     assert scimlite.tenant_url(settings) == "http://[::1]:9000/scim/v2"
     settings = scimlite.load_settings({"public_url": "https://idm.example.com"})
     assert scimlite.tenant_url(settings) == "https://idm.example.com/scim/v2"
+
+
+def test_command_line_actions_are_in_the_audit_trail(tmp_path):
+    db = str(tmp_path / "a.db")
+    run("mint-key", "cli-key", "--db", db)
+    run("revoke-key", "cli-key", "--db", db)
+    run("scim", "disable", "--db", db)
+    run("scim", "status", "--db", db)           # a look, not an action
+    app = scimlite.create_app({"db": db})
+    Audit = app.scimlite.models.Audit
+    rows = [(a.action, a.client) for a in Audit.select().order_by(Audit.pk)]
+    assert rows == [("key.minted", "command line"), ("key.revoked", "command line"),
+                    ("scim.disabled", "command line")]

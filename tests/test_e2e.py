@@ -43,3 +43,31 @@ def test_bad_key_over_http_is_401_json(server):
     status, headers, body = http("GET", f"{base}/Users", "scim_wrong")
     assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_a_revoked_key_is_refused_on_an_open_keep_alive_connection(server):
+    """Revocation takes effect on the very next request, even one sent on a
+    connection that was authenticated before (every request is checked)."""
+    import http.client
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+    base, _, process = server
+    db = process.args[process.args.index("--db") + 1]
+    key = subprocess.run([sys.executable, process.args[1], "mint-key", "rotating", "--db", db],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    url = urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    headers = {"Authorization": f"Bearer {key}"}
+    connection.request("GET", url.path + "/Users", headers=headers)
+    first = connection.getresponse()
+    first.read()
+    assert first.status == 200 and first.getheader("Connection", "").lower() != "close"
+    socket_used = connection.sock
+    subprocess.run([sys.executable, process.args[1], "revoke-key", "rotating", "--db", db],
+                   check=True, capture_output=True)
+    connection.request("GET", url.path + "/Users", headers=headers)     # same socket
+    second = connection.getresponse()
+    assert second.status == 401 and b"revoked" in second.read()
+    assert connection.sock is socket_used       # it was the same connection
+    connection.close()
