@@ -2221,12 +2221,28 @@ def _value_sql(node, expr, attr, pre_folded):
         test = fn.instr(expr, value) > 0
     elif op == "sw":
         test = fn.substr(expr, 1, len(value)) == value
+        if isinstance(expr, peewee.Field) and value:
+            test = _prefix_range(expr, value) & test
     elif op == "ew":
         test = (fn.substr(expr, -len(value)) == value) if value else present
     else:
         test = {"gt": expr > value, "ge": expr >= value,
                 "lt": expr < value, "le": expr <= value}[op]
     return present & test
+
+
+def _prefix_range(column, prefix):
+    """A range of an indexed text column that holds every value starting
+    with `prefix`, so `sw` reads an index range instead of every row (the
+    substr test beside it stays the exact one).  Text compares as UTF-8
+    bytes, in code point order: [prefix, prefix with its last character
+    one higher)."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:        # surrogates are no characters: skip them
+        last = 0xE000
+    if last > 0x10FFFF:
+        return column >= prefix
+    return (column >= prefix) & (column < prefix[:-1] + chr(last))
 
 
 # --- sorting -------------------------------------------------------------------

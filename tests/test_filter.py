@@ -375,3 +375,21 @@ def test_meta_pr_matches_everything(scim):
 def test_datetimes_beyond_the_calendar_are_invalid_filters(scim, moment):
     resp = scim.get("/Users", filter=f'meta.created gt "{moment}"', status=400)
     assert_scim_error(resp, 400, "invalidFilter")
+
+
+@pytest.mark.parametrize("prefix", ["AL", "al", "\ud7ff",
+                                    "\U0010ffff", "é"])
+def test_sw_on_an_indexed_column_reads_a_range_and_stays_exact(scim, prefix):
+    """`sw` on userName, emails.value, id or externalId uses an index range;
+    prefixes whose last character is the last before the surrogates or the
+    last code point still match exactly what they start."""
+    names = [prefix + "x", prefix.lower() + "y", prefix + "\U0010ffff", "z" + prefix]
+    for name in names:
+        scim.create_user(name, emails=[{"value": name + "@mail"}], externalId=name)
+    expected = sorted(n for n in names if n.casefold().startswith(prefix.casefold()))
+    text = json.dumps(prefix)
+    for attribute in ("userName", "emails.value"):
+        found = scim.get("/Users", filter=f"{attribute} sw {text}").json["Resources"]
+        assert sorted(u["userName"] for u in found) == expected, attribute
+    exact = scim.get("/Users", filter=f"externalId sw {text}").json["Resources"]
+    assert sorted(u["userName"] for u in exact) == sorted(n for n in names if n.startswith(prefix))
