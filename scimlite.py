@@ -386,7 +386,7 @@ USER_SCHEMA = Schema(USER_URN, "User", "User Account", (
     _str("timezone", "Time zone in IANA format, e.g. 'America/Los_Angeles'."),
     # No IdP leaves `active` out, but a hand-made client may; a user is
     # active until told otherwise, and filters then agree (`active eq true`).
-    Attr("active", "boolean", default=True,
+    Attr("active", "boolean", default=True, column="active",
          description="Whether the user may use the service."),
     Attr("password", mutability="writeOnly", returned="never", storage="hash",
          column="password_hash",
@@ -1779,9 +1779,14 @@ def _exclude(resource, excluded, always):
 # Storage: peewee models built per app, migrations ############################
 ###############################################################################
 
-SCHEMA_VERSION = 2
-# Columns added to tables that existed before: (version, table, column, SQL type).
-ADDED_COLUMNS = ((2, "api_key", "expires", "VARCHAR(255)"),)
+SCHEMA_VERSION = 3
+# Columns added to tables that existed before: (version, table, column, SQL
+# type, how existing rows get their value or None).  New tables and indexes
+# need no entry: create_tables() adds what is missing.
+ADDED_COLUMNS = (
+    (2, "api_key", "expires", "VARCHAR(255)", None),
+    (3, "user", "active", "INTEGER", "COALESCE(json_extract(data, '$.active'), 1)"),
+)
 
 
 def open_database(path):
@@ -1835,6 +1840,7 @@ def _resource_models(Base):
     class User(Resource):
         user_name_key = peewee.CharField(unique=True)
         display_name_key = peewee.CharField(null=True, index=True)
+        active = peewee.BooleanField(null=True, index=True)
         password_hash = peewee.CharField(null=True)
 
     class UserEmail(Base):
@@ -1940,14 +1946,19 @@ def migrate(models):
     """Create what is missing; record the schema version in the database."""
     db = models.db
     with db.atomic():
-        db.create_tables(models.all)        # the tables a new version brings
-        current = get_option(models, "schema_version", 0)
+        exists = db.table_exists(models.Option._meta.table_name)
+        current = get_option(models, "schema_version", 0) if exists else 0
         if current > SCHEMA_VERSION:
             raise RuntimeError(f"the database was written by a newer scimlite "
                                f"(schema {current}); upgrade scimlite")
-        for version, table, column, kind in ADDED_COLUMNS:
-            if version > current and column not in {c.name for c in db.get_columns(table)}:
+        # Columns first: create_tables() then indexes them.
+        for version, table, column, kind, fill in ADDED_COLUMNS:
+            if version > current and db.table_exists(table) and \
+                    column not in {c.name for c in db.get_columns(table)}:
                 db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+                if fill:
+                    db.execute_sql(f'UPDATE "{table}" SET "{column}" = {fill}')
+        db.create_tables(models.all)        # the tables and indexes a version brings
         set_option(models, "schema_version", SCHEMA_VERSION)
 
 

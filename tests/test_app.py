@@ -123,22 +123,31 @@ def test_status_page_shows_the_tenant_url(app, scim):
 
 
 def test_a_version_1_database_is_migrated_and_keeps_its_keys(tmp_path):
-    """A database written before key expiry and the admin tables (schema 1)
-    opens, gains them, and its key still works."""
+    """A database written before key expiry, the admin tables and the active
+    column (schema 1) opens, gains them, and its data and key still work."""
     path = str(tmp_path / "old.db")
     app = scimlite.create_app({"db": path})
     key = app.scimlite.mint_key("entra")
     SCIMClient(app, key).create_user("kept")
+    SCIMClient(app, key).create_user("off", active=False)
     app.scimlite.log.flush()        # nothing left to write to the tables dropped next
     db = app.scimlite.models.db
+    db.execute_sql('DROP INDEX "user_active"')
+    db.execute_sql('ALTER TABLE "user" DROP COLUMN "active"')
     db.execute_sql('ALTER TABLE "api_key" DROP COLUMN "expires"')
     for table in ("admin_session", "audit", "request_log", "read_count"):
         db.execute_sql(f'DROP TABLE "{table}"')
     scimlite.set_option(app.scimlite.models, "schema_version", 1)
     app.scimlite.close()
     again = scimlite.create_app({"db": path})
-    assert scimlite.get_option(again.scimlite.models, "schema_version", 0) == 2
+    assert scimlite.get_option(again.scimlite.models, "schema_version", 0) == 3
     columns = {c.name for c in again.scimlite.models.db.get_columns("api_key")}
     assert "expires" in columns
-    assert SCIMClient(again, key).get("/Users").json["totalResults"] == 1
+    client = SCIMClient(again, key)
+    assert client.get("/Users").json["totalResults"] == 2
+    # the new active column was filled from the stored data, and is indexed
+    assert [u["userName"] for u in client.get("/Users", filter="active eq false").json[
+        "Resources"]] == ["off"]
+    indexes = {i.name for i in again.scimlite.models.db.get_indexes("user")}
+    assert "user_active" in indexes
     again.scimlite.close()

@@ -37,7 +37,7 @@ def seed(app, count):
                 rows.append({"id": f"00000000-0000-0000-0000-{i:012d}",
                              "data": json.dumps(data), "created": stamp,
                              "last_modified": stamp, "user_name_key": name,
-                             "display_name_key": f"user {i}"})
+                             "display_name_key": f"user {i}", "active": True})
             m.User.insert_many(rows).execute()
             first = m.User.select(m.User.pk).where(m.User.id == rows[0]["id"]).scalar()
             emails = [(first + n, r["user_name_key"]) for n, r in enumerate(rows)]
