@@ -448,17 +448,19 @@ SCHEMAS_ATTR = Attr("schemas", "reference", multi=True, mutability="readOnly",
                     description="The schema URIs the resource uses.")
 RESOURCE_TYPE_ATTR = Attr("resourceType", mutability="readOnly", case_exact=True,
                           storage="computed")
+# location sorts by the id in it; version by the row's write counter.
+META_LOCATION_ATTR = Attr("location", "reference", mutability="readOnly", case_exact=True,
+                          storage="computed", column="id")
+META_VERSION_ATTR = Attr("version", mutability="readOnly", case_exact=True,
+                         storage="computed", column="version")
 META_ATTR = Attr("meta", "complex", mutability="readOnly", storage="computed",
                  description="Resource metadata.", sub=(
     RESOURCE_TYPE_ATTR,
     Attr("created", "dateTime", mutability="readOnly", storage="column", column="created"),
     Attr("lastModified", "dateTime", mutability="readOnly", storage="column",
          column="last_modified"),
-    # location sorts by the id in it; version by the row's write counter.
-    Attr("location", "reference", mutability="readOnly", case_exact=True,
-         storage="computed", column="id"),
-    Attr("version", mutability="readOnly", case_exact=True, storage="computed",
-         column="version"),
+    META_LOCATION_ATTR,
+    META_VERSION_ATTR,
 ))
 COMMON_ATTRIBUTES = (
     SCHEMAS_ATTR,
@@ -2686,27 +2688,35 @@ def location_of(base_url, rt, resource_id):
 
 
 def render_resource(rt, row, base_url, computed, etag):
-    """One stored row as the wire resource; `computed` holds groups/members."""
+    """One stored row as the wire resource, read from where the table says
+    each attribute is stored: the common attributes, the core ones
+    (`computed` holds groups and members), each extension with data, and
+    meta last."""
     data = json.loads(row.data)
-    out = {"schemas": [rt.schema.id] + [e.id for e in rt.extensions if data.get(e.id)],
-           "id": row.id}
-    if "externalId" in data:
-        out["externalId"] = data["externalId"]
-    for attr in rt.schema.attributes:
-        value = computed[attr.name] if attr.name in computed else data.get(attr.name)
-        if value is not None:
+    made = {SCHEMAS_ATTR: [rt.schema.id] + [e.id for e in rt.extensions if data.get(e.id)],
+            RESOURCE_TYPE_ATTR: rt.name, META_LOCATION_ATTR: location_of(base_url, rt, row.id),
+            META_VERSION_ATTR: etag}
+    out = {}
+    for attr in (*COMMON_ATTRIBUTES, *rt.schema.attributes):
+        value = _stored_value(attr, row, data, made, computed)
+        if value is not None and attr is not META_ATTR:
             out[attr.name] = value
     for extension in rt.extensions:
         if data.get(extension.id):
             out[extension.id] = data[extension.id]
-    out["meta"] = {
-        "resourceType": rt.name,
-        "created": row.created,
-        "lastModified": row.last_modified,
-        "location": location_of(base_url, rt, row.id),
-        "version": etag,
-    }
+    out[META_ATTR.name] = {sub.name: _stored_value(sub, row, data, made, computed)
+                           for sub in META_ATTR.sub}
     return out
+
+
+def _stored_value(attr, row, data, made, computed):
+    if attr.name in computed and attr.storage in ("members", "memberships"):
+        return computed[attr.name]
+    if attr.storage == "column":
+        return getattr(row, attr.column)
+    if attr.storage == "computed":
+        return made.get(attr)
+    return data.get(attr.name) if attr.storage == "json" else None
 
 
 def render_reference(base_url, resource_id, resource_type, display, kind=None):
