@@ -2214,8 +2214,10 @@ def _value_sql(node, expr, attr, pre_folded):
     """One comparison; `pre_folded` when the column already holds folded text."""
     present = _assigned(expr)
     if isinstance(node, Present):
-        # "If the attribute has a non-empty value" (RFC 7644 §3.4.2.2).
-        return present & (expr != "")
+        # "If the attribute has a non-empty value" (RFC 7644 §3.4.2.2); only
+        # text can be empty (and a typed column would read "" as its own 0).
+        return present & (expr != "") if attr.type in ("string", "reference", "binary") \
+            else present
     if node.value is None:
         return ~present if node.op == "eq" else present
     if node.op == "ne":
