@@ -37,11 +37,12 @@ The file reads top to bottom; each section uses only those above it.
     Bulk            /Bulk with bulkId references
     Admin           sessions, CSRF, login throttling, the pages under /admin
     Routes          discovery and resource routes, create_app()
+    Live server     serve(): scimlite on a free port, for other projects' tests
     CLI             serve, mint-key, list-keys, revoke-key, scim; main()
 """
 
 __version__ = "0.1.0"
-__all__ = ["create_app", "load_settings", "main", "SCIMError", "SETTINGS",
+__all__ = ["create_app", "serve", "load_settings", "main", "SCIMError", "SETTINGS",
            "RESOURCE_TYPES", "parse_filter", "__version__"]
 
 import argparse
@@ -1791,6 +1792,29 @@ ADDED_COLUMNS = (
 )
 
 
+class SqliteDatabase(peewee.SqliteDatabase):
+    """peewee's SQLite database, remembering every connection its threads
+    open, so that closing an app closes them all (peewee's close() reaches
+    only the calling thread's): no file handle outlives the app."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._opened, self._opened_lock = [], threading.Lock()
+
+    def _connect(self):
+        connection = super()._connect()
+        with self._opened_lock:
+            self._opened.append(connection)
+        return connection
+
+    def close_all(self):
+        self.close()
+        with self._opened_lock:
+            connections, self._opened = self._opened, []
+        for connection in connections:
+            connection.close()
+
+
 def open_database(path):
     """A peewee SQLite database: WAL, foreign keys, a busy timeout.
 
@@ -1799,11 +1823,14 @@ def open_database(path):
     """
     if path == ":memory:":
         # One shared connection; the app serialises requests with a lock.
-        db = peewee.SqliteDatabase(":memory:", thread_safe=False,
-                                   check_same_thread=False, lock_type="IMMEDIATE",
-                                   pragmas={"foreign_keys": 1})
+        db = SqliteDatabase(":memory:", thread_safe=False,
+                            check_same_thread=False, lock_type="IMMEDIATE",
+                            pragmas={"foreign_keys": 1})
     else:
-        db = peewee.SqliteDatabase(path, timeout=30, lock_type="IMMEDIATE", pragmas={
+        # One connection per thread, as peewee does; check_same_thread off
+        # only so that close_all() may close them from the closing thread.
+        db = SqliteDatabase(path, timeout=30, lock_type="IMMEDIATE",
+                            check_same_thread=False, pragmas={
             "journal_mode": "wal",
             "synchronous": "full",      # an acknowledged write survives a crash
             "foreign_keys": 1,
@@ -3532,7 +3559,7 @@ class ScimLite:
         while self.workers:
             self.workers.pop().stop()
         self.log.flush()
-        self.models.db.close()
+        self.models.db.close_all()
 
 
 ###############################################################################
@@ -4933,6 +4960,68 @@ def create_app(config=None):
     install_admin(app, state)
     install_error_pages(app, state)
     return app
+
+###############################################################################
+# Live server: scimlite.serve() for other projects' tests #####################
+###############################################################################
+
+class LiveServer:
+    """scimlite served by Waitress on a free loopback port, in a background
+    thread: what `serve()` yields.
+
+    url       the root, e.g. http://127.0.0.1:50123
+    base_url  the SCIM base URL (url + base_path)
+    token     a freshly minted API key
+    app       the WSGI app; app.scimlite is its state
+    """
+
+    def __init__(self, app, threads=4):
+        import waitress.server      # only serving needs it
+        self.app = app
+        self.token = app.scimlite.mint_key(f"live-server-{new_token()[:8]}")
+        self._server = waitress.server.create_server(
+            app, host="127.0.0.1", port=0, threads=threads, ident="scimlite")
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self.base_url = self.url + app.scimlite.settings["base_path"]
+        self._thread = threading.Thread(target=self._server.run, name="scimlite-live-server",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        """Close every connection and the listening socket, end Waitress's
+        threads, close the app: nothing is left behind.  Idempotent."""
+        if self._thread is None:
+            return
+        server = self._server
+        # Channels belong to the server's loop thread: closed there, after
+        # which its loop has nothing left to watch and returns.
+        def close_all():
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.handle_close()      # an HTTP connection
+            server.close()                      # the listening socket and the trigger
+        server.trigger.pull_trigger(close_all)
+        self._thread.join(10)
+        server.task_dispatcher.shutdown()
+        self.app.scimlite.close()
+        self._thread = None
+
+
+@contextlib.contextmanager
+def serve(config=None, threads=4):
+    """`with scimlite.serve() as server:` a live scimlite for a test.
+
+    config is what create_app() takes; with no `db` in a dict (or no config)
+    the database is ":memory:".  Starts in milliseconds; on leaving the
+    block it stops, leaving no thread, socket or open file behind.
+    """
+    if config is None or (isinstance(config, dict) and "db" not in config):
+        config = {**(config or {}), "db": ":memory:"}
+    server = LiveServer(create_app(config), threads)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 ###############################################################################
 # CLI: serve, mint-key, list-keys, revoke-key, scim ###########################
