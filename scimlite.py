@@ -4527,7 +4527,9 @@ def install_admin(app, state):
             session.token_hash, None) if session else None, **values)
 
     _install_access(route, render, state, pages)
-    _install_dashboard(route, render, state, flash)
+    _install_account(route, render, state)
+    _install_dashboard(route, render, state)
+    _install_keys(route, render, state, flash)
     _install_directory(route, render, state)
     _install_logs(route, render, state)
 
@@ -4582,6 +4584,9 @@ def _install_access(route, render, state, pages):
         return pages.render("login.html", 401 if error else 200, session=None,
                             csrf=form_token(), error=error)
 
+
+def _install_account(route, render, state):
+
     @route("/logout", ("POST",))
     def logout(session):
         end_session(state, session)
@@ -4608,7 +4613,7 @@ def _install_access(route, render, state, pages):
         return render("password.html", session, error=error)
 
 
-def _install_dashboard(route, render, state, flash):
+def _install_dashboard(route, render, state):
 
     @route("")
     def dashboard(session):
@@ -4642,6 +4647,9 @@ def _install_dashboard(route, render, state, flash):
     def status(session):
         bottle.response.content_type = "application/json"
         return json.dumps({"last": last_request_seen(state), "enabled": state.scim_enabled})
+
+
+def _install_keys(route, render, state, flash):
 
     @route("/keys", ("GET", "POST"))
     def keys(session):
@@ -4679,55 +4687,60 @@ def _install_dashboard(route, render, state, flash):
                                                    "revoked": row.revoked})
 
 
+def directory_listing(state, rt):
+    """One page of the Users or Groups list, searched and filtered."""
+    params = bottle.request.query.decode()
+    page = page_of(params)
+    text = directory_filter(rt, params)
+    node = parse_filter(rt, text) if text else None
+    total, rows = state.resources.search(rt, node, (page - 1) * ADMIN_PAGE_SIZE + 1,
+                                         ADMIN_PAGE_SIZE)
+    items = state.resources.render(rt, rows, request_base_url(state))
+    return dict(rt=rt, items=items, total=total, page=page, size=ADMIN_PAGE_SIZE,
+                q=params.get("q") or "", status=params.get("status") or "all",
+                filters=filters_query(params))
+
+
+def resource_detail(state, rt, resource_id):
+    """A user or group as SCIM returns it, with its history; None if gone."""
+    try:
+        row = state.resources.get(rt, resource_id)
+    except SCIMError:
+        return None
+    resource = state.resources.render(rt, [row], request_base_url(state))[0]
+    Event, RequestLog = state.models.Event, state.models.RequestLog
+    history = list(Event.select().where(Event.resource_id == resource_id)
+                   .order_by(Event.pk.desc()).limit(200).dicts())
+    requests = list(RequestLog.select().where(RequestLog.resource_id == resource_id)
+                    .order_by(RequestLog.pk.desc()).limit(50).dicts())
+    return dict(rt=rt, resource=resource, history=history, requests=requests,
+                pretty=json.dumps(resource, indent=2, ensure_ascii=False))
+
+
+def member_counts(state, group_ids):
+    """{group id: number of direct members}, in one query."""
+    Group, Membership = state.models.Group, state.models.Membership
+    return dict(Membership.select(Group.id, fn.COUNT(Membership.id)).join(Group).where(
+        Group.id.in_(group_ids)).group_by(Group.id).tuples())
+
+
 def _install_directory(route, render, state):
-
-    def listing(rt, session):
-        params = bottle.request.query.decode()
-        page = page_of(params)
-        text = directory_filter(rt, params)
-        node = parse_filter(rt, text) if text else None
-        total, rows = state.resources.search(rt, node, (page - 1) * ADMIN_PAGE_SIZE + 1,
-                                             ADMIN_PAGE_SIZE)
-        items = state.resources.render(rt, rows, request_base_url(state))
-        return dict(rt=rt, items=items, total=total, page=page, size=ADMIN_PAGE_SIZE,
-                    q=params.get("q") or "", status=params.get("status") or "all",
-                    filters=filters_query(params))
-
-    def detail(rt, session, resource_id):
-        try:
-            row = state.resources.get(rt, resource_id)
-        except SCIMError:
-            return None
-        resource = state.resources.render(rt, [row], request_base_url(state))[0]
-        Event, RequestLog = state.models.Event, state.models.RequestLog
-        history = list(Event.select().where(Event.resource_id == resource_id)
-                       .order_by(Event.pk.desc()).limit(200).dicts())
-        requests = list(RequestLog.select().where(RequestLog.resource_id == resource_id)
-                        .order_by(RequestLog.pk.desc()).limit(50).dicts())
-        return dict(rt=rt, resource=resource, history=history, requests=requests,
-                    pretty=json.dumps(resource, indent=2, ensure_ascii=False))
 
     @route("/users")
     def users(session):
-        return render("directory.html", session, **listing(USER_TYPE, session))
+        return render("directory.html", session, **directory_listing(state, USER_TYPE))
 
     @route("/groups")
     def groups(session):
-        values = listing(GROUP_TYPE, session)
-        members = state.models.Membership
-        counts = dict(members.select(members.group, fn.COUNT(members.id)).join(
-            state.models.Group).where(state.models.Group.id.in_(
-                [g["id"] for g in values["items"]])).group_by(members.group).tuples())
-        pks = {g.id: g.pk for g in state.models.Group.select(
-            state.models.Group.id, state.models.Group.pk).where(
-            state.models.Group.id.in_([g["id"] for g in values["items"]]))}
+        values = directory_listing(state, GROUP_TYPE)
+        counts = member_counts(state, [g["id"] for g in values["items"]])
         for item in values["items"]:
-            item["_count"] = counts.get(pks.get(item["id"]), 0)
+            item["_count"] = counts.get(item["id"], 0)
         return render("directory.html", session, **values)
 
     @route("/users/<resource_id>")
     def user(session, resource_id):
-        values = detail(USER_TYPE, session, resource_id)
+        values = resource_detail(state, USER_TYPE, resource_id)
         if values is None:
             return render("message.html", session, title="No such user",
                           text="No user has that id (it may have been deleted).")
@@ -4735,7 +4748,7 @@ def _install_directory(route, render, state):
 
     @route("/groups/<resource_id>")
     def group(session, resource_id):
-        values = detail(GROUP_TYPE, session, resource_id)
+        values = resource_detail(state, GROUP_TYPE, resource_id)
         if values is None:
             return render("message.html", session, title="No such group",
                           text="No group has that id (it may have been deleted).")
