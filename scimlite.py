@@ -4738,20 +4738,20 @@ def _install_directory(route, render, state):
             item["_count"] = counts.get(item["id"], 0)
         return render("directory.html", session, **values)
 
-    @route("/users/<resource_id>")
-    def user(session, resource_id):
-        values = resource_detail(state, USER_TYPE, resource_id)
-        if values is None:
-            return render("message.html", session, title="No such user",
-                          text="No user has that id (it may have been deleted).")
-        return render("resource.html", session, **values)
+    for rt in RESOURCE_TYPES.values():
+        _install_detail(route, render, state, rt)
 
-    @route("/groups/<resource_id>")
-    def group(session, resource_id):
-        values = resource_detail(state, GROUP_TYPE, resource_id)
+
+def _install_detail(route, render, state, rt):
+    """/admin/users/{id}, /admin/groups/{id}."""
+    kind = rt.name.lower()
+
+    @route(f"{rt.endpoint.lower()}/<resource_id>")
+    def detail(session, resource_id):
+        values = resource_detail(state, rt, resource_id)
         if values is None:
-            return render("message.html", session, title="No such group",
-                          text="No group has that id (it may have been deleted).")
+            return render("message.html", session, title=f"No such {kind}",
+                          text=f"No {kind} has that id (it may have been deleted).")
         return render("resource.html", session, **values)
 
 
