@@ -38,6 +38,7 @@ The file reads top to bottom; each section uses only those above it.
     Admin           sessions, CSRF, login throttling, the pages under /admin
     Routes          discovery and resource routes, create_app()
     Live server     serve(): scimlite on a free port, for other projects' tests
+    pytest plugin   fixtures for other projects' tests (`-p scimlite`)
     CLI             serve, mint-key, list-keys, revoke-key, scim; main()
 """
 
@@ -5035,6 +5036,68 @@ def serve(config=None, threads=4):
         yield server
     finally:
         server.stop()
+
+###############################################################################
+# pytest plugin: fixtures for other projects' tests ###########################
+###############################################################################
+# `pytest_plugins = ["scimlite"]` in a conftest.py, or `pytest -p scimlite`.
+# pytest calls pytest_configure() below, which registers the fixtures; they
+# are built there, so that importing scimlite never imports pytest.
+
+SHARED_MARKER = "scim_shared"
+
+
+def pytest_configure(config):
+    import pytest
+    config.addinivalue_line("markers", f"{SHARED_MARKER}: the test uses its module's "
+                            "one scimlite app instead of a fresh one")
+    config.pluginmanager.register(_pytest_fixtures(pytest), "scimlite-fixtures")
+
+
+def _pytest_fixtures(pytest):
+    class ScimliteFixtures:
+        """scim_config (override it), scim_app, scim_token, scim_client,
+        scim_server.  Each test gets a fresh, empty in-memory store unless
+        marked @pytest.mark.scim_shared, which shares one per module."""
+
+        @pytest.fixture
+        def scim_config(self):
+            return {"db": ":memory:"}
+
+        @pytest.fixture(scope="module")
+        def _scim_module_app(self):
+            app = create_app({"db": ":memory:"})
+            yield app
+            app.scimlite.close()
+
+        @pytest.fixture
+        def scim_app(self, request, scim_config):
+            if request.node.get_closest_marker(SHARED_MARKER):
+                yield request.getfixturevalue("_scim_module_app")
+                return
+            app = create_app(scim_config)
+            yield app
+            app.scimlite.close()
+
+        @pytest.fixture
+        def scim_token(self, scim_app):
+            return scim_app.scimlite.mint_key(f"pytest-{new_token()[:8]}")
+
+        @pytest.fixture
+        def scim_client(self, scim_app, scim_token):
+            """A WebTest client of scim_app sending the bearer key."""
+            webtest = pytest.importorskip("webtest")
+            return webtest.TestApp(scim_app, extra_environ={
+                "HTTP_AUTHORIZATION": f"Bearer {scim_token}"})
+
+        @pytest.fixture
+        def scim_server(self, scim_config):
+            """A live server (see serve()): .base_url, .token, .app."""
+            with serve(scim_config) as server:
+                yield server
+
+    return ScimliteFixtures()
+
 
 ###############################################################################
 # CLI: serve, mint-key, list-keys, revoke-key, scim ###########################
