@@ -39,7 +39,7 @@ The file reads top to bottom; each section uses only those above it.
     Routes          discovery and resource routes, create_app()
     Live server     serve(): scimlite on a free port, for other projects' tests
     pytest plugin   fixtures for other projects' tests (`-p scimlite`)
-    CLI             serve, mint-key, list-keys, revoke-key, scim; main()
+    CLI             serve, keys, scim switch, admin password, backup, version; main()
 """
 
 __version__ = "0.1.0"
@@ -61,6 +61,7 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
 import sys
 import threading
 import time
@@ -4946,6 +4947,21 @@ def _install_pages(app, state):
         return template.render(version=__version__, tenant_url=request_base_url(state),
                                admin=ADMIN)
 
+    @app.get("/healthz")
+    def healthz():
+        """For load balancers and monitors: no key, no internals; 503 when
+        the database does not answer."""
+        bottle.response.content_type = "application/json"
+        bottle.response.set_header("Cache-Control", "no-store")
+        try:
+            with state.lock:
+                state.models.db.execute_sql("SELECT 1").fetchone()
+        except peewee.DatabaseError:
+            log.error("health check: the database does not answer", exc_info=True)
+            bottle.response.status = 503
+            return '{"status": "unavailable"}'
+        return '{"status": "ok"}'
+
     @app.get("/<name:re:style\\.css|admin\\.js>")
     def static_file(name):
         bottle.response.content_type = f"{types_[name]}; charset=utf-8"
@@ -5100,11 +5116,12 @@ def _pytest_fixtures(pytest):
 
 
 ###############################################################################
-# CLI: serve, mint-key, list-keys, revoke-key, scim ###########################
+# CLI: serve, keys, the SCIM switch, admin password, backup, version ##########
 ###############################################################################
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
-COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password")
+COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password",
+            "backup", "version")
 
 
 def build_parser():
@@ -5139,6 +5156,11 @@ def build_parser():
     scim.add_argument("action", choices=("enable", "disable", "status"))
     command("set-admin-password", "set the admin page's password: asked for twice on "
             "a terminal, else read from the first line of stdin")
+    backup = command("backup", "copy the database to PATH with SQLite's online backup "
+                     "(safe while serving), then check the copy's integrity")
+    backup.add_argument("path", metavar="PATH", help="a new file for the copy")
+    command("version", "print the versions of scimlite, Python, SQLite and the "
+            "database's schema")
     return parser
 
 
@@ -5193,6 +5215,35 @@ def cmd_serve(settings, out):
                    # scimlite answers oversized bodies itself, as SCIM errors
                    max_request_body_size=settings["max_body_bytes"] * 4 + 65536,
                    _quiet=True)
+
+
+def backup_database(state, path):
+    """Copy the live database to a new file with SQLite's online backup API
+    (readers and writers go on meanwhile), then check the copy; the copy's
+    integrity_check result ("ok" when sound)."""
+    source = state.settings["db"]
+    if source == ":memory:":
+        raise ValueError("an in-memory database has nothing to back up")
+    if os.path.exists(path):
+        raise ValueError(f"{path} exists; back up to a new file")
+    with contextlib.closing(sqlite3.connect(source)) as live, \
+            contextlib.closing(sqlite3.connect(path)) as copy:
+        live.backup(copy)
+        return copy.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def cmd_backup(state, path, out):
+    result = backup_database(state, path)
+    if result != "ok":
+        raise ValueError(f"the copy at {path} failed its integrity check: {result}")
+    print(f"backed up {state.settings['db']} to {path} (integrity_check: ok)", file=out)
+
+
+def cmd_version(state, out):
+    print(f"scimlite {__version__}\nPython {sys.version.split()[0]}\n"
+          f"SQLite {sqlite3.sqlite_version}\ndatabase schema "
+          f"{get_option(state.models, 'schema_version', 0)} (this scimlite writes "
+          f"{SCHEMA_VERSION})", file=out)
 
 
 def cmd_list_keys(state, out):
@@ -5255,6 +5306,10 @@ def main(argv=None, environ=None, out=None):
             cmd_scim(state, args.action, out)
         elif args.command == "set-admin-password":
             cmd_set_admin_password(state, sys.stdin, out)
+        elif args.command == "backup":
+            cmd_backup(state, args.path, out)
+        elif args.command == "version":
+            cmd_version(state, out)
     except (ValueError, LookupError) as exc:
         print(f"scimlite: {exc}", file=sys.stderr)
         return 1

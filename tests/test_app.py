@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+import webtest
 
 import scimlite
 from conftest import SCIMClient
@@ -151,3 +152,14 @@ def test_a_version_1_database_is_migrated_and_keeps_its_keys(tmp_path):
     indexes = {i.name for i in again.scimlite.models.db.get_indexes("user")}
     assert "user_active" in indexes
     again.scimlite.close()
+
+
+def test_healthz_says_ok_without_a_key_and_503_when_the_database_fails(app, monkeypatch):
+    web = webtest.TestApp(app)
+    assert web.get("/healthz").json == {"status": "ok"}
+
+    def broken(*args, **kwargs):
+        raise scimlite.peewee.OperationalError("disk I/O error")
+    monkeypatch.setattr(app.scimlite.models.db, "execute_sql", broken)
+    response = web.get("/healthz", status=503)
+    assert response.json == {"status": "unavailable"} and "disk" not in response.text
