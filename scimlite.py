@@ -51,6 +51,7 @@ import base64
 import collections
 import contextlib
 import dataclasses
+import fnmatch
 import functools
 import datetime as dt
 import hashlib
@@ -59,6 +60,7 @@ import inspect
 import json
 import logging
 import os
+import random
 import re
 import secrets
 import sqlite3
@@ -156,6 +158,9 @@ SETTINGS = (
             "provisioning log entries older than this many days are deleted"),
     Setting("log_max_rows", 100000, int,
             "the provisioning log keeps at most this many entries, newest first"),
+    Setting("faults", [], list,
+            "failures injected into SCIM requests, to test a client's retries (off: "
+            "empty); each a table of route, method, status/delay/drop, times/fraction"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -3411,7 +3416,15 @@ def record_audit(state, action, client, **detail):
 
 def _convert_setting(setting, value, source):
     """A setting's value as its type, or ValueError naming where it came from."""
-    if setting.type is bool:
+    if setting.type is list:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(f"{source}: '{setting.key}' must be a JSON array") from None
+        if not isinstance(value, list):
+            raise ValueError(f"{source}: '{setting.key}' must be an array")
+    elif setting.type is bool:
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
             value = value.strip().lower() in ("true", "1")
         if not isinstance(value, bool):
@@ -3442,7 +3455,78 @@ def _check_settings(settings):
         raise ValueError("'group_patch_status' must be 200 or 204")
     if settings["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError("'log_level' must be debug, info, warning or error")
+    for fault in settings["faults"]:
+        Fault.read(fault)       # refused here, with the reason, if malformed
     return settings
+
+
+@dataclass
+class Fault:
+    """A failure injected into matching SCIM requests (the `faults` setting,
+    or LiveServer.inject() in a test): for testing a client's retries.
+
+    route   a glob on the path below base_path, e.g. "/Users*"; method "*"
+    or one method; then what happens: `status` (429 and 503 carry
+    Retry-After: retry_after), `delay` seconds before the request is served,
+    or `drop` (the connection ends mid-response); for the next `times`
+    matching requests, or a `fraction` of them, or (neither) every one.
+    A SCIM request can never change these.
+    """
+    route: str = "*"
+    method: str = "*"
+    status: int | None = None
+    retry_after: int = 1
+    delay: float = 0.0
+    drop: bool = False
+    times: int | None = None
+    fraction: float | None = None
+
+    @classmethod
+    def read(cls, spec):
+        if not isinstance(spec, dict) or set(spec) - {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError(f"a fault is a table of {[f.name for f in dataclasses.fields(cls)]}")
+        fault = cls(**spec)
+        if fault.status not in (None, 429, 500, 503):
+            raise ValueError("a fault's status is 429, 500 or 503")
+        if fault.status is None and not fault.delay and not fault.drop:
+            raise ValueError("a fault needs a status, a delay or drop = true")
+        if fault.fraction is not None and not 0 < fault.fraction <= 1:
+            raise ValueError("a fault's fraction is above 0 and at most 1")
+        return fault
+
+    def matches(self, method, path):
+        return self.method in ("*", method) and fnmatch.fnmatchcase(path, self.route)
+
+
+class Faults:
+    """The faults of one app, consumed as requests match them."""
+
+    def __init__(self, specs):
+        self._faults = [Fault.read(spec) for spec in specs]
+        self._mutex, self._random = threading.Lock(), random.Random()
+
+    def add(self, **spec):
+        with self._mutex:
+            self._faults.append(Fault.read(spec))
+
+    def clear(self):
+        with self._mutex:
+            self._faults.clear()
+
+    def take(self, method, path):
+        """The fault this request meets, if any (a `times` fault counts down)."""
+        with self._mutex:
+            for fault in self._faults:
+                if not fault.matches(method, path):
+                    continue
+                if fault.fraction is not None and self._random.random() >= fault.fraction:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
 
 
 def load_settings(config=None, *, environ=None, overrides=None):
@@ -3494,6 +3578,7 @@ class ScimLite:
         self.lock = threading.RLock() if memory else contextlib.nullcontext()
         self._key_touched = {}
         self.log = ProvisioningLog(self)
+        self.faults = Faults(settings["faults"])
 
     def new_setup_token(self):
         """A one-time token for the first administrator's setup page; only
@@ -3691,6 +3776,13 @@ def scim_endpoint(state, callback):
     def endpoint(*args, **kwargs):
         started, events = time.perf_counter(), state.changes.collect()
         actor = None
+        fault = state.faults.take(bottle.request.method,
+                                  bottle.request.path[len(state.settings["base_path"]):])
+        if fault is not None:
+            injected = inject_fault(fault)
+            if injected is not None:
+                state.changes.stop_collecting()
+                return injected
         with state.lock:
             try:
                 actor = authenticate(state)
@@ -3704,6 +3796,23 @@ def scim_endpoint(state, callback):
         log_request(state, actor, response, events, time.perf_counter() - started)
         return response
     return endpoint
+
+
+def inject_fault(fault):
+    """Apply an injected fault: wait, then answer with its status or end
+    the connection mid-response; None when the request is then served."""
+    if fault.delay:
+        time.sleep(fault.delay)
+    if fault.drop:
+        # More body promised than sent: the server closes the connection,
+        # and the client sees it end mid-response.
+        return bottle.HTTPResponse("", 200, headers={"Content-Length": "1024",
+                                                     "Content-Type": SCIM_CONTENT_TYPE})
+    if fault.status is None:
+        return None
+    headers = {"Retry-After": str(fault.retry_after)} if fault.status in (429, 503) else {}
+    return error_response(SCIMError(fault.status, None, "injected fault (the faults "
+                                    "setting): retry later", headers))
 
 
 def log_request(state, actor, response, events, seconds):
@@ -5016,6 +5125,11 @@ class LiveServer:
         self._thread = threading.Thread(target=self._server.run, name="scimlite-live-server",
                                         daemon=True)
         self._thread.start()
+
+    def inject(self, **fault):
+        """Add a fault (see Fault), e.g. inject(route="/Users", method="POST",
+        status=429, retry_after=2, times=2)."""
+        self.app.scimlite.faults.add(**fault)
 
     def stop(self):
         """Close every connection and the listening socket, end Waitress's

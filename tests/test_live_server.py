@@ -54,3 +54,61 @@ def test_two_live_servers_share_nothing():
         http("POST", one.base_url + "/Users", one.token, {"userName": "only-one"})
         assert http("GET", two.base_url + "/Users", two.token)[2]["totalResults"] == 0
         assert http("GET", two.base_url + "/Users", one.token)[0] == 401
+
+
+# --- fault injection, for testing clients' retries --------------------------------
+
+def get_with_backoff(url, token, attempts=5):
+    """What a well-behaved SCIM client does: on 429 or 503, wait Retry-After
+    and try again (README's example)."""
+    import time
+    statuses = []
+    for _ in range(attempts):
+        status, headers, body = http("GET", url, token)
+        statuses.append(status)
+        if status not in (429, 503):
+            return statuses, body
+        time.sleep(float(headers["Retry-After"]) / 100)     # a test need not wait long
+    return statuses, None
+
+
+def test_a_client_that_backs_off_on_429_gets_through():
+    with scimlite.serve() as server:
+        server.inject(route="/Users", method="GET", status=429, retry_after=2, times=2)
+        statuses, body = get_with_backoff(server.base_url + "/Users", server.token)
+        assert statuses == [429, 429, 200] and body["totalResults"] == 0
+        status, headers, error = http("GET", server.base_url + "/Groups", server.token)
+        assert status == 200        # other routes untouched
+
+
+def test_faults_from_config_by_method_and_fraction():
+    faults = [{"route": "/Users*", "method": "POST", "status": 503, "fraction": 1.0}]
+    with scimlite.serve({"faults": faults}) as server:
+        status, headers, body = http("POST", server.base_url + "/Users", server.token,
+                                     {"userName": "never"})
+        assert status == 503 and headers["Retry-After"] == "1"
+        assert body["schemas"] == [scimlite.ERROR_URN] and "injected" in body["detail"]
+        assert http("GET", server.base_url + "/Users", server.token)[0] == 200
+        assert server.app.scimlite.models.User.select().count() == 0
+        server.app.scimlite.faults.clear()
+        assert http("POST", server.base_url + "/Users", server.token,
+                    {"userName": "now"})[0] == 201
+
+
+def test_a_dropped_connection_and_a_delay():
+    import time
+    with scimlite.serve() as server:
+        server.inject(route="/ServiceProviderConfig", drop=True, times=1)
+        with pytest.raises((httpclient.HTTPException, OSError)):
+            http("GET", server.base_url + "/ServiceProviderConfig", server.token)
+        server.inject(route="/Users", delay=0.3, times=1)
+        began = time.monotonic()
+        assert http("GET", server.base_url + "/Users", server.token)[0] == 200
+        assert time.monotonic() - began >= 0.3
+
+
+@pytest.mark.parametrize("fault", [{"status": 404}, {"route": "/Users"}, {"status": 429,
+                                   "fraction": 0}, {"color": "red", "status": 500}, "429"])
+def test_malformed_faults_are_refused_at_start(fault):
+    with pytest.raises(ValueError):
+        scimlite.create_app({"db": ":memory:", "faults": [fault]})
