@@ -297,6 +297,9 @@ def test_two_active_keys_rotate_without_downtime_and_revoke_is_immediate(app, ad
     assert_scim_error(old_client.get("/Users", status=401), 401)     # the very next request
     assert new_client.get("/Users").status_int == 200
     assert [a["action"] for a in audit(app)][-3:] == ["key.minted", "key.minted", "key.revoked"]
+    listing = admin.web.get(f"{ADMIN}/keys").text
+    revoked_at = app.scimlite.models.ApiKey.get_by_id(row.id).revoked
+    assert "revoked" in listing and revoked_at[:16].replace("T", " ") in listing
 
 
 def test_an_expired_key_is_refused_like_a_revoked_one(app, admin):
