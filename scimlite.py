@@ -3294,31 +3294,42 @@ LOGGED_BODY_CHARS = 65536       # a logged request or response body is cut here
 REDACTED = "[redacted]"
 
 
+def _names_password(key):
+    """"password", "PASSWORD", "urn:...:User:password": any spelling a
+    server would read as the password attribute."""
+    return key.rsplit(":", 1)[-1].lower() == "password"
+
+
 def redact(value):
-    """A copy of a JSON body with secrets replaced: every `password` value,
-    and the value of a PATCH operation whose path names a password."""
+    """A copy of a JSON body with secrets replaced: every value under a key
+    that names a password, and the value of a PATCH operation whose path
+    names one."""
     if isinstance(value, list):
         return [redact(item) for item in value]
     if not isinstance(value, dict):
         return value
     out = {}
     for key, item in value.items():
-        out[key] = REDACTED if key.lower() == "password" else redact(item)
+        out[key] = REDACTED if _names_password(key) else redact(item)
     path = next((v for k, v in value.items() if k.lower() == "path"), None)
     if isinstance(path, str) and "password" in path.lower():
         out.update({k: REDACTED for k in value if k.lower() == "value"})
     return out
 
 
-def loggable_body(raw):
-    """A body as the log keeps it: redacted JSON, or the text, cut short."""
+def loggable_body(raw, limit=LOGGED_BODY_CHARS * 4):
+    """A body as the log keeps it: redacted JSON, cut short.  A body that is
+    not JSON, too deep or longer than `limit` is not kept: its secrets could
+    not be found to redact (a JSON escape can spell "password")."""
     if not raw:
         return None
+    if len(raw) >= limit:
+        return "[not kept: too large to redact]"
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     try:
         text = json.dumps(redact(json.loads(text)), ensure_ascii=False)
-    except (ValueError, RecursionError):    # not JSON, or too deep to read: as text
-        text = REDACTED if "password" in text.lower() else text
+    except (ValueError, RecursionError):
+        return "[not kept: not JSON, so secrets could not be redacted]"
     return text[:LOGGED_BODY_CHARS]
 
 
@@ -3347,6 +3358,7 @@ class ProvisioningLog:
     `log_max_rows`) is applied on every write.
     """
     FLUSH_SECONDS = 1.0
+    KEYLESS_ROWS = 1000     # at most this many requests without a valid key
 
     def __init__(self, state):
         self.state = state
@@ -3399,6 +3411,13 @@ class ProvisioningLog:
                      .offset(self.settings["log_max_rows"]).limit(1).scalar())
         if keep_from is not None:
             RequestLog.delete().where(RequestLog.pk <= keep_from).execute()
+        # Requests with no valid key cost nothing to send: their own smaller
+        # cap, so they can never push the real provisioning history out.
+        keyless = RequestLog.key_name.is_null()
+        keep_from = (RequestLog.select(RequestLog.pk).where(keyless)
+                     .order_by(RequestLog.pk.desc()).offset(self.KEYLESS_ROWS).limit(1).scalar())
+        if keep_from is not None:
+            RequestLog.delete().where(keyless & (RequestLog.pk <= keep_from)).execute()
         ReadCount = self.models.ReadCount
         ReadCount.delete().where(ReadCount.day < cutoff[:10]).execute()
 
@@ -3878,6 +3897,19 @@ def as_scim_error(exc, where):
     return SCIMError(500, None, "internal server error")
 
 
+# Every page (admin, front, error): no framing, no referrer, no caching, and scripts only
+# from this origin (the one small admin.js; no inline script at all).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; connect-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 def install_error_pages(app, state):
     """Bottle's own errors (no route, wrong method) as SCIM JSON on SCIM paths."""
     details = {404: "no such SCIM endpoint", 405: "method not allowed on this endpoint",
@@ -3892,6 +3924,8 @@ def install_error_pages(app, state):
             bottle.response.content_type = SCIM_CONTENT_TYPE
             detail = details.get(error.status_code, error.status_line)
             return json.dumps(SCIMError(error.status_code, None, detail).to_json())
+        for name, value in SECURITY_HEADERS.items():     # e.g. a 404 under /admin
+            bottle.response.set_header(name, value)
         return bottle.Bottle.default_error_handler(app, error)
     app.default_error_handler = handler
 
@@ -4294,17 +4328,6 @@ SESSION_COOKIE = "scimlite_session"
 FORM_COOKIE = "scimlite_form"   # CSRF of the forms shown before login (double submit)
 ADMIN_PASSWORD_OPTION = "admin_password"
 MIN_ADMIN_PASSWORD = 10         # characters
-# Every admin response: no framing, no referrer, no caching, and scripts only
-# from this origin (the one small admin.js; no inline script at all).
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self'; connect-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 class LoginThrottle:
@@ -4327,29 +4350,46 @@ class LoginThrottle:
         self.recent = collections.deque()        # times of recent failures, any address
         self._mutex = threading.Lock()
 
+    def attempt(self, client, now):
+        """Seconds `client` must wait (0: go ahead).  A permitted attempt is
+        counted as a failure at once, before the slow password check, so
+        parallel requests cannot all slip past; success clears it."""
+        with self._mutex:
+            wait = self._wait(client, now)
+            if not wait:
+                self._failed(client, now)
+            return wait
+
     def wait(self, client, now):
         """Seconds `client` must wait before its next attempt (0: go ahead)."""
         with self._mutex:
-            count, last = self.by_client.get(client, (0, 0.0))
-            wait = 0.0
-            if count >= self.LOGIN_FREE:
-                wait = min(self.LOGIN_MAX_WAIT, 2.0 ** (count - self.LOGIN_FREE + 1)) - (now - last)
-            while self.recent and now - self.recent[0] > 60:
-                self.recent.popleft()
-            if len(self.recent) > self.LOGIN_BURST:
-                wait = max(wait, self.LOGIN_SPACING - (now - self.recent[-1]))
-            return max(0.0, wait)
+            return self._wait(client, now)
+
+    def _wait(self, client, now):
+        count, last = self.by_client.get(client, (0, 0.0))
+        wait = 0.0
+        if count >= self.LOGIN_FREE:      # the exponent is capped: no overflow, ever
+            doubling = min(count - self.LOGIN_FREE + 1, 10)
+            wait = min(self.LOGIN_MAX_WAIT, 2.0 ** doubling) - (now - last)
+        while self.recent and now - self.recent[0] > 60:
+            self.recent.popleft()
+        if len(self.recent) > self.LOGIN_BURST:
+            wait = max(wait, self.LOGIN_SPACING - (now - self.recent[-1]))
+        return max(0.0, wait)
 
     def failed(self, client, now):
         with self._mutex:
-            if len(self.by_client) >= self.MAX_ADDRESSES:     # bounded memory
-                stale = [c for c, (_, t) in self.by_client.items()
-                         if now - t > self.LOGIN_MAX_WAIT]
-                for c in stale or list(self.by_client)[:len(self.by_client) // 2]:
-                    del self.by_client[c]
-            count, _ = self.by_client.get(client, (0, 0.0))
-            self.by_client[client] = (count + 1, now)
-            self.recent.append(now)
+            self._failed(client, now)
+
+    def _failed(self, client, now):
+        if len(self.by_client) >= self.MAX_ADDRESSES:     # bounded memory
+            stale = [c for c, (_, t) in self.by_client.items()
+                     if now - t > self.LOGIN_MAX_WAIT]
+            for c in stale or list(self.by_client)[:len(self.by_client) // 2]:
+                del self.by_client[c]
+        count, _ = self.by_client.get(client, (0, 0.0))
+        self.by_client[client] = (count + 1, now)
+        self.recent.append(now)
 
     def succeeded(self, client):
         with self._mutex:
@@ -4451,9 +4491,12 @@ def form_token():
     return token
 
 
-def csrf_ok(session):
+def csrf_ok(session, public):
+    """The form's CSRF token is the session's, or on the forms shown before
+    sign-in (login, setup) the form cookie's."""
     sent = bottle.request.forms.get("csrf") or ""
-    expected = session.csrf if session is not None else bottle.request.get_cookie(FORM_COOKIE)
+    expected = bottle.request.get_cookie(FORM_COOKIE) if public or session is None \
+        else session.csrf
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
@@ -4494,7 +4537,7 @@ def admin_route(app, state, pages, path, methods=("GET",), public=False):
                 session = current_session(state)
                 if session is None and not public:
                     see_other(f"{ADMIN}/login")
-                if bottle.request.method == "POST" and not csrf_ok(session):
+                if bottle.request.method == "POST" and not csrf_ok(session, public):
                     return pages.render("message.html", 403, title="Form expired",
                                         session=session, text="This form was too old or "
                                         "came from elsewhere. Go back, reload, and try again.")
@@ -4581,6 +4624,14 @@ def expiry_from_form(text):
     return format_datetime(end)
 
 
+def local_admin_path(path):
+    """`path` if it is a page of this admin (never another site), else None."""
+    if isinstance(path, str) and path.startswith(ADMIN + "/") and "//" not in path \
+            and "\\" not in path:
+        return path
+    return None
+
+
 def filters_query(params):
     """A page's filters as a query string, for its paging and export links."""
     return urllib.parse.urlencode({k: v for k, v in params.items() if k != "page" and v})
@@ -4588,7 +4639,7 @@ def filters_query(params):
 
 def page_of(params):
     try:
-        return max(1, int(params.get("page") or 1))
+        return min(max(1, int(params.get("page") or 1)), 10 ** 6)
     except ValueError:
         return 1
 
@@ -4637,20 +4688,24 @@ def install_admin(app, state):
         return pages.render(name, session=session, flash=flash.pop(
             session.token_hash, None) if session else None, **values)
 
-    _install_access(route, render, state, pages)
-    _install_account(route, render, state)
+    throttle = LoginThrottle()
+    _install_access(route, render, state, pages, throttle)
+    _install_account(route, render, state, throttle)
     _install_dashboard(route, render, state)
     _install_keys(route, render, state, flash)
     _install_directory(route, render, state)
     _install_logs(route, render, state)
 
 
-def _install_access(route, render, state, pages):
-    throttle = LoginThrottle()
+def _install_access(route, render, state, pages, throttle):
+    setup_lock = threading.Lock()       # one setup, even from parallel requests
 
     @route("/setup", ("GET", "POST"), public=True)
     def setup(session):
-        token = bottle.request.params.get("token") or ""
+        with setup_lock:
+            return setup_page(bottle.request.params.get("token") or "")
+
+    def setup_page(token):
         if admin_password_set(state) or not state.check_setup_token(token):
             return pages.render("message.html", 404, session=None, title="No setup here",
                                 text="This setup link was used already or is not valid. "
@@ -4664,6 +4719,8 @@ def _install_access(route, render, state, pages):
                 try:
                     set_admin_password(state, password, client_address(), "setup")
                     state.setup_token_hash = None       # used: never again
+                    with state.changes.unit():          # no session from before
+                        state.models.AdminSession.delete().execute()
                     start_session(state, client_address())
                     see_other(ADMIN)
                 except ValueError as exc:
@@ -4678,7 +4735,7 @@ def _install_access(route, render, state, pages):
                                      "started, or run: python scimlite.py set-admin-password")
         error, client = None, client_address()
         if bottle.request.method == "POST":
-            wait = throttle.wait(client, time.monotonic())
+            wait = throttle.attempt(client, time.monotonic())
             if wait:
                 bottle.response.set_header("Retry-After", str(int(wait) + 1))
                 return pages.render("login.html", 429, session=None, csrf=form_token(),
@@ -4689,14 +4746,13 @@ def _install_access(route, render, state, pages):
                 record_audit(state, "login.succeeded", client)
                 start_session(state, client)
                 see_other(ADMIN)
-            throttle.failed(client, time.monotonic())
             record_audit(state, "login.failed", client)
             error = "That password is not right."
         return pages.render("login.html", 401 if error else 200, session=None,
                             csrf=form_token(), error=error)
 
 
-def _install_account(route, render, state):
+def _install_account(route, render, state, throttle):
 
     @route("/logout", ("POST",))
     def logout(session):
@@ -4708,16 +4764,23 @@ def _install_account(route, render, state):
     def password(session):
         error = None
         if bottle.request.method == "POST":
-            forms = bottle.request.forms
+            forms, client = bottle.request.forms, client_address()
             new = forms.getunicode("new") or ""
+            wait = throttle.attempt(client, time.monotonic())
+            if wait:
+                bottle.response.set_header("Retry-After", str(int(wait) + 1))
+                return render("password.html", session, error="Too many failed attempts: "
+                              f"wait {int(wait) + 1} seconds, then try again.")
             if not check_admin_password(state, forms.getunicode("current") or ""):
+                record_audit(state, "password.failed", client)
                 error = "The current password is not right."
             elif new != (forms.getunicode("confirm") or ""):
                 error = "The two new passwords differ."
             else:
+                throttle.succeeded(client)
                 try:
-                    set_admin_password(state, new, client_address())
-                    start_session(state, client_address())
+                    set_admin_password(state, new, client)
+                    start_session(state, client)
                     see_other(ADMIN)
                 except ValueError as exc:
                     error = str(exc)
@@ -4757,7 +4820,10 @@ def _install_dashboard(route, render, state):
     @route("/status.json")
     def status(session):
         bottle.response.content_type = "application/json"
-        return json.dumps({"last": last_request_seen(state), "enabled": state.scim_enabled})
+        last = last_request_seen(state)
+        shown = None if last is None else {k: last.get(k) for k in (
+            "at", "method", "path", "key_name", "status")}
+        return json.dumps({"last": shown, "enabled": state.scim_enabled})
 
 
 def _install_keys(route, render, state, flash):
@@ -4775,7 +4841,8 @@ def _install_keys(route, render, state, flash):
                 record_audit(state, "key.minted", client_address(), name=name,
                              expires=expires)
                 flash[session.token_hash] = {"new_key": token, "name": name}
-                see_other(bottle.request.forms.get("back") or f"{ADMIN}/keys")
+                see_other(local_admin_path(bottle.request.forms.get("back")) or
+                          f"{ADMIN}/keys")
             except ValueError as exc:
                 error = str(exc)
         return render("keys.html", session, keys=describe_keys(state), error=error,
@@ -4803,7 +4870,10 @@ def directory_listing(state, rt):
     params = bottle.request.query.decode()
     page = page_of(params)
     text = directory_filter(rt, params)
-    node = parse_filter(rt, text) if text else None
+    try:
+        node = parse_filter(rt, text) if text else None
+    except SCIMError:       # a search too long or holding NUL: nothing matches it
+        node = parse_filter(rt, f"{SCHEMAS_ATTR.name} eq \"\"")
     total, rows = state.resources.search(rt, node, (page - 1) * ADMIN_PAGE_SIZE + 1,
                                          ADMIN_PAGE_SIZE)
     items = state.resources.render(rt, rows, request_base_url(state))

@@ -406,3 +406,97 @@ def test_audit_page_lists_admin_actions_with_the_client(app, admin):
     admin.mint("k")
     text = admin.web.get(f"{ADMIN}/audit").text
     assert "key.minted" in text and "setup" in text and "192.0.2.7" in text
+
+
+# --- found by a security review ----------------------------------------------------
+
+def test_parallel_attempts_cannot_slip_past_the_throttle():
+    """An attempt counts before the slow password check: of many parallel
+    attempts from one address only the free ones get through."""
+    import threading
+    throttle = scimlite.LoginThrottle()
+    passed, start = [], threading.Barrier(20)
+
+    def attempt():
+        start.wait()
+        if throttle.attempt("203.0.113.9", 100.0) == 0:
+            passed.append(1)
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(passed) == scimlite.LoginThrottle.LOGIN_FREE
+
+
+def test_endless_failures_never_break_the_throttle():
+    throttle = scimlite.LoginThrottle()
+    for n in range(3000):
+        throttle.failed("198.51.100.7", float(n))
+    assert throttle.wait("198.51.100.7", 3000.0) <= scimlite.LoginThrottle.LOGIN_MAX_WAIT
+
+
+def test_password_page_is_throttled_and_failures_audited(app, admin):
+    page = admin.web.get(f"{ADMIN}/password")
+    for _ in range(scimlite.LoginThrottle.LOGIN_FREE):
+        admin.post("/password", {"current": "wrong guess", "new": "x" * 12,
+                                 "confirm": "x" * 12}, status=200, page=page)
+    blocked = admin.post("/password", {"current": PASSWORD, "new": "x" * 12,
+                                       "confirm": "x" * 12}, status=200, page=page)
+    assert "Too many failed attempts" in blocked.text
+    assert scimlite.check_admin_password(app.scimlite, PASSWORD)
+    assert [a["action"] for a in audit(app)].count("password.failed") == 5
+
+
+@pytest.mark.parametrize("body", [
+    {"Operations": [{"op": "replace", "value": {
+        "urn:ietf:params:scim:schemas:core:2.0:User:password": "Secret-C"}}]},
+    {"userName": "x", "PassWord": "Secret-C"}])
+def test_every_spelling_of_password_is_redacted(body):
+    assert "Secret-C" not in scimlite.loggable_body(json.dumps(body))
+
+
+def test_bodies_that_cannot_be_redacted_are_not_kept():
+    escaped = '{"userName": "x", "pass\\u0077ord": "Secret-C"'     # not even JSON
+    assert "Secret-C" not in scimlite.loggable_body(escaped)
+    huge = json.dumps({"userName": "x", "password": "Secret-C", "pad": "y" * 300000})
+    assert scimlite.loggable_body(huge) == "[not kept: too large to redact]"
+
+
+def test_requests_without_a_key_cannot_push_out_the_history(tmp_path, monkeypatch):
+    monkeypatch.setattr(scimlite.ProvisioningLog, "KEYLESS_ROWS", 3)
+    app = scimlite.create_app({"db": str(tmp_path / "k.db")})
+    SCIMClient(app, app.scimlite.mint_key("entra")).create_user("real")
+    anonymous = webtest.TestApp(app)
+    for _ in range(10):
+        anonymous.delete("/scim/v2/Users/x", status=401)
+    app.scimlite.log.flush()
+    RequestLog = app.scimlite.models.RequestLog
+    rows = [(r.key_name, r.status) for r in RequestLog.select().order_by(RequestLog.pk)]
+    assert rows == [("entra", 201)] + [(None, 401)] * 3
+    app.scimlite.close()
+
+
+def test_back_never_leaves_the_admin_page(app, admin):
+    for target in ("https://evil.example/x", "//evil.example", f"{ADMIN}//evil.example"):
+        done = admin.post("/keys", {"name": f"k{len(target)}", "back": target})
+        assert done.location.endswith(f"{ADMIN}/keys"), target
+
+
+def test_odd_requests_under_admin_are_answered_safely(app, admin):
+    missing = admin.web.get(f"{ADMIN}/nope", status=404)
+    assert missing.headers["X-Frame-Options"] == "DENY"
+    assert admin.web.get(f"{ADMIN}/log", {"page": "1" + "0" * 25}).status_int == 200
+    assert admin.web.get(f"{ADMIN}/audit", {"page": "1" + "0" * 25}).status_int == 200
+    assert "Nothing here matches" in admin.web.get(f"{ADMIN}/users", {"q": "a\x00b"}).text
+    assert admin.web.get(f"{ADMIN}/users", {"q": "q" * 5000}).status_int == 200
+
+
+def test_status_json_shows_only_what_the_page_needs(app, admin, scim):
+    scim.create_user("status")
+    last = admin.web.get(f"{ADMIN}/status.json").json["last"]
+    assert set(last) == {"at", "method", "path", "key_name", "status"}
+
+
+def test_signing_in_again_while_signed_in_works(app, admin):
+    assert admin.login().location.endswith(ADMIN)
