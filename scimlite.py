@@ -3368,22 +3368,26 @@ class ProvisioningLog:
         self._mutex = threading.Lock()
         self._worker = None
 
-    def record(self, entry, is_read):
-        # Lone surrogates (from JSON escapes in a refused body) are not
-        # text SQLite can store: kept as their escapes.
-        entry = {k: v.encode("utf-8", "backslashreplace").decode("utf-8")
-                 if isinstance(v, str) else v for k, v in entry.items()}
-        self.last_request = entry
+    def note(self, entry, is_read):
+        """Note a request (the dashboard's last request, the daily count of
+        reads); whether it is to be kept one by one (see keep())."""
+        self.last_request = _storable(entry)
         with self._mutex:
+            self._start_worker()
             if is_read and entry["status"] < 400:
                 self.reads[(entry["at"][:10], entry["key_name"] or "")] += 1
-                if not self.settings["log_reads"]:
-                    entry = None
-            if entry is not None:
-                self.pending.append(entry)
-            if self._worker is None:
-                self._worker = self.state.start_worker(
-                    "provisioning-log", self.flush, self.FLUSH_SECONDS, on_commit=False)
+                return self.settings["log_reads"]
+            return True
+
+    def keep(self, entry):
+        with self._mutex:
+            self._start_worker()
+            self.pending.append(_storable(entry))
+
+    def _start_worker(self):
+        if self._worker is None:
+            self._worker = self.state.start_worker(
+                "provisioning-log", self.flush, self.FLUSH_SECONDS, on_commit=False)
 
     def flush(self):
         """Write what waits; apply retention."""
@@ -3420,6 +3424,13 @@ class ProvisioningLog:
             RequestLog.delete().where(keyless & (RequestLog.pk <= keep_from)).execute()
         ReadCount = self.models.ReadCount
         ReadCount.delete().where(ReadCount.day < cutoff[:10]).execute()
+
+
+def _storable(entry):
+    # Lone surrogates (from JSON escapes in a refused body) are not text
+    # SQLite can store: kept as their escapes.
+    return {k: v.encode("utf-8", "backslashreplace").decode("utf-8")
+            if isinstance(v, str) else v for k, v in entry.items()}
 
 
 def record_audit(state, action, client, **detail):
@@ -3835,26 +3846,28 @@ def inject_fault(fault):
 
 
 def log_request(state, actor, response, events, seconds):
-    """Hand one SCIM request to the provisioning log (see Log)."""
+    """Hand one SCIM request to the provisioning log (see Log).  A read that
+    is only counted costs no more than that: its bodies are never read."""
     request = bottle.request
     method, status = request.method, response.status_code
+    entry = {"at": now_text(), "key_name": actor,
+             "client": request.environ.get("REMOTE_ADDR"),
+             "user_agent": (request_header("User-Agent") or "")[:300] or None,
+             "method": method, "path": request.fullpath + (
+                 "?" + request.query_string if request.query_string else ""),
+             "status": status, "duration_ms": round(seconds * 1000, 2)}
+    if not state.log.note(entry, method == "GET" or request.path.endswith("/.search")):
+        return
     body = response.body if isinstance(response.body, str) else ""
     detail = None
     if status >= 400 and body:
         with contextlib.suppress(ValueError, AttributeError):
             detail = json.loads(body).get("detail")
     rt, resource_id = resource_type_of(state, request.path, body, status)
-    state.log.record({
-        "at": now_text(), "key_name": actor, "client": request.environ.get("REMOTE_ADDR"),
-        "user_agent": (request_header("User-Agent") or "")[:300] or None,
-        "method": method, "path": request.fullpath + (
-            "?" + request.query_string if request.query_string else ""),
-        "status": status, "duration_ms": round(seconds * 1000, 2),
-        "resource_type": rt, "resource_id": resource_id,
-        "summary": summarize(status, events, detail)[:1000],
-        "request_body": loggable_body(_raw_request_body()),
-        "response_body": loggable_body(body),
-    }, is_read=method == "GET" or request.path.endswith("/.search"))
+    state.log.keep({**entry, "resource_type": rt, "resource_id": resource_id,
+                    "summary": summarize(status, events, detail)[:1000],
+                    "request_body": loggable_body(_raw_request_body()),
+                    "response_body": loggable_body(body)})
 
 
 def _raw_request_body():
