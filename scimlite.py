@@ -3823,7 +3823,10 @@ def scim_endpoint(state, callback):
                 where = f"{bottle.request.method} {bottle.request.path}"
                 response = error_response(as_scim_error(exc, where))
         state.changes.stop_collecting()
-        log_request(state, actor, response, events, time.perf_counter() - started)
+        try:
+            log_request(state, actor, response, events, time.perf_counter() - started)
+        except Exception:       # the log never turns an answered request into a 500
+            log.exception("could not log %s %s", bottle.request.method, bottle.request.path)
         return response
     return endpoint
 

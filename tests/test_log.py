@@ -68,3 +68,10 @@ def test_retention_keeps_the_newest_rows_and_drops_old_ones(tmp_path):
                       status=500, duration_ms=1, summary="ancient").execute()
     assert [r["summary"].split()[0] for r in entries(app)] == ["user.created"] * 3
     app.scimlite.close()
+
+
+def test_a_failing_log_never_fails_the_scim_request(app, scim, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("log store unavailable")
+    monkeypatch.setattr(app.scimlite.log, "note", broken)
+    assert scim.create_user("still-created")["userName"] == "still-created"
