@@ -31,6 +31,8 @@ The file reads top to bottom; each section uses only those above it.
     Rendering       resources, ETags, ListResponses, discovery documents
     Resources       create, read, replace, patch, delete, list (the service layer)
     Log             the provisioning log and the audit trail
+    Licenses        keys, seats, one license per user, the verify answer
+    Outbox          mail and webhooks, written with the change, sent after commit
     Settings        the settings layers, and ScimLite: the state of one app
     HTTP            bodies, parameters, auth, errors as SCIM JSON
     Queries         lists, sorting, paging, .search
@@ -54,8 +56,13 @@ import dataclasses
 import fnmatch
 import functools
 import datetime as dt
+import email.headerregistry
+import email.message
+import email.policy
+import email.utils
 import hashlib
 import hmac
+import http.client
 import inspect
 import json
 import logging
@@ -63,13 +70,18 @@ import os
 import random
 import re
 import secrets
+import shutil
+import smtplib
 import sqlite3
+import ssl
 import sys
 import threading
 import time
 import tomllib
 import types
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -107,6 +119,10 @@ MAX_FILTER_DEPTH = 16         # nesting of parentheses and `not` (SQLite parses 
 MAX_JSON_DEPTH = 64           # nesting of a request body; deeper is 400 (no SCIM
                               # body needs more than 5, and deeper ones would
                               # reach Python's recursion limit in later steps)
+
+# The license mails, each switchable (`license_mails`); the template of each
+# is templates/mail/license_KIND.txt, and .html beside it when there is one.
+LICENSE_MAILS = ("issued", "suspended", "restored", "revoked")
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,32 @@ SETTINGS = (
             "provisioning log entries older than this many days are deleted"),
     Setting("log_max_rows", 100000, int,
             "the provisioning log keeps at most this many entries, newest first"),
+    Setting("license_seats", 0, int,
+            "licenses that may be active at once (0: no limit); a user past the "
+            "limit is created and waits for a seat, oldest first"),
+    Setting("license_secret", "", str,
+            "secret that license keys and the webhook secret derive from (empty: "
+            "kept in the file DB.secret beside the database, made on first start)"),
+    Setting("license_mails", list(LICENSE_MAILS), list,
+            "license changes mailed to the user: issued, suspended, restored, revoked"),
+    Setting("product_name", "scimlite", str, "the product named in license mails"),
+    Setting("admin_email", "", str,
+            "address told when every license seat is taken (empty: dashboard only)"),
+    Setting("mailer", "smtp", str,
+            'how mail leaves: "smtp" (printed to the console while smtp_host is '
+            'empty), "console", or "memory" (kept on the app, for tests)'),
+    Setting("smtp_host", "", str, "SMTP server (empty: mail is printed, not sent)"),
+    Setting("smtp_port", 587, int, "SMTP server port"),
+    Setting("smtp_security", "starttls", str,
+            'SMTP transport security: "starttls", "tls" (implicit, port 465) or "none"'),
+    Setting("smtp_username", "", str, "SMTP login (empty: no login)"),
+    Setting("smtp_password", "", str, "SMTP password (never logged or shown)"),
+    Setting("smtp_timeout", 30, int, "seconds an SMTP server may take to answer"),
+    Setting("mail_from", "scimlite@localhost", str, "the From address of every mail"),
+    Setting("verify_rate_per_minute", 60, int,
+            "license verifications one client address may ask for per minute"),
+    Setting("webhook_url", "", str,
+            "URL that each change event is POSTed to, signed (empty: no webhooks)"),
     Setting("faults", [], list,
             "failures injected into SCIM requests, to test a client's retries (off: "
             "empty); each a table of route, method, status/delay/drop, times/fraction"),
@@ -1789,7 +1831,7 @@ def _exclude(resource, excluded, always):
 # Storage: peewee models built per app, migrations ############################
 ###############################################################################
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Columns added to tables that existed before: (version, table, column, SQL
 # type, how existing rows get their value or None).  New tables and indexes
 # need no entry: create_tables() adds what is missing.
@@ -1928,7 +1970,56 @@ def _service_models(Base):
         actor = peewee.CharField(null=True)
         detail = peewee.TextField()
 
-    return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_admin_models(Base))
+    return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_license_models(Base),
+                **_admin_models(Base))
+
+
+def _license_models(Base):
+    """Licenses, and the outbox of mail and webhooks (see Licenses, Outbox)."""
+
+    class License(Base):
+        """One user's license; kept when the user is deleted (revoked)."""
+        pk = peewee.AutoField()
+        uid = peewee.CharField(unique=True)         # random; the key derives from it
+        user_id = peewee.CharField(unique=True)     # the user's SCIM id
+        user_name = peewee.CharField()
+        display_name = peewee.CharField(null=True)
+        email = peewee.CharField(null=True)         # where its mail goes
+        status = peewee.CharField(index=True)       # active, suspended, waiting, revoked
+        generation = peewee.IntegerField(default=0)     # 0: no key issued yet
+        key_hash = peewee.CharField(null=True, unique=True)
+        transitions = peewee.IntegerField(default=0)
+        created = peewee.CharField()
+        updated = peewee.CharField()
+        issued = peewee.CharField(null=True)
+        suspended = peewee.CharField(null=True)
+        restored = peewee.CharField(null=True)
+        revoked = peewee.CharField(null=True)
+        waiting_since = peewee.CharField(null=True)
+
+    class OutboxMessage(Base):
+        """A mail or webhook to deliver, written with the change causing it."""
+        pk = peewee.AutoField()
+        uid = peewee.CharField(unique=True)         # Message-ID, webhook-id
+        kind = peewee.CharField()                   # mail, webhook
+        dedupe = peewee.CharField(unique=True)      # its cause: one row per cause
+        recipient = peewee.CharField(null=True)     # an address or a URL
+        template = peewee.CharField(null=True)
+        context = peewee.TextField()                # JSON; never a key or a secret
+        license = peewee.IntegerField(null=True)    # whose key the mail carries
+        status = peewee.CharField()                 # pending, sending, sent, dead
+        attempts = peewee.IntegerField(default=0)
+        created = peewee.CharField(index=True)
+        next_attempt = peewee.CharField()
+        lease_until = peewee.CharField(null=True)
+        sent_at = peewee.CharField(null=True)
+        last_error = peewee.TextField(null=True)
+        reply = peewee.TextField(null=True)         # the server's answer
+
+        class Meta:
+            indexes = ((("status", "next_attempt"), False),)
+
+    return dict(License=License, OutboxMessage=OutboxMessage)
 
 
 def _admin_models(Base):
@@ -2319,7 +2410,8 @@ def sort_order(table, sort_by, descending):
 EVENT_TYPES = (
     "user.created", "user.updated", "user.deactivated", "user.reactivated",
     "user.deleted", "group.created", "group.updated", "group.deleted",
-    "group.members_changed",
+    "group.members_changed", "license.issued", "license.suspended", "license.restored",
+    "license.revoked", "license.waiting",
 )
 
 
@@ -2508,6 +2600,10 @@ class Worker:
 
     def wake(self, *_):
         self._wake.set()
+
+    @property
+    def stopping(self):
+        return self._stopping.is_set()
 
     def stop(self, timeout=10.0):
         self._stopping.set()
@@ -3441,6 +3537,763 @@ def record_audit(state, action, client, **detail):
 
 
 ###############################################################################
+# Licenses: keys, seats, one license per user #################################
+###############################################################################
+
+# A key is five groups of five characters from 31 that cannot be taken for
+# one another (no 0/O, 1/I/L): 24 of them carry 118 bits, the 25th is a
+# check character.  ABCDE-FGHJK-MNPQR-STUVW-XYZ23, typed in any case.
+LICENSE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LICENSE_GROUP_CHARS = 5
+LICENSE_CHARS = 25
+# What POST /api/licenses/verify answers for a license in each state.
+VERIFY_CODES = {"active": "VALID", "suspended": "SUSPENDED", "waiting": "SUSPENDED",
+                "revoked": "REVOKED"}
+SECRET_FINGERPRINT_OPTION = "license_secret_fingerprint"
+ADDRESS = re.compile(r"[!#-'*+\-/-9=?A-Z^-~]+(\.[!#-'*+\-/-9=?A-Z^-~]+)*"
+                     r"@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def license_check_char(body):
+    """The check character of a key's first 24 characters: their values
+    weighted by position, modulo 31.  31 is a prime above every weight, so
+    one wrong character or two neighbours swapped always change it: a typo
+    is refused without a lookup."""
+    total = sum(i * LICENSE_ALPHABET.index(c) for i, c in enumerate(body, 1))
+    return LICENSE_ALPHABET[total % len(LICENSE_ALPHABET)]
+
+
+def license_key_from(digest):
+    """A key's 25 characters made from 32 random bytes: 24 base-31 digits
+    (2^256 is so far above 31^24 that every digit is as good as uniform)
+    and the check character."""
+    number, body = int.from_bytes(digest, "big"), ""
+    for _ in range(LICENSE_CHARS - 1):
+        number, digit = divmod(number, len(LICENSE_ALPHABET))
+        body += LICENSE_ALPHABET[digit]
+    return body + license_check_char(body)
+
+
+def group_license_key(compact):
+    size = LICENSE_GROUP_CHARS
+    return "-".join(compact[i:i + size] for i in range(0, len(compact), size))
+
+
+def parse_license_key(text):
+    """A key as typed (any case, dashes and spaces anywhere) as its 25
+    characters; None when it cannot be a key: wrong length, a character
+    outside the alphabet, or a check character that does not match."""
+    if not isinstance(text, str) or len(text) > 4 * LICENSE_CHARS:
+        return None
+    compact = re.sub(r"[\s-]", "", text).upper()
+    if len(compact) != LICENSE_CHARS or set(compact) - set(LICENSE_ALPHABET):
+        return None
+    return compact if license_check_char(compact[:-1]) == compact[-1] else None
+
+
+def derive_secret(secret, *purpose):
+    """32 bytes for one purpose (a license's key, the webhook secret),
+    derived from the app's secret with HMAC-SHA256: nothing derived is
+    stored, and none of it can be made without the secret."""
+    message = "\0".join(str(part) for part in purpose).encode("utf-8")
+    return hmac.new(secret, message, hashlib.sha256).digest()
+
+
+def license_secret_path(settings):
+    return settings["db"] + ".secret"
+
+
+def load_license_secret(settings):
+    """The secret license keys and the webhook secret are derived from.
+
+    It is kept outside the database, so that the database alone (a stolen
+    copy, a leaked backup) gives no working key: `license_secret` when set,
+    else a file beside the database, made on first start and readable by
+    its owner only.  An in-memory database gets a fresh one.
+    """
+    if settings["license_secret"]:
+        return settings["license_secret"].encode("utf-8")
+    if settings["db"] == ":memory:":
+        return secrets.token_hex(32).encode("ascii")
+    path = license_secret_path(settings)
+    if not os.path.exists(path):
+        # Written whole under another name, then linked: a process starting
+        # beside this one reads the whole secret or makes none of its own.
+        draft = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    text = Path(path).read_text("utf-8").strip()
+    if len(text) < 32:
+        raise RuntimeError(f"{path}: the license secret is shorter than 32 characters")
+    return text.encode("utf-8")
+
+
+def is_address(value):
+    return isinstance(value, str) and len(value) <= 254 and ADDRESS.fullmatch(value)
+
+
+def user_contact(data):
+    """Whom a user's mail goes to and by which name: the work email, else
+    the primary one, else the userName when it is an address, else the
+    first email.  Kept on the license, since a revoked user is gone."""
+    user_name = data.get("userName") or ""
+    emails = [e for e in data.get("emails") or []
+              if isinstance(e, dict) and is_address(e.get("value"))]
+    chosen = (next((e for e in emails if str(e.get("type", "")).lower() == "work"), None)
+              or next((e for e in emails if e.get("primary") is True), None))
+    if chosen is not None:
+        address = chosen["value"]
+    elif is_address(user_name):
+        address = user_name
+    else:
+        address = emails[0]["value"] if emails else None
+    name = data.get("name") or {}
+    full = " ".join(filter(None, (name.get("givenName"), name.get("familyName"))))
+    display = data.get("displayName") or name.get("formatted") or full or user_name
+    return {"user_name": user_name, "email": address, "display_name": display}
+
+
+class Licenses:
+    """One license per user that has been active: issued (a key mailed)
+    when the user becomes active, suspended while the user is inactive,
+    restored with the same key, revoked when the user is deleted.
+
+    It follows the users through the event seam: its handlers run inside
+    the transaction of the change, so no license outlives a change that
+    was rolled back, and each transition records a license.* event of its
+    own (which the outbox turns into mail).  A key is never stored: it is
+    derived from the secret, the license's random uid and its generation,
+    and the row keeps a keyed hash to find it by.
+
+    Seats (`license_seats`, 0: no limit): a user who becomes active when
+    every seat is taken is created all the same (an IdP's sync must not
+    fail for a business rule) and waits; the oldest waiting user gets the
+    next seat that frees.  Lowering the limit takes no key back.
+    """
+
+    def __init__(self, state):
+        self.models, self.settings = state.models, state.settings
+        self.secret = state.secret
+        changes = state.changes
+        changes.subscribe("user.created", self._on_active)
+        changes.subscribe("user.reactivated", self._on_active)
+        changes.subscribe("user.updated", self._on_updated)
+        changes.subscribe("user.deactivated", self._on_deactivated)
+        changes.subscribe("user.deleted", self._on_deleted)
+        self.changes = changes
+
+    def catch_up(self):
+        """At start, once every subscriber listens (the outbox's too):
+        check the secret, issue what the stored users are owed."""
+        with self.changes.unit() as work:
+            self._check_secret()
+            self._fill_seats(work)      # the limit may have been raised
+            self._license_unlicensed(work)
+
+    def _check_secret(self):
+        """Refuse to start with a secret other than the one the stored
+        licenses were made with: not one of their keys would verify."""
+        fingerprint = derive_secret(self.secret, "fingerprint").hex()[:16]
+        stored = get_option(self.models, SECRET_FINGERPRINT_OPTION, None)
+        if stored not in (None, fingerprint) and self.models.License.select().exists():
+            raise RuntimeError(
+                "the license secret is not the one this database's licenses were made "
+                f"with (see license_secret, or the file {license_secret_path(self.settings)}"
+                "); restore it, or no license key will verify")
+        set_option(self.models, SECRET_FINGERPRINT_OPTION, fingerprint)
+
+    # Keys -------------------------------------------------------------------
+
+    def key_of(self, license):
+        """The license's key, as the user is mailed it (grouped)."""
+        digest = derive_secret(self.secret, "license-key", license.uid, license.generation)
+        return group_license_key(license_key_from(digest))
+
+    def key_hash(self, compact):
+        return hmac.new(self.secret, b"license-verify\0" + compact.encode("ascii"),
+                        hashlib.sha256).hexdigest()
+
+    def verify(self, text):
+        """What POST /api/licenses/verify answers about a key.  A malformed
+        key needs no lookup; an unknown key and a wrong one cost the same."""
+        compact = parse_license_key(text)
+        if compact is None:
+            return {"valid": False, "active": False, "code": "MALFORMED"}
+        License = self.models.License
+        row = License.get_or_none(License.key_hash == self.key_hash(compact))
+        if row is None:
+            return {"valid": False, "active": False, "code": "NOT_FOUND"}
+        code = VERIFY_CODES[row.status]
+        answer = {"valid": code == "VALID", "active": row.status == "active", "code": code}
+        if answer["valid"]:
+            answer.update(userName=row.user_name, email=row.email)
+        return answer
+
+    def of_user(self, user_id):
+        return self.models.License.get_or_none(self.models.License.user_id == user_id)
+
+    def counts(self):
+        """{status: how many}, and the seat limit, for the dashboard."""
+        License = self.models.License
+        rows = License.select(License.status, fn.COUNT(License.pk).alias("n")).group_by(
+            License.status).tuples()
+        return {"seats": self.settings["license_seats"], **{s: 0 for s in VERIFY_CODES},
+                **dict(rows)}
+
+    # Transitions ------------------------------------------------------------
+
+    def _on_active(self, work, event):
+        User = self.models.User
+        user = User.get_or_none(User.id == event.resource_id)
+        if user is None or user.active is False:
+            return
+        contact = user_contact(json.loads(user.data))
+        license = self.of_user(user.id)
+        if license is None:
+            license = self.models.License.create(
+                uid=secrets.token_hex(16), user_id=user.id, status="new",
+                created=now_text(), updated=now_text(), **contact)
+        elif license.status in ("active", "waiting"):
+            return
+        self._seat(work, license)
+
+    def _license_unlicensed(self, work):
+        """Active users without a license get one: those stored before
+        scimlite had licenses (an upgrade mails them their keys)."""
+        User, License = self.models.User, self.models.License
+        unlicensed = User.select(User.id).where(
+            (User.active != False) & User.id.not_in(License.select(License.user_id)))  # noqa: E712
+        for (user_id,) in unlicensed.order_by(User.pk).tuples():
+            self._on_active(work, types.SimpleNamespace(resource_id=user_id))
+
+    def _on_updated(self, work, event):
+        """Keep the name and address the next mail goes to."""
+        User, License = self.models.User, self.models.License
+        user = User.get_or_none(User.id == event.resource_id)
+        if user is not None:
+            License.update(**user_contact(json.loads(user.data))).where(
+                License.user_id == user.id).execute()
+
+    def _on_deactivated(self, work, event):
+        license = self.of_user(event.resource_id)
+        if license is None or license.status in ("suspended", "revoked"):
+            return
+        if license.status == "waiting":
+            # Never given a key: nothing to suspend.  Given one before, then
+            # reactivated while every seat was taken: suspended still, quietly.
+            if license.generation == 0:
+                license.delete_instance()
+            else:
+                self._move(work, license, "suspended", None, "suspended")
+            return
+        self._move(work, license, "suspended", "license.suspended", "suspended")
+        self._fill_seats(work)
+
+    def _on_deleted(self, work, event):
+        license = self.of_user(event.resource_id)
+        if license is None or license.status == "revoked":
+            return
+        if license.generation == 0:
+            license.delete_instance()       # it only waited: no key to revoke
+            return
+        had_seat = license.status == "active"
+        self._move(work, license, "revoked", "license.revoked", "revoked")
+        if had_seat:
+            self._fill_seats(work)
+
+    def _seat(self, work, license):
+        """Give the license a seat (issue its key, or restore it), or let
+        it wait for one."""
+        if not self._seat_free():
+            if license.status != "waiting":
+                self._move(work, license, "waiting", "license.waiting", "waiting_since")
+        elif license.generation == 0:
+            license.generation = 1
+            license.key_hash = self.key_hash(self.key_of(license).replace("-", ""))
+            self._move(work, license, "active", "license.issued", "issued")
+        else:
+            self._move(work, license, "active", "license.restored", "restored")
+
+    def _seat_free(self):
+        seats, License = self.settings["license_seats"], self.models.License
+        return not seats or License.select().where(License.status == "active").count() < seats
+
+    def _fill_seats(self, work):
+        License = self.models.License
+        while self._seat_free():
+            license = License.select().where(License.status == "waiting").order_by(
+                License.waiting_since, License.pk).first()
+            if license is None:
+                return
+            self._seat(work, license)
+
+    def _move(self, work, license, status, event_type, stamp):
+        """One transition: the new status, its time, and (unless quiet) a
+        license.* event with the count of transitions, which makes each one
+        a distinct mail (see Outbox)."""
+        license.status, license.updated = status, now_text()
+        setattr(license, stamp, license.updated)
+        if event_type:
+            license.transitions += 1
+        license.save()
+        if event_type:
+            work.record(event_type, license.user_id, transition=license.transitions)
+
+
+###############################################################################
+# Outbox: mail and webhooks, written with the change, sent after commit #######
+###############################################################################
+
+MAIL_DIR = TEMPLATES_DIR / "mail"
+KEY_MAILS = ("issued", "restored")          # the mails that carry the key
+# Seconds before each retry of a transient failure (no connection, a
+# timeout, a 4xx reply), each stretched or shrunk by up to a fifth at random
+# so that messages failing together do not retry together.  After the last
+# the message is dead: about two days of trying in all.  A permanent
+# failure (a 5xx reply, a 4xx from a webhook receiver) is dead at once.
+RETRY_DELAYS = (15, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
+RETRY_JITTER = 0.2
+WEBHOOK_SECRET_OPTION = "webhook_secret_generation"
+WEBHOOK_TRANSIENT = (408, 425, 429)         # 4xx replies a receiver may get over
+WEBHOOK_TIMEOUT = 10                        # seconds for a receiver to answer
+
+
+class DeliveryError(Exception):
+    """A failed delivery: `permanent` (dead at once) or worth a retry."""
+
+    def __init__(self, text, permanent=False):
+        super().__init__(text)
+        self.permanent = permanent
+
+
+def one_line(text, limit=200):
+    """Text for a mail header: control characters (CR, LF...) become
+    spaces, so no value can start a header of its own."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()[:limit]
+
+
+def render_mail(kind, values):
+    """(subject, text, html or None) of mail/KIND.txt (a `Subject:` line, a
+    blank line, the body) and mail/KIND.html if there is one.  The text is
+    plain (`noescape`: no HTML entities in it); the HTML escapes every value."""
+    source = (MAIL_DIR / f"{kind}.txt").read_text("utf-8")
+    head, _, body = source.partition("\n\n")
+    plain = functools.partial(bottle.SimpleTemplate, noescape=True)
+    subject = one_line(plain(head.removeprefix("Subject:").strip()).render(**values))
+    html_path = MAIL_DIR / f"{kind}.html"
+    html = (bottle.SimpleTemplate(html_path.read_text("utf-8")).render(**values)
+            if html_path.exists() else None)
+    return subject, plain(body).render(**values), html
+
+
+def compose_mail(settings, message_id, recipient, name, subject, text, html):
+    """An email.message.EmailMessage; the address is checked again and the
+    display name flattened, so nothing a client sent can add a header."""
+    if not is_address(recipient):
+        raise DeliveryError(f"not a deliverable address: {recipient!r}", permanent=True)
+    message = email.message.EmailMessage()
+    message["From"] = settings["mail_from"]
+    message["To"] = email.headerregistry.Address(display_name=one_line(name),
+                                                 addr_spec=recipient)
+    message["Subject"] = subject
+    message["Date"] = email.utils.formatdate(usegmt=True)
+    domain = settings["mail_from"].rpartition("@")[2].strip("> ") or "scimlite"
+    message["Message-ID"] = f"<{message_id}@{one_line(domain)}>"
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def smtp_reply(code, text):
+    return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+
+
+def smtp_failure(exc):
+    """A DeliveryError for what smtplib raised: 5xx replies are permanent
+    (RFC 5321 §4.2.1), 4xx replies and failures to connect are transient."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()))
+        return DeliveryError(smtp_reply(code, text), permanent=500 <= code < 600)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return DeliveryError(smtp_reply(exc.smtp_code, exc.smtp_error),
+                             permanent=500 <= exc.smtp_code < 600)
+    return DeliveryError(f"{type(exc).__name__}: {exc}")
+
+
+def open_smtp(settings):
+    """A logged-in SMTP connection as the settings say (smtp_security:
+    "starttls", "tls" from the first byte, or "none")."""
+    host, port, timeout = settings["smtp_host"], settings["smtp_port"], settings["smtp_timeout"]
+    context = ssl.create_default_context()
+    if settings["smtp_security"] == "tls":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        if settings["smtp_security"] == "starttls":
+            smtp.starttls(context=context)
+        if settings["smtp_username"]:
+            smtp.login(settings["smtp_username"], settings["smtp_password"])
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def smtp_send(smtp, message):
+    """Send one message on an open connection; the server's reply to it
+    ("250 2.0.0 Ok: queued as ...")."""
+    sender = email.utils.parseaddr(str(message["From"]))[1]
+    recipient = message["To"].addresses[0].addr_spec
+    code, text = smtp.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, text, sender)
+    code, text = smtp.rcpt(recipient)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+    code, text = smtp.data(message.as_bytes(policy=email.policy.SMTP))
+    if code != 250:
+        raise smtplib.SMTPDataError(code, text)
+    return smtp_reply(code, text)
+
+
+class SmtpMailer:
+    """Mail over SMTP: one connection for a round of sending."""
+
+    def __init__(self, settings):
+        self.settings, self._smtp = settings, None
+
+    def send(self, message):
+        try:
+            if self._smtp is None:
+                self._smtp = open_smtp(self.settings)
+            return smtp_send(self._smtp, message)
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()        # the next message starts on a fresh connection
+            raise smtp_failure(exc) from None
+
+    def close(self):
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+            self._smtp.close()
+            self._smtp = None
+
+
+class ConsoleMailer:
+    """No SMTP server set (smtp_host empty): each mail is printed, marked
+    as not sent, so a trial run shows what would have gone out."""
+
+    def __init__(self, out=None):
+        self.out = out
+
+    def send(self, message):
+        out = self.out or sys.stdout
+        print(f"----- scimlite: mail NOT sent (smtp_host is empty), printed instead -----\n"
+              f"{message.as_string()}\n----- end of mail -----", file=out, flush=True)
+        return "printed to the console"
+
+    def close(self):
+        pass
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """A mail the "memory" mailer kept (app.scimlite.outbox.sent)."""
+    to: str
+    subject: str
+    text: str
+    html: str | None
+    message: object
+
+    def key(self):
+        """The license key in the mail, if it carries one."""
+        found = re.search(r"\b[%s]{5}(-[%s]{5}){4}\b" % ((LICENSE_ALPHABET,) * 2), self.text)
+        return found.group(0) if found else None
+
+
+class MemoryMailer:
+    def __init__(self, sent):
+        self.sent = sent
+
+    def send(self, message):
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",))
+        self.sent.append(SentMail(message["To"].addresses[0].addr_spec, str(message["Subject"]),
+                                  text, html.get_content() if html else None, message))
+        return "kept in memory"
+
+    def close(self):
+        pass
+
+
+def webhook_secret_of(secret, generation):
+    """The Standard Webhooks signing secret: whsec_ and 32 bytes in base64."""
+    return "whsec_" + base64.b64encode(derive_secret(secret, "webhook", generation)).decode()
+
+
+def sign_webhook(signing_secret, message_id, timestamp, body):
+    """webhook-signature (Standard Webhooks): v1, then the base64 HMAC-SHA256
+    of "id.timestamp.body" keyed with the secret's decoded bytes."""
+    key = base64.b64decode(signing_secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode("utf-8") + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def post_webhook(url, message_id, signing_secret, body, timeout):
+    """POST one signed event; the receiver's answer, or DeliveryError (a
+    4xx other than 408/425/429 is permanent: the receiver refuses it)."""
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": f"scimlite/{__version__}",
+        "webhook-id": message_id, "webhook-timestamp": timestamp,
+        "webhook-signature": sign_webhook(signing_secret, message_id, timestamp, body)})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        permanent = 400 <= exc.code < 500 and exc.code not in WEBHOOK_TRANSIENT
+        raise DeliveryError(f"HTTP {exc.code} {exc.reason}", permanent) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+
+
+class Outbox:
+    """Mail and webhook deliveries: each a row written in the transaction
+    of the change that causes it (a transactional outbox), delivered after
+    commit by one background sender, retried on RETRY_DELAYS.
+
+    A row is claimed before it is sent (status "sending" with a lease), so
+    that two senders never take the same one; a sender that dies mid-send
+    leaves a lease that runs out, and the row is sent again: delivery is at
+    least once, each mail with its row's stable Message-ID and each webhook
+    with its webhook-id, for receivers that deduplicate.  A unique `dedupe`
+    per cause (a license's n-th transition, an event) makes a second row
+    for the same cause impossible.
+
+    mailer  "smtp" (console when smtp_host is empty), "console", or
+            "memory": mails are kept in `sent` (SentMail), for tests.
+    """
+    WORK_SECONDS = 5.0
+    CLEAN_SECONDS = 3600.0
+
+    def __init__(self, state, licenses):
+        self.state, self.licenses = state, licenses
+        self.models, self.settings = state.models, state.settings
+        self.sent = []
+        self._worker, self._cleaned = None, 0.0
+        for kind in (*LICENSE_MAILS, "waiting"):
+            state.changes.subscribe(f"license.{kind}", self._on_license)
+        if self.settings["webhook_url"]:
+            for event_type in EVENT_TYPES:
+                state.changes.subscribe(event_type, self._on_event)
+
+    def start(self):
+        """Begin sending.  What an earlier process left pending is due at
+        once: whoever restarts scimlite has likely just fixed its mail."""
+        Message = self.models.OutboxMessage
+        with self.state.lock, self.state.changes.unit():
+            Message.update(next_attempt=now_text()).where(Message.status == "pending").execute()
+        self._worker = self.state.start_worker("outbox", self.deliver_due, self.WORK_SECONDS)
+
+    # Rows -------------------------------------------------------------------
+
+    def _add(self, kind, dedupe, recipient, context, license=None, template=None):
+        stamp = now_text()
+        row = dict(uid=uuid.uuid4().hex, kind=kind, dedupe=dedupe, recipient=recipient,
+                   context=json.dumps(context), license=license, template=template,
+                   created=stamp, next_attempt=stamp, status="pending", attempts=0)
+        if recipient is None:
+            row.update(status="dead", last_error="no email address to send it to")
+        self.models.OutboxMessage.insert(row).on_conflict_ignore().execute()
+
+    def _on_license(self, work, event):
+        kind = event.type.split(".", 1)[1]
+        license = self.licenses.of_user(event.resource_id)
+        if kind == "waiting":
+            self._tell_admin_seats_full(license)
+            return
+        if kind not in self.settings["license_mails"]:
+            return
+        transition = json.loads(event.detail)["transition"]
+        self._add("mail", f"license:{license.uid}:{transition}", license.email,
+                  {"name": license.display_name, "user_name": license.user_name},
+                  license=license.pk if kind in KEY_MAILS else None,
+                  template=f"license_{kind}")
+
+    def _tell_admin_seats_full(self, license):
+        """The first user to wait for a seat tells the administrator (one
+        mail per time the waiting list fills, not one per user)."""
+        License = self.models.License
+        waiting = License.select().where(License.status == "waiting").count()
+        log.warning("every license seat (%s) is taken: a user waits for one",
+                    self.settings["license_seats"])
+        if waiting == 1 and self.settings["admin_email"]:
+            self._add("mail", f"seats-full:{license.uid}:{license.transitions}",
+                      self.settings["admin_email"], {
+                          "name": "", "user_name": license.user_name,
+                          "seats": self.settings["license_seats"]}, template="seats_full")
+
+    def _on_event(self, work, event):
+        body = {"type": event.type, "timestamp": event.at, "data": {
+            "resourceType": event.resource_type, "id": event.resource_id,
+            "keyName": event.actor}}
+        self._add("webhook", f"event:{event.pk}", self.settings["webhook_url"], body)
+
+    def retry(self, pk):
+        """Send a dead message again, from its first retry delay on."""
+        Message = self.models.OutboxMessage
+        with self.state.lock, self.state.changes.unit():
+            changed = Message.update(status="pending", attempts=0, next_attempt=now_text(),
+                                    last_error=None).where(
+                (Message.pk == pk) & (Message.status == "dead")).execute()
+        if changed and self._worker:
+            self._worker.wake()
+        return bool(changed)
+
+    def messages(self, status=None, limit=200):
+        Message = self.models.OutboxMessage
+        query = Message.select().order_by(Message.pk.desc()).limit(limit)
+        return list(query.where(Message.status == status) if status else query)
+
+    def counts(self):
+        Message = self.models.OutboxMessage
+        rows = Message.select(Message.status, fn.COUNT(Message.pk)).group_by(Message.status)
+        return {"pending": 0, "sending": 0, "sent": 0, "dead": 0, **dict(rows.tuples())}
+
+    def wait(self, timeout=10.0):
+        """Wait until nothing is due or being sent: every mail so far has
+        been delivered, or has failed and waits for its retry.  For tests;
+        True when so, False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._busy():
+                return True
+            if self._worker:
+                self._worker.wake()
+            time.sleep(0.02)
+        return False
+
+    def _busy(self):
+        Message = self.models.OutboxMessage
+        with self.state.lock:
+            return Message.select().where(
+                ((Message.status == "pending") & (Message.next_attempt <= now_text())) |
+                (Message.status == "sending")).exists()
+
+    def mail_to(self, address):
+        """The mails the "memory" mailer kept for `address`, oldest first."""
+        return [m for m in self.sent if m.to.lower() == address.lower()]
+
+    # Sending ----------------------------------------------------------------
+
+    def deliver_due(self):
+        """One round: every due row, one after another, over one SMTP
+        connection."""
+        mailer = self._mailer()
+        try:
+            while not (self._worker and self._worker.stopping):
+                row = self._claim()
+                if row is None:
+                    break
+                self._attempt(row, mailer)
+        finally:
+            mailer.close()
+        self._clean()
+
+    def _mailer(self):
+        kind = self.settings["mailer"]
+        if kind == "memory":
+            return MemoryMailer(self.sent)
+        if kind == "console" or not self.settings["smtp_host"]:
+            return ConsoleMailer()
+        return SmtpMailer(self.settings)
+
+    def lease_seconds(self):
+        return 2 * self.settings["smtp_timeout"] + 10
+
+    def _claim(self):
+        Message, now = self.models.OutboxMessage, dt.datetime.now(dt.timezone.utc)
+        stamp = format_datetime(now)
+        with self.state.lock, self.state.changes.unit():
+            row = Message.select().where(
+                ((Message.status == "pending") & (Message.next_attempt <= stamp)) |
+                ((Message.status == "sending") & (Message.lease_until < stamp))).order_by(
+                Message.next_attempt, Message.pk).first()
+            if row is None:
+                return None
+            row.status, row.attempts = "sending", row.attempts + 1
+            row.lease_until = format_datetime(now + dt.timedelta(seconds=self.lease_seconds()))
+            row.save()
+            return row
+
+    def _attempt(self, row, mailer):
+        try:
+            reply = self._send(row, mailer)
+        except DeliveryError as exc:
+            self._failed(row, str(exc), exc.permanent)
+        except Exception as exc:    # a broken template, say: no retry mends it
+            log.exception("outbox message %s could not be sent", row.pk)
+            self._failed(row, f"{type(exc).__name__}: {exc}", True)
+        else:
+            self._finish(row, status="sent", sent_at=now_text(), reply=reply[:1000],
+                         last_error=None)
+
+    def _send(self, row, mailer):
+        context = json.loads(row.context)
+        if row.kind == "webhook":
+            generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1)
+            return post_webhook(row.recipient, f"msg_{row.uid}",
+                                webhook_secret_of(self.state.secret, generation),
+                                row.context.encode("utf-8"), WEBHOOK_TIMEOUT)
+        # Names on one line: a CR/LF in a display name is text, not layout.
+        values = {"product": self.settings["product_name"], "key": None,
+                  **{k: one_line(v) if isinstance(v, str) else v for k, v in context.items()}}
+        if row.license is not None:
+            values["key"] = self.licenses.key_of(self.models.License.get_by_id(row.license))
+        subject, text, html = render_mail(row.template, values)
+        return mailer.send(compose_mail(self.settings, row.uid, row.recipient,
+                                        context.get("name", ""), subject, text, html))
+
+    def _failed(self, row, error, permanent):
+        if permanent or row.attempts > len(RETRY_DELAYS):
+            log.warning("outbox message %s is dead: %s", row.pk, error)
+            self._finish(row, status="dead", last_error=error[:1000])
+            return
+        delay = RETRY_DELAYS[row.attempts - 1] * random.uniform(1 - RETRY_JITTER,
+                                                                1 + RETRY_JITTER)
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delay)
+        log.info("outbox message %s failed (%s); retry in %.0f s", row.pk, error, delay)
+        self._finish(row, status="pending", next_attempt=format_datetime(later),
+                     last_error=error[:1000])
+
+    def _finish(self, row, **columns):
+        Message = self.models.OutboxMessage
+        with self.state.lock, self.state.changes.unit():
+            Message.update(lease_until=None, **columns).where(Message.pk == row.pk).execute()
+
+    def _clean(self):
+        """Sent and dead messages go after log_retention_days."""
+        if time.monotonic() - self._cleaned < self.CLEAN_SECONDS:
+            return
+        self._cleaned = time.monotonic()
+        Message = self.models.OutboxMessage
+        cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) -
+                                 dt.timedelta(days=self.settings["log_retention_days"]))
+        with self.state.lock, self.state.changes.unit():
+            Message.delete().where(Message.status.in_(("sent", "dead")) &
+                                  (Message.created < cutoff)).execute()
+
+
+###############################################################################
 # Settings and the state of one app ###########################################
 ###############################################################################
 
@@ -3487,7 +4340,31 @@ def _check_settings(settings):
         raise ValueError("'log_level' must be debug, info, warning or error")
     for fault in settings["faults"]:
         Fault.read(fault)       # refused here, with the reason, if malformed
+    _check_mail_settings(settings)
     return settings
+
+
+def _check_mail_settings(settings):
+    choices = {"mailer": ("smtp", "console", "memory"),
+               "smtp_security": ("starttls", "tls", "none")}
+    for key, allowed in choices.items():
+        if settings[key] not in allowed:
+            raise ValueError(f"'{key}' must be one of {', '.join(allowed)}")
+    unknown = set(settings["license_mails"]) - set(LICENSE_MAILS)
+    if unknown:
+        raise ValueError(f"'license_mails' knows only {', '.join(LICENSE_MAILS)}, "
+                         f"not {', '.join(sorted(map(str, unknown)))}")
+    for key in ("smtp_timeout", "verify_rate_per_minute"):
+        if settings[key] < 1:
+            raise ValueError(f"'{key}' must be at least 1")
+    if settings["license_seats"] < 0:
+        raise ValueError("'license_seats' must be 0 (no limit) or more")
+    if not is_address(settings["mail_from"]) or (
+            settings["admin_email"] and not is_address(settings["admin_email"])):
+        raise ValueError("'mail_from' and 'admin_email' must be plain addresses "
+                         "(name@example.com)")
+    if settings["webhook_url"] and not re.match(r"https?://", settings["webhook_url"]):
+        raise ValueError("'webhook_url' must start with http:// or https://")
 
 
 @dataclass
@@ -3606,6 +4483,10 @@ class ScimLite:
         # An in-memory database is one connection: requests take turns.
         memory = settings["db"] == ":memory:"
         self.lock = threading.RLock() if memory else contextlib.nullcontext()
+        self.secret = load_license_secret(settings)
+        self.licenses = Licenses(self)
+        self.outbox = Outbox(self, self.licenses)
+        self.licenses.catch_up()
         self._key_touched = {}
         self.log = ProvisioningLog(self)
         self.faults = Faults(settings["faults"])
@@ -3940,6 +4821,9 @@ def install_error_pages(app, state):
             bottle.response.content_type = SCIM_CONTENT_TYPE
             detail = details.get(error.status_code, error.status_line)
             return json.dumps(SCIMError(error.status_code, None, detail).to_json())
+        if path.startswith("/api/"):        # the license API answers JSON too
+            bottle.response.content_type = "application/json"
+            return json.dumps({"error": details.get(error.status_code, error.status_line)})
         for name, value in SECURITY_HEADERS.items():     # e.g. a 404 under /admin
             bottle.response.set_header(name, value)
         return bottle.Bottle.default_error_handler(app, error)
@@ -5164,6 +6048,72 @@ def _install_pages(app, state):
         return static[name]
 
 
+class RateLimit:
+    """At most `per_minute` requests per client address: a token bucket
+    that holds a minute's worth and refills evenly.  In memory, per app;
+    a request over the limit is answered at once (429), never made to sleep."""
+    MAX_ADDRESSES = 10000
+
+    def __init__(self, per_minute):
+        self.per_minute, self.per_second = per_minute, per_minute / 60.0
+        self.buckets = {}       # address -> (tokens, when counted)
+        self._mutex = threading.Lock()
+
+    def wait(self, client, now):
+        """0 if `client` may go ahead (its token is spent), else the seconds
+        until it may."""
+        with self._mutex:
+            tokens, last = self.buckets.pop(client, (self.per_minute, now))
+            tokens = min(self.per_minute, tokens + (now - last) * self.per_second)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.per_second
+            self.buckets[client] = (tokens - (not wait), now)    # newest last
+            if len(self.buckets) > self.MAX_ADDRESSES:
+                self._forget(now)
+            return wait
+
+    def _forget(self, now):
+        """Addresses quiet for a minute have full buckets: forget them; if
+        that is not enough (many addresses at once), the longest quiet."""
+        self.buckets = {c: v for c, v in self.buckets.items() if now - v[1] < 60}
+        for client in list(self.buckets)[:len(self.buckets) - self.MAX_ADDRESSES // 2]:
+            del self.buckets[client]
+
+
+VERIFY_PATH = "/api/licenses/verify"
+VERIFY_BODY_BYTES = 4096
+
+
+def _install_license_api(app, state):
+    """POST /api/licenses/verify: the licensed application asks about a key.
+    No SCIM key is needed; each client address has verify_rate_per_minute."""
+    limit = RateLimit(state.settings["verify_rate_per_minute"])
+
+    def answer(status, body, headers=()):
+        bottle.response.status = status
+        bottle.response.content_type = "application/json"
+        bottle.response.set_header("Cache-Control", "no-store")
+        for name, value in headers:
+            bottle.response.set_header(name, value)
+        return json.dumps(body)
+
+    @app.post(VERIFY_PATH)
+    def verify_license():
+        wait = limit.wait(client_address(), time.monotonic())
+        if wait:
+            return answer(429, {"error": "too many verifications from this address"},
+                          [("Retry-After", str(max(1, round(wait + 0.5))))])
+        if (bottle.request.content_length or 0) > VERIFY_BODY_BYTES:
+            return answer(413, {"error": f"the body is over {VERIFY_BODY_BYTES} bytes"})
+        try:
+            body = json.loads(bottle.request.body.read(VERIFY_BODY_BYTES + 1))
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict) or "key" not in body:
+            return answer(400, {"error": 'send a JSON object: {"key": "XXXXX-..."}'})
+        with state.lock:
+            return answer(200, state.licenses.verify(body["key"]))
+
+
 def create_app(config=None):
     """The scimlite WSGI application (a Bottle app) with all its state.
 
@@ -5182,8 +6132,10 @@ def create_app(config=None):
     for rt in RESOURCE_TYPES.values():
         _install_resource_routes(state, route, rt)
     _install_pages(app, state)
+    _install_license_api(app, state)
     install_admin(app, state)
     install_error_pages(app, state)
+    state.outbox.start()
     return app
 
 ###############################################################################
@@ -5437,6 +6389,12 @@ def cmd_backup(state, path, out):
     if result != "ok":
         raise ValueError(f"the copy at {path} failed its integrity check: {result}")
     print(f"backed up {state.settings['db']} to {path} (integrity_check: ok)", file=out)
+    secret = license_secret_path(state.settings)
+    if not state.settings["license_secret"] and os.path.exists(secret):
+        # The keys derive from it: a copy without it verifies no key.
+        shutil.copy2(secret, license_secret_path({"db": path}))
+        print(f"copied the license secret to {path}.secret: keep the two together, "
+              "and the secret as safe as a password", file=out)
 
 
 def cmd_version(state, out):

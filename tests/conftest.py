@@ -89,7 +89,7 @@ def load_sample(name):
 
 @pytest.fixture
 def app():
-    app = scimlite.create_app({"db": ":memory:"})
+    app = scimlite.create_app({"db": ":memory:", "mailer": "memory"})
     yield app
     app.scimlite.close()
 

@@ -141,7 +141,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_keys(tmp_path):
     scimlite.set_option(app.scimlite.models, "schema_version", 1)
     app.scimlite.close()
     again = scimlite.create_app({"db": path})
-    assert scimlite.get_option(again.scimlite.models, "schema_version", 0) == 3
+    assert scimlite.get_option(again.scimlite.models, "schema_version", 0) == scimlite.SCHEMA_VERSION
     columns = {c.name for c in again.scimlite.models.db.get_columns("api_key")}
     assert "expires" in columns
     client = SCIMClient(again, key)

@@ -173,8 +173,8 @@ def test_jumpcloud_connection_test_creates_and_deletes_cleanly(app, scim):
     assert scim.get("/Groups").json["totalResults"] == 0
     m = app.scimlite.models
     assert m.Membership.select().count() == 0 and m.UserEmail.select().count() == 0
-    assert [e["type"] for e in app.scimlite.events()][-2:] == ["user.deleted",
-                                                               "group.deleted"]
+    assert [e["type"] for e in app.scimlite.events()][-3:] == [
+        "user.deleted", "license.revoked", "group.deleted"]
 
 
 # --- membership at scale: count the queries, not the seconds --------------------------
