@@ -72,6 +72,7 @@ import re
 import secrets
 import shutil
 import smtplib
+import socket
 import sqlite3
 import ssl
 import sys
@@ -2493,19 +2494,44 @@ class UnitOfWork:
         self.changes, self.actor = changes, actor
         self.models = changes.models
         self.events = []
+        self._unheard, self._dispatching = collections.deque(), False
 
     def record(self, event_type, resource_id, **detail):
         """Record one change inside the transaction that makes it, and let the
         subscribers of its type add their rows in the same transaction (a
-        license, an outbox row, a log entry): a rollback takes all of them."""
+        license, an outbox row, a log entry): a rollback takes all of them.
+
+        Subscribers hear events in the order they were recorded: an event a
+        subscriber records (license.issued, on user.created) waits until
+        every subscriber has heard the one before it."""
         assert event_type in EVENT_TYPES, event_type
         event = self.models.Event.create(
             at=now_text(), type=event_type, resource_type=event_type.split(".")[0].capitalize(),
             resource_id=resource_id, actor=self.actor,
             detail=json.dumps(detail, sort_keys=True))
         self.events.append(event)
-        for handler in self.changes.subscribers.get(event_type, ()):
-            handler(self, event)
+        self._unheard.append(event)
+        if not self._dispatching:
+            self._dispatch()
+
+    def take_back(self, mark):
+        """Forget the events from `mark` on: their savepoint was rolled back,
+        so no subscriber may hear them any more."""
+        dropped = {id(event) for event in self.events[mark:]}
+        del self.events[mark:]
+        self._unheard = collections.deque(e for e in self._unheard if id(e) not in dropped)
+
+    def _dispatch(self):
+        self._dispatching = True
+        try:
+            while self._unheard:
+                event = self._unheard[0]
+                for handler in self.changes.subscribers.get(event.type, ()):
+                    handler(self, event)
+                self._unheard.popleft()
+        finally:
+            self._dispatching = False
+            self._unheard.clear()
 
 
 class Changes:
@@ -2566,7 +2592,7 @@ class Changes:
             with self.models.db.atomic():
                 yield outer
         except BaseException:
-            del outer.events[mark:]
+            outer.take_back(mark)
             raise
         finally:
             outer.actor = outer_actor
@@ -2589,8 +2615,10 @@ class Worker:
 
     def __init__(self, name, work, interval=60.0):
         self.name, self.interval = name, interval
-        self._work = weakref.WeakMethod(work) if inspect.ismethod(work) else lambda: work
         self._wake, self._stopping = threading.Event(), threading.Event()
+        # The work's owner going away wakes the thread, which then ends.
+        self._work = (weakref.WeakMethod(work, lambda _: self._wake.set())
+                      if inspect.ismethod(work) else lambda: work)
         self.thread = threading.Thread(target=self._run, name=f"scimlite-{name}",
                                        daemon=True)
 
@@ -2611,25 +2639,32 @@ class Worker:
         self.thread.join(timeout)
 
     def _run(self):
+        pause = self.interval
         while not self._stopping.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(pause)
             self._wake.clear()
-            if self._stopping.is_set() or not self._run_once():
+            if self._stopping.is_set():
+                break
+            pause = self._run_once()
+            if pause is None:
                 break
 
     def _run_once(self):
-        """One round of work; False when the app it works for is gone.  (A
-        function of its own, so no reference to the work outlives the round
-        and keeps the app alive while the thread waits.)"""
+        """One round of work; how long to wait before the next (work() may
+        return the seconds until it is due again, if sooner than the
+        interval), or None when the app it works for is gone.  (A function
+        of its own, so no reference to the work outlives the round and
+        keeps the app alive while the thread waits.)"""
         work = self._work()
         if work is None:
-            return False
+            return None
         try:
-            work()
+            due = work()
         except Exception:
             log.exception("background worker %s failed; it runs again when woken",
                           self.name)
-        return True
+            due = None
+        return self.interval if due is None else max(0.0, min(self.interval, due))
 
 
 def changed_attributes(old, new):
@@ -3900,8 +3935,9 @@ def compose_mail(settings, message_id, recipient, name, subject, text, html):
         raise DeliveryError(f"not a deliverable address: {recipient!r}", permanent=True)
     message = email.message.EmailMessage()
     message["From"] = settings["mail_from"]
-    message["To"] = email.headerregistry.Address(display_name=one_line(name),
-                                                 addr_spec=recipient)
+    name = one_line(name)
+    message["To"] = email.headerregistry.Address(
+        display_name="" if name == recipient else name, addr_spec=recipient)
     message["Subject"] = subject
     message["Date"] = email.utils.formatdate(usegmt=True)
     domain = settings["mail_from"].rpartition("@")[2].strip("> ") or "scimlite"
@@ -3953,6 +3989,7 @@ def smtp_send(smtp, message):
     ("250 2.0.0 Ok: queued as ...")."""
     sender = email.utils.parseaddr(str(message["From"]))[1]
     recipient = message["To"].addresses[0].addr_spec
+    smtp.ehlo_or_helo_if_needed()
     code, text = smtp.mail(sender)
     if code != 250:
         raise smtplib.SMTPSenderRefused(code, text, sender)
@@ -4103,6 +4140,7 @@ class Outbox:
         with self.state.lock, self.state.changes.unit():
             Message.update(next_attempt=now_text()).where(Message.status == "pending").execute()
         self._worker = self.state.start_worker("outbox", self.deliver_due, self.WORK_SECONDS)
+        self._worker.wake()
 
     # Rows -------------------------------------------------------------------
 
@@ -4147,6 +4185,19 @@ class Outbox:
             "resourceType": event.resource_type, "id": event.resource_id,
             "keyName": event.actor}}
         self._add("webhook", f"event:{event.pk}", self.settings["webhook_url"], body)
+
+    def webhook_secret(self):
+        """The signing secret webhook receivers check signatures with."""
+        generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1)
+        return webhook_secret_of(self.state.secret, generation)
+
+    def rotate_webhook_secret(self):
+        """A new signing secret (the old one stops signing at once); shown
+        to whoever asked, once: it is derived again to sign, never stored."""
+        with self.state.lock, self.state.changes.unit():
+            generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1) + 1
+            set_option(self.models, WEBHOOK_SECRET_OPTION, generation)
+        return webhook_secret_of(self.state.secret, generation)
 
     def retry(self, pk):
         """Send a dead message again, from its first retry delay on."""
@@ -4208,6 +4259,18 @@ class Outbox:
         finally:
             mailer.close()
         self._clean()
+        return self._seconds_to_next()
+
+    def _seconds_to_next(self):
+        """Seconds until the next pending row is due (None: none pending),
+        so that a retry 15 s away is tried in 15 s, not at the next round."""
+        Message = self.models.OutboxMessage
+        with self.state.lock:
+            due = (Message.select(fn.MIN(Message.next_attempt))
+                   .where(Message.status == "pending").scalar())
+        if due is None:
+            return None
+        return (parse_datetime(due) - dt.datetime.now(dt.timezone.utc)).total_seconds()
 
     def _mailer(self):
         kind = self.settings["mailer"]
@@ -4250,9 +4313,7 @@ class Outbox:
     def _send(self, row, mailer):
         context = json.loads(row.context)
         if row.kind == "webhook":
-            generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1)
-            return post_webhook(row.recipient, f"msg_{row.uid}",
-                                webhook_secret_of(self.state.secret, generation),
+            return post_webhook(row.recipient, f"msg_{row.uid}", self.webhook_secret(),
                                 row.context.encode("utf-8"), WEBHOOK_TIMEOUT)
         # Names on one line: a CR/LF in a display name is text, not layout.
         values = {"product": self.settings["product_name"], "key": None,
@@ -6273,7 +6334,7 @@ def _pytest_fixtures(pytest):
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
 COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password",
-            "backup", "version")
+            "send-test-email", "webhook-secret", "backup", "version")
 
 
 def build_parser():
@@ -6308,6 +6369,12 @@ def build_parser():
     scim.add_argument("action", choices=("enable", "disable", "status"))
     command("set-admin-password", "set the admin page's password: asked for twice on "
             "a terminal, else read from the first line of stdin")
+    test_mail = command("send-test-email", "send a test mail with the smtp_* settings "
+                        "and say which step failed, if one did (DNS, connection, TLS, "
+                        "login, sender, recipient)")
+    test_mail.add_argument("address", metavar="ADDRESS", help="where the test mail goes")
+    command("webhook-secret", "make a new webhook signing secret (whsec_...) and print "
+            "it, once; the old one stops signing at once")
     backup = command("backup", "copy the database to PATH with SQLite's online backup "
                      "(safe while serving), then check the copy's integrity")
     backup.add_argument("path", metavar="PATH", help="a new file for the copy")
@@ -6397,6 +6464,82 @@ def cmd_backup(state, path, out):
               "and the secret as safe as a password", file=out)
 
 
+def smtp_steps(settings, message):
+    """The steps of sending one mail, each (what it is, how to do it), so
+    that a failure names its step.  The connection is passed along."""
+    host, port = settings["smtp_host"], settings["smtp_port"]
+    security, timeout = settings["smtp_security"], settings["smtp_timeout"]
+    context = ssl.create_default_context()
+    smtp = {}
+
+    def connect():
+        if security == "tls":
+            smtp["c"] = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            smtp["c"] = smtplib.SMTP(host, port, timeout=timeout)
+
+    def login():
+        if settings["smtp_username"]:
+            smtp["c"].login(settings["smtp_username"], settings["smtp_password"])
+
+    return smtp, [
+        (f"DNS: looking up {host}", lambda: socket.getaddrinfo(host, port)),
+        (f"connection to {host}:{port}" + (" (TLS from the start)" if security == "tls"
+                                           else ""), connect),
+        ("TLS: STARTTLS", lambda: security == "starttls" and smtp["c"].starttls(
+            context=context)),
+        (f"login as {settings['smtp_username']!r}", login),
+        ("sending", lambda: smtp_send(smtp["c"], message))]
+
+
+def cmd_send_test_email(state, address, out):
+    settings = state.settings
+    if not is_address(address):
+        raise ValueError(f"{address!r} is not an email address")
+    subject, text, _ = render_mail("test", {"product": settings["product_name"],
+                                           "host": settings["smtp_host"]})
+    message = compose_mail(settings, uuid.uuid4().hex, address, "", subject, text, None)
+    if settings["mailer"] != "smtp" or not settings["smtp_host"]:
+        ConsoleMailer(out).send(message)
+        raise ValueError("smtp_host is empty (or mailer is not \"smtp\"): mail is printed "
+                         "to the console, as above, and not sent")
+    smtp, steps = smtp_steps(settings, message)
+    try:
+        for step, action in steps:
+            try:
+                reply = action()
+            except (OSError, smtplib.SMTPException) as exc:
+                raise ValueError(f"{step} failed: {smtp_explained(exc)}") from None
+            print(f"ok  {step}", file=out)
+    finally:
+        if "c" in smtp:
+            smtp["c"].close()
+    print(f"sent a test mail to {address} (the server said: {reply})", file=out)
+
+
+def smtp_explained(exc):
+    if isinstance(exc, socket.gaierror):
+        return f"the name does not resolve ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused: is the host or port wrong, or the server down?"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "no answer in time (smtp_timeout): a firewall, or the wrong port?"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"the server does not offer it ({exc}); check smtp_security"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or exc}); port 465 wants smtp_security = \"tls\""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"the server refused the login: {smtp_reply(exc.smtp_code, exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return (f"the server refused the sender {exc.sender!r} (mail_from): "
+                f"{smtp_reply(exc.smtp_code, exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"the server refused the recipient: {smtp_failure(exc)}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return smtp_reply(exc.smtp_code, exc.smtp_error)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def cmd_version(state, out):
     print(f"scimlite {__version__}\nPython {sys.version.split()[0]}\n"
           f"SQLite {sqlite3.sqlite_version}\ndatabase schema "
@@ -6464,6 +6607,11 @@ def main(argv=None, environ=None, out=None):
             cmd_scim(state, args.action, out)
         elif args.command == "set-admin-password":
             cmd_set_admin_password(state, sys.stdin, out)
+        elif args.command == "send-test-email":
+            cmd_send_test_email(state, args.address, out)
+        elif args.command == "webhook-secret":
+            print(state.outbox.rotate_webhook_secret(), file=out)
+            record_audit(state, "webhook_secret.rotated", CLI_CLIENT)
         elif args.command == "backup":
             cmd_backup(state, args.path, out)
         elif args.command == "version":

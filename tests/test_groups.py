@@ -212,7 +212,7 @@ def _bulk_users(app, count):
     rows = [{"id": f"user-{i:05d}", "data": f'{{"userName": "u{i}"}}',
              "created": stamp, "last_modified": stamp, "user_name_key": f"u{i}"}
             for i in range(count)]
-    with m.db.atomic():
+    with app.scimlite.lock, m.db.atomic():      # the lock: the outbox's sender shares it
         for part in scimlite.chunks(rows, 200):
             m.User.insert_many(part).execute()
     return [r["id"] for r in rows]

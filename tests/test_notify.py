@@ -1,0 +1,447 @@
+"""Mail and webhooks through the outbox, against real servers: an SMTP
+server (aiosmtpd) on a loopback port, a webhook receiver (http.server), and
+`python scimlite.py` processes that are stopped, killed and started again."""
+import base64
+import email
+import email.policy
+import hashlib
+import hmac
+import http.server as http_server
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+import scimlite
+from conftest import SCRIPT, SCIMClient, free_port, http
+
+FAST_RETRIES = (0.3, 0.3, 0.3, 0.3)
+
+
+class Inbox:
+    """An aiosmtpd handler: keeps each message; `script` holds replies to
+    give instead of accepting ("451 ..."), one per message, in order;
+    `check` runs as each message arrives (e.g. to look into the database)."""
+
+    def __init__(self):
+        self.messages, self.script, self.seen_at_arrival = [], [], []
+        self.check = None
+        self.refuse_sender = None
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.script:
+            return self.script.pop(0)
+        message = email.message_from_bytes(envelope.original_content or envelope.content,
+                                           policy=email.policy.default)
+        if self.check:
+            self.seen_at_arrival.append(self.check(message))
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 2.0.0 Ok: queued as TEST1"
+
+    def wait(self, count, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.messages) >= count
+
+
+class SMTPServer:
+    """aiosmtpd on a loopback port picked beforehand (its Controller will
+    not take port 0), started and stopped at will."""
+
+    def __init__(self, port=None):
+        self.port, self.inbox, self.controller = port or free_port(), Inbox(), None
+
+    def start(self):
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def settings(self, **more):
+        return {"smtp_host": "127.0.0.1", "smtp_port": self.port, "smtp_security": "none",
+                "smtp_timeout": 5, "mail_from": "licenses@example.com", **more}
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(scimlite, "RETRY_DELAYS", FAST_RETRIES)
+
+
+def make(tmp_path, **settings):
+    app = scimlite.create_app({"db": str(tmp_path / "mail.db"), **settings})
+    return app, SCIMClient(app, app.scimlite.mint_key(f"entra-{os.urandom(3).hex()}"))
+
+
+def create(scim, user_name):
+    return scim.create_user(user_name, emails=[{"value": user_name, "type": "work"}])
+
+
+def key_in(message):
+    return scimlite.SentMail("", "", message.get_body(("plain",)).get_content(), None,
+                             message).key()
+
+
+def rows(app):
+    return [(r.recipient, r.status, r.attempts) for r in
+            reversed(app.scimlite.outbox.messages())]
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+# --- SMTP ------------------------------------------------------------------------
+
+def test_the_license_mail_arrives_over_smtp_with_its_key(tmp_path, smtp):
+    smtp.start()
+    app, scim = make(tmp_path, **smtp.settings(product_name="Acme CAD"))
+    create(scim, "zoe@example.com")
+    assert smtp.inbox.wait(1)
+    [(recipients, message)] = smtp.inbox.messages
+    assert recipients == ["zoe@example.com"]
+    assert message["From"] == "licenses@example.com"
+    assert message["Subject"] == "Your Acme CAD license key"
+    assert message["Message-ID"].endswith("@example.com>")
+    key = key_in(message)
+    assert app.scimlite.licenses.verify(key)["code"] == "VALID"
+    assert key in message.get_body(("html",)).get_content()
+    assert app.scimlite.outbox.wait()
+    [row] = app.scimlite.outbox.messages()
+    assert row.status == "sent" and row.reply == "250 2.0.0 Ok: queued as TEST1"
+    app.scimlite.close()
+
+
+def test_an_outage_delays_mail_and_then_each_arrives_once_after_its_commit(
+        tmp_path, smtp, fast_retries):
+    db = tmp_path / "mail.db"
+
+    def committed(message):
+        # Another connection already reads the user the mail is about.
+        with sqlite3.connect(db) as other:
+            to = message["To"].addresses[0].addr_spec
+            return other.execute('SELECT COUNT(*) FROM "user" WHERE user_name_key = ?',
+                                 (to,)).fetchone()[0]
+    smtp.inbox.check = committed
+    app, scim = make(tmp_path, **smtp.settings())
+    for name in ("a@example.com", "b@example.com", "c@example.com"):
+        create(scim, name)
+    assert wait_for(lambda: {(r[1], r[2] >= 1) for r in rows(app)} == {("pending", True)})
+    assert "ConnectionRefusedError" in app.scimlite.outbox.messages()[0].last_error
+    smtp.start()
+    assert smtp.inbox.wait(3)
+    assert app.scimlite.outbox.wait()
+    time.sleep(1.0)                                 # room for a duplicate to show
+    assert sorted(r[0][0] for r in smtp.inbox.messages) == [
+        "a@example.com", "b@example.com", "c@example.com"]
+    assert smtp.inbox.seen_at_arrival == [1, 1, 1]
+    assert {r[1] for r in rows(app)} == {"sent"}
+    app.scimlite.close()
+
+
+def test_a_4xx_reply_is_retried_and_a_5xx_reply_is_dead_at_once(tmp_path, smtp, fast_retries):
+    smtp.start()
+    smtp.inbox.script = ["451 4.3.0 try again later", "451 4.3.0 still busy"]
+    app, scim = make(tmp_path, **smtp.settings())
+    create(scim, "patient@example.com")
+    assert smtp.inbox.wait(1)
+    assert rows(app) == [("patient@example.com", "sent", 3)]
+    smtp.inbox.script = ["550 5.1.1 no such mailbox"]
+    create(scim, "gone@example.com")
+    assert wait_for(lambda: rows(app)[-1][1] == "dead")
+    dead = app.scimlite.outbox.messages()[0]
+    assert dead.attempts == 1 and dead.last_error == "550 5.1.1 no such mailbox"
+    assert len(smtp.inbox.messages) == 1
+    assert app.scimlite.outbox.retry(dead.pk)                  # the admin's retry button
+    assert smtp.inbox.wait(2)
+    app.scimlite.close()
+
+
+def test_transient_failures_give_up_after_the_last_retry(tmp_path, smtp, fast_retries):
+    app, scim = make(tmp_path, **smtp.settings())              # the server never comes
+    create(scim, "never@example.com")
+    assert wait_for(lambda: rows(app)[0][1] == "dead")
+    assert rows(app) == [("never@example.com", "dead", len(FAST_RETRIES) + 1)]
+    app.scimlite.close()
+
+
+def test_the_retry_schedule_starts_within_30_seconds_and_lasts_over_a_day():
+    low, high = 1 - scimlite.RETRY_JITTER, 1 + scimlite.RETRY_JITTER
+    assert scimlite.RETRY_DELAYS[0] * high <= 30
+    assert sum(scimlite.RETRY_DELAYS) * low >= 24 * 3600
+    assert list(scimlite.RETRY_DELAYS) == sorted(scimlite.RETRY_DELAYS)
+
+
+def test_pending_mail_is_sent_by_the_next_app_on_the_same_database(tmp_path, smtp):
+    app, scim = make(tmp_path, **smtp.settings())
+    create(scim, "later@example.com")
+    assert wait_for(lambda: rows(app)[0][2] >= 1)
+    app.scimlite.close()                                       # stopped with mail pending
+    smtp.start()
+    again, _ = make(tmp_path, **smtp.settings())
+    assert smtp.inbox.wait(1)
+    assert again.scimlite.licenses.verify(key_in(smtp.inbox.messages[0][1]))["valid"]
+    again.scimlite.close()
+
+
+def test_the_smtp_password_is_never_logged_or_kept(tmp_path, smtp, caplog, fast_retries):
+    smtp.start()                    # it offers no AUTH: every login fails
+    app, scim = make(tmp_path, **smtp.settings(smtp_username="relay",
+                                               smtp_password="pw-Zebra-42"))
+    create(scim, "x@example.com")
+    assert wait_for(lambda: rows(app)[0][1] == "dead")
+    app.scimlite.close()
+    stored = (tmp_path / "mail.db").read_bytes()
+    assert "AUTH" in app.scimlite.outbox.messages()[0].last_error
+    assert "pw-Zebra-42" not in caplog.text and b"pw-Zebra-42" not in stored
+
+
+# --- processes: a restart after SIGKILL, the console of a trial ---------------------
+
+class Server:
+    """`python scimlite.py` on a free port; its output collected by a thread."""
+
+    def __init__(self, tmp_path, env):
+        self.port, self.lines = free_port(), []
+        self.db = str(tmp_path / "proc.db")
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        self.env.pop("SCIMLITE_DB", None)
+        self.process = subprocess.Popen(
+            [sys.executable, SCRIPT, "--db", self.db, "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
+            cwd=tmp_path)
+        threading.Thread(target=self._read, daemon=True).start()
+        assert wait_for(self._listening), self.output
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _listening(self):
+        # "Serving on" is printed just before Waitress binds: try the port.
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return "Serving on" in self.output
+        except OSError:
+            return False
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self):
+        return "".join(self.lines)
+
+    def mint(self):
+        return subprocess.run([sys.executable, SCRIPT, "mint-key", os.urandom(3).hex(),
+                               "--db", self.db], capture_output=True, text=True,
+                              check=True, env=self.env).stdout.strip()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=10)
+
+
+def outbox_rows(db):
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT status, attempts FROM outbox_message").fetchall()
+
+
+def test_mail_pending_when_the_process_is_killed_is_sent_after_a_restart(tmp_path, smtp):
+    env = {f"SCIMLITE_{k.upper()}": str(v) for k, v in smtp.settings(smtp_timeout=2).items()}
+    first = Server(tmp_path, env)
+    try:
+        status, _, user = http("POST", first.url + "/scim/v2/Users", first.mint(), {
+            "schemas": [scimlite.USER_URN], "userName": "kill@example.com"})
+        assert status == 201
+        assert wait_for(lambda: outbox_rows(first.db) == [("pending", 1)])
+        first.stop(signal.SIGKILL)
+    finally:
+        first.stop(signal.SIGKILL)
+    smtp.start()
+    second = Server(tmp_path, env)
+    try:
+        assert smtp.inbox.wait(1), second.output
+        key = key_in(smtp.inbox.messages[0][1])
+        answer = json.loads(_post(second.url + scimlite.VERIFY_PATH, {"key": key}))
+        assert answer["code"] == "VALID" and answer["userName"] == "kill@example.com"
+        time.sleep(0.5)
+        assert len(smtp.inbox.messages) == 1
+    finally:
+        second.stop()
+
+
+def _post(url, body):
+    import urllib.request
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read()
+
+
+def test_a_trial_without_smtp_prints_the_license_mail_on_the_console(tmp_path):
+    """The quick start: `python scimlite.py`, then a user over SCIM."""
+    server = Server(tmp_path, {})
+    try:
+        token = server.output.split("Secret Token:")[1].split()[0]
+        status, _, _ = http("POST", server.url + "/scim/v2/Users", token, {
+            "schemas": [scimlite.USER_URN], "userName": "trial@example.com"})
+        assert status == 201
+        assert wait_for(lambda: "----- end of mail -----" in server.output), server.output
+        printed = server.output.split("mail NOT sent")[1]
+        assert "To: trial@example.com" in printed
+        assert scimlite.SentMail("", "", printed, None, None).key()
+    finally:
+        server.stop()
+
+
+# --- send-test-email -----------------------------------------------------------------
+
+def cli(tmp_path, *args, **settings):
+    env = {f"SCIMLITE_{k.upper()}": str(v) for k, v in settings.items()}
+    result = subprocess.run([sys.executable, SCRIPT, *args, "--db", str(tmp_path / "c.db")],
+                            capture_output=True, text=True, env={**os.environ, **env})
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_send_test_email_sends_and_says_so(tmp_path, smtp):
+    smtp.start()
+    code, output = cli(tmp_path, "send-test-email", "me@example.com", **smtp.settings())
+    assert code == 0, output
+    assert "sent a test mail to me@example.com" in output and "250" in output
+    assert smtp.inbox.messages[0][1]["Subject"] == "scimlite test mail"
+
+
+@pytest.mark.parametrize("settings, up, refuse, says", [
+    ({"smtp_host": "no-such-host.invalid"}, False, None,
+     "DNS: looking up no-such-host.invalid failed"),
+    ({}, False, None, "the connection was refused"),
+    ({"smtp_security": "starttls"}, True, None, "TLS: STARTTLS failed"),
+    ({"smtp_username": "u", "smtp_password": "Secret-pw-9"}, True, None,
+     "login as 'u' failed"),
+    ({}, True, "553 5.7.1 sender not allowed", "refused the sender 'licenses@example.com'"),
+])
+def test_send_test_email_names_the_step_that_failed(tmp_path, smtp, settings, up, refuse,
+                                                    says):
+    smtp.inbox.refuse_sender = refuse
+    if up:
+        smtp.start()
+    code, output = cli(tmp_path, "send-test-email", "me@example.com",
+                       **smtp.settings(**settings))
+    assert code == 1 and says in output, output
+    assert "Traceback" not in output and "Secret-pw-9" not in output
+
+
+def test_send_test_email_without_smtp_host_prints_the_mail_and_says_why(tmp_path):
+    code, output = cli(tmp_path, "send-test-email", "me@example.com")
+    assert code == 1
+    assert "scimlite test mail" in output and "smtp_host is empty" in output
+
+
+# --- webhooks --------------------------------------------------------------------------
+
+class Receiver(http_server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.server.received.append((headers, body))
+        status = self.server.script.pop(0) if self.server.script else 204
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server.received, server.script = [], []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def verify_signature(secret, headers, body, now):
+    """What a receiver does (Standard Webhooks): recompute, compare, check time."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    offered = [s.split(",", 1)[1] for s in headers["webhook-signature"].split()]
+    fresh = abs(now - int(headers["webhook-timestamp"])) <= 300
+    return fresh and any(hmac.compare_digest(expected, s) for s in offered)
+
+
+def test_each_change_event_is_posted_signed_the_standard_webhooks_way(tmp_path, receiver):
+    app, scim = make(tmp_path, mailer="memory", webhook_url=receiver.url)
+    user = create(scim, "hook@example.com")
+    assert app.scimlite.outbox.wait()
+    secret = app.scimlite.outbox.webhook_secret()
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) >= 24
+    events = [json.loads(body) for _, body in receiver.received]
+    assert [e["type"] for e in events] == ["user.created", "license.issued"]
+    assert events[0]["data"] == {"resourceType": "User", "id": user["id"],
+                                 "keyName": app.scimlite.keys()[0].name}
+    assert scimlite.parse_datetime(events[0]["timestamp"])
+    for headers, body in receiver.received:
+        assert verify_signature(secret, headers, body, time.time())
+        assert not verify_signature(secret, headers, body + b" ", time.time())
+        assert headers["webhook-id"].startswith("msg_")
+    assert len({h["webhook-id"] for h, _ in receiver.received}) == 2
+    old = secret
+    new = app.scimlite.outbox.rotate_webhook_secret()
+    scim.delete(f"/Users/{user['id']}")
+    assert app.scimlite.outbox.wait()
+    headers, body = receiver.received[-1]
+    assert verify_signature(new, headers, body, time.time())
+    assert not verify_signature(old, headers, body, time.time())
+    app.scimlite.close()
+
+
+def test_a_failing_receiver_is_retried_with_the_same_id_and_a_refusal_is_dead(
+        tmp_path, receiver, fast_retries):
+    receiver.script = [503, 500]
+    app, scim = make(tmp_path, mailer="memory", webhook_url=receiver.url,
+                     license_mails=[])
+    scim.create_user("r@example.com", active=False)      # one event: user.created
+    assert wait_for(lambda: len(receiver.received) == 3)
+    assert len({h["webhook-id"] for h, _ in receiver.received}) == 1
+    assert app.scimlite.outbox.wait()
+    assert rows(app) == [(receiver.url, "sent", 3)]
+    receiver.script = [410]
+    scim.create_user("s@example.com", active=False)
+    assert wait_for(lambda: rows(app)[-1][1] == "dead")
+    assert app.scimlite.outbox.messages()[0].last_error.startswith("HTTP 410")
+    app.scimlite.close()
