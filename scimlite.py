@@ -5547,12 +5547,25 @@ def attention(state, keys, since):
         if key["state"] == "active" and key["expires"] and key["expires"] <= soon:
             notes.append(("warn", f"API key ‘{key['name']}’ works until the end of "
                                   f"{key['last_day']}: mint its successor now."))
+    notes += license_attention(state)
     RequestLog = state.models.RequestLog
     failures = RequestLog.select().where((RequestLog.status >= 400) &
                                          (RequestLog.at >= since)).count()
     if failures:
         notes.append(("info", f"{failures} SCIM request(s) failed in the last 24 hours: "
                               "see the provisioning log."))
+    return notes
+
+
+def license_attention(state):
+    """Users waiting for a seat; mail that could not be sent."""
+    notes, counts = [], state.licenses.counts()
+    if counts["waiting"]:
+        notes.append(("warn", f"{counts['waiting']} user(s) wait for a license: every one "
+                              f"of the {counts['seats']} seats is taken (license_seats)."))
+    dead = state.outbox.counts()["dead"]
+    if dead:
+        notes.append(("warn", f"{dead} message(s) could not be delivered: see the outbox."))
     return notes
 
 
@@ -5655,6 +5668,7 @@ def install_admin(app, state):
     _install_dashboard(route, render, state)
     _install_keys(route, render, state, flash)
     _install_directory(route, render, state)
+    _install_licenses(route, render, state, flash)
     _install_logs(route, render, state)
 
 
@@ -5760,7 +5774,8 @@ def _install_dashboard(route, render, state):
                       enabled=state.scim_enabled, active_users=active,
                       inactive_users=inactive, groups=state.models.Group.select().count(),
                       active_keys=sum(1 for k in keys if k["state"] == "active"),
-                      last=last_request_seen(state), notes=attention(state, keys, since))
+                      last=last_request_seen(state), notes=attention(state, keys, since),
+                      licenses=state.licenses.counts(), outbox=state.outbox.counts())
 
     @route("/scim", ("POST",))
     def switch(session):
@@ -5801,7 +5816,8 @@ def _install_keys(route, render, state, flash):
                     token = mint_api_key(state.models, name, expires)
                 record_audit(state, "key.minted", client_address(), name=name,
                              expires=expires)
-                flash[session.token_hash] = {"new_key": token, "name": name}
+                flash[session.token_hash] = {"secret": token, "title": f"New API key ‘{name}’",
+                                             "text": "scimlite keeps only its hash."}
                 see_other(local_admin_path(bottle.request.forms.get("back")) or
                           f"{ADMIN}/keys")
             except ValueError as exc:
@@ -5855,8 +5871,9 @@ def resource_detail(state, rt, resource_id):
                    .order_by(Event.pk.desc()).limit(200).dicts())
     requests = list(RequestLog.select().where(RequestLog.resource_id == resource_id)
                     .order_by(RequestLog.pk.desc()).limit(50).dicts())
+    license = state.licenses.of_user(resource_id) if rt is USER_TYPE else None
     return dict(rt=rt, resource=resource, history=history, requests=requests,
-                pretty=json.dumps(resource, indent=2, ensure_ascii=False))
+                license=license, pretty=json.dumps(resource, indent=2, ensure_ascii=False))
 
 
 def member_counts(state, group_ids):
@@ -5895,6 +5912,59 @@ def _install_detail(route, render, state, rt):
             return render("message.html", session, title=f"No such {kind}",
                           text=f"No {kind} has that id (it may have been deleted).")
         return render("resource.html", session, **values)
+
+
+OUTBOX_STATES = ("pending", "sending", "sent", "dead")
+
+
+def _install_licenses(route, render, state, flash):
+    """A user's key shown once on request; the outbox of mail and webhooks."""
+
+    @route("/users/<user_id>/license-key", ("POST",))
+    def show_key(session, user_id):
+        license = state.licenses.of_user(user_id)
+        if license is None or not license.generation:
+            return render("message.html", session, title="No license key",
+                          text="This user has no license key (yet).")
+        record_audit(state, "license.key_shown", client_address(), user=license.user_name)
+        flash[session.token_hash] = {
+            "secret": state.licenses.key_of(license),
+            "title": f"License key of {license.user_name}",
+            "text": "It was mailed to the user; scimlite keeps only a keyed hash."}
+        see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
+
+    @route("/outbox")
+    def outbox(session):
+        status = bottle.request.query.get("status")
+        status = status if status in OUTBOX_STATES else None
+        return render("outbox.html", session, rows=state.outbox.messages(status),
+                      counts=state.outbox.counts(), status=status,
+                      webhook_url=state.settings["webhook_url"],
+                      mailer=describe_mailer(state.settings))
+
+    @route("/outbox/<pk:int>/retry", ("POST",))
+    def retry(session, pk):
+        if state.outbox.retry(pk):
+            record_audit(state, "outbox.retried", client_address(), message=pk)
+        see_other(f"{ADMIN}/outbox")
+
+    @route("/outbox/webhook-secret", ("POST",))
+    def webhook_secret(session):
+        secret = state.outbox.rotate_webhook_secret()
+        record_audit(state, "webhook_secret.rotated", client_address())
+        flash[session.token_hash] = {
+            "secret": secret, "title": "New webhook signing secret",
+            "text": "Give it to your webhook receiver; the old one no longer signs."}
+        see_other(f"{ADMIN}/outbox")
+
+
+def describe_mailer(settings):
+    if settings["mailer"] == "memory":
+        return "kept in memory (mailer = \"memory\"): nothing leaves the process"
+    if settings["mailer"] == "console" or not settings["smtp_host"]:
+        return "printed to the console: set smtp_host to send mail"
+    return (f"SMTP via {settings['smtp_host']}:{settings['smtp_port']} "
+            f"({settings['smtp_security']}), from {settings['mail_from']}")
 
 
 def _install_logs(route, render, state):

@@ -172,9 +172,9 @@ def test_an_app_dropped_without_close_takes_its_workers_with_it():
     assert [t for t in threading.enumerate() if t not in before]
     del app
     bottle.request.bind({})     # bottle keeps this thread's last request (and app)
-    gc.collect()
     deadline = time.monotonic() + 5
     while [t for t in threading.enumerate() if t not in before] and time.monotonic() < deadline:
+        gc.collect()        # again: a worker mid-round holds the app until it returns
         time.sleep(0.05)
     assert not [t for t in threading.enumerate() if t not in before]
 

@@ -350,3 +350,81 @@ def test_a_wrong_key_and_an_unknown_key_cost_the_same_lookup(lic):
         db.execute_sql = original
     assert answers == ["NOT_FOUND", "NOT_FOUND"]
     assert len(seen) == 2 and seen[0] == seen[1]
+
+
+# --- on the admin page -------------------------------------------------------------
+
+@pytest.fixture
+def admin_of():
+    from test_admin import Admin
+
+    def make_admin(app):
+        client = Admin(app)
+        client.setup()
+        return client
+    return make_admin
+
+
+def test_the_admin_sees_a_users_license_and_its_key_once_on_request(lic, admin_of):
+    app, scim = lic
+    admin = admin_of(app)
+    user = scim.create_user("lee@example.com")
+    key = mails(app) and app.scimlite.outbox.sent[0].key()
+    detail = admin.web.get(f"{scimlite.ADMIN}/users/{user['id']}")
+    assert "License" in detail.text and "lee@example.com" in detail.text
+    assert key not in detail.text
+    shown = admin.post(f"/users/{user['id']}/license-key", {}, page=detail).follow()
+    assert key in shown.text
+    assert key not in admin.web.get(f"{scimlite.ADMIN}/users/{user['id']}").text   # once
+    audit = admin.web.get(f"{scimlite.ADMIN}/audit").text
+    assert "license.key_shown" in audit and key not in audit
+    admin.web.post(f"{scimlite.ADMIN}/users/{user['id']}/license-key", {"csrf": "forged"},
+                   status=403)
+
+
+def test_the_dashboard_says_when_users_wait_for_a_seat_or_mail_is_dead(admin_of):
+    app, scim = make(license_seats=1)
+    admin = admin_of(app)
+    scim.create_user("first@example.com")
+    scim.create_user("second@example.com")
+    scim.create_user("nomail")                  # waits, and has no address anyway
+    mails(app)
+    page = admin.web.get(scimlite.ADMIN).text
+    assert "2 user(s) wait for a license" in page and "of the 1 seats" in page
+    assert "could not be delivered" not in page
+    app.scimlite.close()
+
+
+def test_the_outbox_page_lists_messages_and_retries_a_dead_one(lic, admin_of):
+    app, scim = lic
+    admin = admin_of(app)
+    scim.create_user("ok@example.com")
+    scim.create_user("no-address")
+    set_active(scim, scim.get("/Users", filter='userName eq "no-address"').json[
+        "Resources"][0]["id"], False)
+    mails(app)
+    page = admin.web.get(f"{scimlite.ADMIN}/outbox")
+    assert "ok@example.com" in page.text and "no email address" in page.text
+    assert "kept in memory" in page.text
+    dead = admin.web.get(f"{scimlite.ADMIN}/outbox", {"status": "dead"})
+    assert "ok@example.com" not in dead.text
+    row = app.scimlite.outbox.messages("dead")[-1]
+    assert row.attempts == 0 and f"/outbox/{row.pk}/retry" in dead.text
+    admin.post(f"/outbox/{row.pk}/retry", {}, page=dead)
+    mails(app)
+    again = app.scimlite.models.OutboxMessage.get_by_id(row.pk)
+    assert again.status == "dead" and again.attempts == 1           # tried again
+    assert "outbox.retried" in admin.web.get(f"{scimlite.ADMIN}/audit").text
+    for key in (row.context, page.text):
+        assert not KEY.search(key)                  # no key in the row or the page
+
+
+def test_a_new_webhook_secret_is_shown_once_on_the_outbox_page(lic, admin_of):
+    app, _ = lic
+    admin = admin_of(app)
+    before = app.scimlite.outbox.webhook_secret()
+    page = admin.web.get(f"{scimlite.ADMIN}/outbox")
+    shown = admin.post("/outbox/webhook-secret", {}, page=page).follow()
+    secret = app.scimlite.outbox.webhook_secret()
+    assert secret != before and secret in shown.text
+    assert secret not in admin.web.get(f"{scimlite.ADMIN}/outbox").text
