@@ -5817,7 +5817,8 @@ def _install_keys(route, render, state, flash):
                 record_audit(state, "key.minted", client_address(), name=name,
                              expires=expires)
                 flash[session.token_hash] = {"secret": token, "title": f"New API key ‘{name}’",
-                                             "text": "scimlite keeps only its hash."}
+                                             "text": "Copy it now: you will not see it again. "
+                                                     "scimlite keeps only its hash."}
                 see_other(local_admin_path(bottle.request.forms.get("back")) or
                           f"{ADMIN}/keys")
             except ValueError as exc:
@@ -5930,7 +5931,8 @@ def _install_licenses(route, render, state, flash):
         flash[session.token_hash] = {
             "secret": state.licenses.key_of(license),
             "title": f"License key of {license.user_name}",
-            "text": "It was mailed to the user; scimlite keeps only a keyed hash."}
+            "text": "It was mailed to the user. scimlite keeps only a keyed hash and "
+                    "derives the key again each time it is shown (each time audited)."}
         see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
 
     @route("/outbox")
@@ -5954,7 +5956,8 @@ def _install_licenses(route, render, state, flash):
         record_audit(state, "webhook_secret.rotated", client_address())
         flash[session.token_hash] = {
             "secret": secret, "title": "New webhook signing secret",
-            "text": "Give it to your webhook receiver; the old one no longer signs."}
+            "text": "Copy it now: you will not see it again. Give it to your webhook "
+                    "receiver; the old one no longer signs."}
         see_other(f"{ADMIN}/outbox")
 
 
@@ -6325,11 +6328,12 @@ def serve(config=None, threads=4):
     """`with scimlite.serve() as server:` a live scimlite for a test.
 
     config is what create_app() takes; with no `db` in a dict (or no config)
-    the database is ":memory:".  Starts in milliseconds; on leaving the
-    block it stops, leaving no thread, socket or open file behind.
+    the database is ":memory:", and with no `mailer`, mail is kept in memory
+    (server.app.scimlite.outbox.sent).  Starts in milliseconds; on leaving
+    the block it stops, leaving no thread, socket or open file behind.
     """
-    if config is None or (isinstance(config, dict) and "db" not in config):
-        config = {**(config or {}), "db": ":memory:"}
+    if config is None or isinstance(config, dict):
+        config = {"db": ":memory:", "mailer": "memory", **(config or {})}
     server = LiveServer(create_app(config), threads)
     try:
         yield server
@@ -6356,16 +6360,16 @@ def pytest_configure(config):
 def _pytest_fixtures(pytest):
     class ScimliteFixtures:
         """scim_config (override it), scim_app, scim_token, scim_client,
-        scim_server.  Each test gets a fresh, empty in-memory store unless
+        scim_mail, scim_server.  Each test gets a fresh, empty in-memory store unless
         marked @pytest.mark.scim_shared, which shares one per module."""
 
         @pytest.fixture
         def scim_config(self):
-            return {"db": ":memory:"}
+            return {"db": ":memory:", "mailer": "memory"}
 
         @pytest.fixture(scope="module")
         def _scim_module_app(self):
-            app = create_app({"db": ":memory:"})
+            app = create_app({"db": ":memory:", "mailer": "memory"})
             yield app
             app.scimlite.close()
 
@@ -6388,6 +6392,13 @@ def _pytest_fixtures(pytest):
             webtest = pytest.importorskip("webtest")
             return webtest.TestApp(scim_app, extra_environ={
                 "HTTP_AUTHORIZATION": f"Bearer {scim_token}"})
+
+        @pytest.fixture
+        def scim_mail(self, scim_app):
+            """The outbox of scim_app, its mail kept in memory: after a change,
+            `scim_mail.wait()`, then `scim_mail.mail_to(address)` (SentMail:
+            to, subject, text, html, key())."""
+            return scim_app.scimlite.outbox
 
         @pytest.fixture
         def scim_server(self, scim_config):

@@ -109,7 +109,18 @@ def test_first_setup_to_revoked_key_in_a_real_browser(served, browser):
     assert "seen.in.browser@example.com" in find(By.TAG_NAME, "main").text
     shot(browser, "users")
     browser.get(root + f"/admin/users/{created['id']}")
+    assert "active" in find(By.TAG_NAME, "main").text       # the license card
+    from selenium.webdriver.support.ui import WebDriverWait
+    find(By.XPATH, "//button[text()='Show the license key']").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "new-key"))
+    license_key = find(By.ID, "new-key").text.strip()
+    assert re.fullmatch(r"[2-9A-HJKMNP-Z]{5}(-[2-9A-HJKMNP-Z]{5}){4}", license_key)
     shot(browser, "user")
+    browser.get(root + "/admin/outbox")
+    outbox_text = find(By.TAG_NAME, "main").text
+    assert "seen.in.browser@example.com" in outbox_text and "printed to the console" in outbox_text
+    assert license_key not in outbox_text
+    shot(browser, "outbox")
 
     browser.get(root + "/admin/log")
     log_text = find(By.TAG_NAME, "main").text

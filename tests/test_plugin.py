@@ -1,6 +1,7 @@
 """The pytest plugin other projects use (`-p scimlite`): its fixtures run in
 a separate pytest of their own, as in a project that embeds scimlite."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -47,8 +48,17 @@ USES_THE_FIXTURES = '''
 '''
 
 
+def readme_tests():
+    """The README's example tests (python blocks that define a test_...),
+    run here as a project of a reader's would run them."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text("utf-8"),
+                        re.S)
+    return [b for b in blocks if re.match(r"def test_", b)]
+
+
 def run_pytest(tmp_path, *args):
-    (tmp_path / "test_uses_scimlite.py").write_text(textwrap.dedent(USES_THE_FIXTURES))
+    source = textwrap.dedent(USES_THE_FIXTURES) + "\n\n" + "\n\n".join(readme_tests())
+    (tmp_path / "test_uses_scimlite.py").write_text(source)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",
                            "-p", "no:cacheprovider", *args, str(tmp_path)],
@@ -56,14 +66,15 @@ def run_pytest(tmp_path, *args):
 
 
 def test_fixtures_work_with_dash_p_scimlite(tmp_path):
+    assert readme_tests()
     done = run_pytest(tmp_path, "-p", "scimlite")
-    assert "7 passed" in done.stdout, done.stdout + done.stderr
+    assert f"{7 + len(readme_tests())} passed" in done.stdout, done.stdout + done.stderr
 
 
 def test_fixtures_work_through_pytest_plugins_in_a_conftest(tmp_path):
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["scimlite"]\n')
     done = run_pytest(tmp_path)
-    assert "7 passed" in done.stdout, done.stdout + done.stderr
+    assert f"{7 + len(readme_tests())} passed" in done.stdout, done.stdout + done.stderr
 
 
 def test_importing_scimlite_does_not_import_pytest():
