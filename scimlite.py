@@ -4188,7 +4188,8 @@ class Outbox:
 
     def webhook_secret(self):
         """The signing secret webhook receivers check signatures with."""
-        generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1)
+        with self.state.lock:
+            generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1)
         return webhook_secret_of(self.state.secret, generation)
 
     def rotate_webhook_secret(self):
@@ -4311,18 +4312,24 @@ class Outbox:
                          last_error=None)
 
     def _send(self, row, mailer):
+        """Deliver one row.  What it needs from the database is read first,
+        under the app's lock; nothing is held while a server answers."""
         context = json.loads(row.context)
+        with self.state.lock:
+            if row.kind == "webhook":
+                secret = self.webhook_secret()
+            elif row.license is not None:
+                context["key"] = self.licenses.key_of(
+                    self.models.License.get_by_id(row.license))
         if row.kind == "webhook":
-            return post_webhook(row.recipient, f"msg_{row.uid}", self.webhook_secret(),
+            return post_webhook(row.recipient, f"msg_{row.uid}", secret,
                                 row.context.encode("utf-8"), WEBHOOK_TIMEOUT)
         # Names on one line: a CR/LF in a display name is text, not layout.
         values = {"product": self.settings["product_name"], "key": None,
                   **{k: one_line(v) if isinstance(v, str) else v for k, v in context.items()}}
-        if row.license is not None:
-            values["key"] = self.licenses.key_of(self.models.License.get_by_id(row.license))
         subject, text, html = render_mail(row.template, values)
         return mailer.send(compose_mail(self.settings, row.uid, row.recipient,
-                                        context.get("name", ""), subject, text, html))
+                                        values.get("name", ""), subject, text, html))
 
     def _failed(self, row, error, permanent):
         if permanent or row.attempts > len(RETRY_DELAYS):
