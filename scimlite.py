@@ -3801,7 +3801,15 @@ class Licenses:
                 created=now_text(), updated=now_text(), **contact)
         elif license.status in ("active", "waiting"):
             return
+        self._update_contact(license, contact)
         self._seat(work, license)
+
+    @staticmethod
+    def _update_contact(license, contact):
+        """The address as the change left it: a request that changes the
+        address and the user's state mails the new address."""
+        for name, value in contact.items():
+            setattr(license, name, value)
 
     def _license_unlicensed(self, work):
         """Active users without a license get one: those stored before
@@ -3825,6 +3833,8 @@ class Licenses:
         license = self.of_user(event.resource_id)
         if license is None or license.status in ("suspended", "revoked"):
             return
+        if event.subject is not None:
+            self._update_contact(license, user_contact(json.loads(event.subject.data)))
         if license.status == "waiting":
             # Never given a key: nothing to suspend.  Given one before, then
             # reactivated while every seat was taken: suspended still, quietly.
@@ -3892,7 +3902,7 @@ class Licenses:
 ###############################################################################
 
 MAIL_DIR = TEMPLATES_DIR / "mail"
-KEY_MAILS = ("issued", "restored")          # the mails that carry the key
+KEY_TEMPLATES = ("license_issued", "license_restored")     # the mails with the key
 # Seconds before each retry of a transient failure (no connection, a
 # timeout, a 4xx reply), each stretched or shrunk by up to a fifth at random
 # so that messages failing together do not retry together.  After the last
@@ -4126,6 +4136,7 @@ class Outbox:
     """
     WORK_SECONDS = 5.0
     CLEAN_SECONDS = 3600.0
+    CLAIM_WINDOW = 50       # due rows looked at per claim, oldest first
 
     def __init__(self, state, licenses):
         self.state, self.licenses = state, licenses
@@ -4169,8 +4180,7 @@ class Outbox:
         transition = json.loads(event.detail)["transition"]
         self._add("mail", f"license:{license.uid}:{transition}", license.email,
                   {"name": license.display_name, "user_name": license.user_name},
-                  license=license.pk if kind in KEY_MAILS else None,
-                  template=f"license_{kind}")
+                  license=license.pk, template=f"license_{kind}")
 
     def _tell_admin_seats_full(self, license):
         """The first user to wait for a seat tells the administrator (one
@@ -4207,10 +4217,14 @@ class Outbox:
 
     def retry(self, pk):
         """Send a dead message again, from its first retry delay on."""
-        Message = self.models.OutboxMessage
+        Message, License = self.models.OutboxMessage, self.models.License
         with self.state.lock, self.state.changes.unit():
-            changed = Message.update(status="pending", attempts=0, next_attempt=now_text(),
-                                    last_error=None).where(
+            row = Message.get_or_none((Message.pk == pk) & (Message.status == "dead"))
+            license = row and row.license and License.get_or_none(License.pk == row.license)
+            changed = row and Message.update(
+                status="pending", attempts=0, next_attempt=now_text(), last_error=None,
+                # to where the user's mail goes now: the IdP may have sent an address since
+                recipient=license.email if license else row.recipient).where(
                 (Message.pk == pk) & (Message.status == "dead")).execute()
         if changed and self._worker:
             self._worker.wake()
@@ -4304,16 +4318,26 @@ class Outbox:
         Message, now = self.models.OutboxMessage, dt.datetime.now(dt.timezone.utc)
         stamp = format_datetime(now)
         with self.state.lock, self.state.changes.unit():
-            row = Message.select().where(
+            due = Message.select().where(
                 ((Message.status == "pending") & (Message.next_attempt <= stamp)) |
                 ((Message.status == "sending") & (Message.lease_until < stamp))).order_by(
-                Message.next_attempt, Message.pk).first()
+                Message.pk).limit(self.CLAIM_WINDOW)
+            row = next((r for r in due if not self._overtakes(r)), None)
             if row is None:
                 return None
             row.status, row.attempts = "sending", row.attempts + 1
             row.lease_until = format_datetime(now + dt.timedelta(seconds=self.lease_seconds()))
             row.save()
             return row
+
+    def _overtakes(self, row):
+        """Whether an older mail of the same license is unfinished: a
+        license's mails go in the order they were written ("suspended"
+        never overtakes the "issued" before it that waits for a retry)."""
+        Message = self.models.OutboxMessage
+        return row.license is not None and Message.select().where(
+            Message.status.in_(("pending", "sending")) & (Message.license == row.license) &
+            (Message.pk < row.pk)).exists()
 
     def _attempt(self, row, mailer):
         try:
@@ -4334,9 +4358,12 @@ class Outbox:
         with self.state.lock:
             if row.kind == "webhook":
                 secret = self.webhook_secret()
-            elif row.license is not None:
-                context["key"] = self.licenses.key_of(
-                    self.models.License.get_by_id(row.license))
+            elif row.template in KEY_TEMPLATES:
+                license = self.models.License.get_by_id(row.license)
+                if license.status != "active":
+                    raise DeliveryError(f"not sent: the license was {license.status} "
+                                        "before this mail could go", permanent=True)
+                context["key"] = self.licenses.key_of(license)
         if row.kind == "webhook":
             return post_webhook(row.recipient, f"msg_{row.uid}", secret,
                                 row.context.encode("utf-8"), WEBHOOK_TIMEOUT)
@@ -4570,7 +4597,6 @@ class ScimLite:
         self.secret = load_license_secret(settings)
         self.licenses = Licenses(self)
         self.outbox = Outbox(self, self.licenses)
-        self.licenses.catch_up()
         self._key_touched = {}
         self.log = ProvisioningLog(self)
         self.faults = Faults(settings["faults"])
@@ -6292,6 +6318,9 @@ def create_app(config=None):
     _install_license_api(app, state)
     install_admin(app, state)
     install_error_pages(app, state)
+    # Only a serving app acts on licenses and mail; a CLI command opening the
+    # database (without the server's settings, perhaps) must not.
+    state.licenses.catch_up()
     state.outbox.start()
     return app
 

@@ -174,7 +174,7 @@ def test_a_4xx_reply_is_retried_and_a_5xx_reply_is_dead_at_once(tmp_path, smtp, 
     smtp.inbox.script = ["451 4.3.0 try again later", "451 4.3.0 still busy"]
     app, scim = make(tmp_path, **smtp.settings())
     create(scim, "patient@example.com")
-    assert smtp.inbox.wait(1)
+    assert smtp.inbox.wait(1) and app.scimlite.outbox.wait()
     assert rows(app) == [("patient@example.com", "sent", 3)]
     smtp.inbox.script = ["550 5.1.1 no such mailbox"]
     create(scim, "gone@example.com")
