@@ -2636,10 +2636,12 @@ class Worker:
     def stopping(self):
         return self._stopping.is_set()
 
-    def stop(self, timeout=10.0):
+    join_seconds = 10.0         # how long stop() waits for a round in progress
+
+    def stop(self):
         self._stopping.set()
         self._wake.set()
-        self.thread.join(timeout)
+        self.thread.join(self.join_seconds)
 
     def _run(self):
         pause = self.interval
@@ -3817,9 +3819,14 @@ class Licenses:
         User, License = self.models.User, self.models.License
         unlicensed = User.select().where(
             (User.active != False) & User.id.not_in(License.select(License.user_id)))  # noqa: E712
+        issued = 0
         for user in unlicensed.order_by(User.pk):
             self._on_active(work, types.SimpleNamespace(
                 type="user.created", resource_id=user.id, subject=user))
+            issued += 1
+        if issued:
+            log.warning("%d active users stored before scimlite had licenses get one "
+                        "now, and its mail", issued)
 
     def _on_updated(self, work, event):
         """Keep the name and address the next mail goes to."""
@@ -3911,16 +3918,21 @@ KEY_TEMPLATES = ("license_issued", "license_restored")     # the mails with the 
 RETRY_DELAYS = (15, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
 RETRY_JITTER = 0.2
 WEBHOOK_SECRET_OPTION = "webhook_secret_generation"
-WEBHOOK_TRANSIENT = (408, 425, 429)         # 4xx replies a receiver may get over
+# 4xx replies a receiver may get over: a timeout, too early, too many, and
+# 401/403, which a receiver answers while its secret is being rotated.
+WEBHOOK_TRANSIENT = (401, 403, 408, 425, 429)
 WEBHOOK_TIMEOUT = 10                        # seconds for a receiver to answer
 
 
 class DeliveryError(Exception):
-    """A failed delivery: `permanent` (dead at once) or worth a retry."""
+    """A failed delivery: `permanent` (dead at once) or worth a retry.
+    `session`: the server refused the connection or us (no answer, a failed
+    login, our sender address), not this message: every message would fail
+    alike, so the round stops and the outbox waits before the next."""
 
-    def __init__(self, text, permanent=False):
+    def __init__(self, text, permanent=False, session=False):
         super().__init__(text)
-        self.permanent = permanent
+        self.permanent, self.session = permanent, session
 
 
 def one_line(text, limit=200):
@@ -4017,6 +4029,17 @@ def smtp_send(smtp, message):
     return smtp_reply(code, text)
 
 
+def smtp_session_failure(exc):
+    """The connection, TLS, the login or our sender address failed: never
+    the message's fault, so never permanent (a wrong password is fixed and
+    the mail still goes).  No exception text that could hold a secret."""
+    if isinstance(exc, UnicodeError):
+        text = "the login failed: smtp_username and smtp_password must be ASCII"
+    else:
+        text = str(smtp_failure(exc))
+    return DeliveryError(text, session=True)
+
+
 class SmtpMailer:
     """Mail over SMTP: one connection for a round of sending."""
 
@@ -4028,9 +4051,12 @@ class SmtpMailer:
             if self._smtp is None:
                 self._smtp = open_smtp(self.settings)
             return smtp_send(self._smtp, message)
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
             self.close()        # the next message starts on a fresh connection
             raise smtp_failure(exc) from None
+        except (OSError, UnicodeError) as exc:  # smtplib's other errors are OSErrors too
+            self.close()
+            raise smtp_session_failure(exc) from None
 
     def close(self):
         if self._smtp is not None:
@@ -4100,18 +4126,31 @@ def sign_webhook(signing_secret, message_id, timestamp, body):
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a 301/302/303 with a GET and no body, and the
+    event would count as delivered: a redirect is an error instead."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 def post_webhook(url, message_id, signing_secret, body, timeout):
     """POST one signed event; the receiver's answer, or DeliveryError (a
-    4xx other than 408/425/429 is permanent: the receiver refuses it)."""
+    redirect, or a 4xx other than WEBHOOK_TRANSIENT, is permanent: the
+    receiver refuses it or has moved)."""
     timestamp = str(int(time.time()))
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": f"scimlite/{__version__}",
         "webhook-id": message_id, "webhook-timestamp": timestamp,
         "webhook-signature": sign_webhook(signing_secret, message_id, timestamp, body)})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return f"HTTP {response.status}"
+        with urllib.request.build_opener(_NoRedirects).open(request, timeout=timeout) as answer:
+            return f"HTTP {answer.status}"
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            raise DeliveryError(f"HTTP {exc.code}: the receiver moved to "
+                                f"{exc.headers.get('Location')!r}; set webhook_url to it",
+                                permanent=True) from None
         permanent = 400 <= exc.code < 500 and exc.code not in WEBHOOK_TRANSIENT
         raise DeliveryError(f"HTTP {exc.code} {exc.reason}", permanent) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
@@ -4142,7 +4181,7 @@ class Outbox:
         self.state, self.licenses = state, licenses
         self.models, self.settings = state.models, state.settings
         self.sent = []
-        self._worker, self._cleaned = None, 0.0
+        self._worker, self._cleaned, self._paused_until = None, 0.0, 0.0
         for kind in (*LICENSE_MAILS, "waiting"):
             state.changes.subscribe(f"license.{kind}", self._on_license)
         if self.settings["webhook_url"]:
@@ -4156,6 +4195,8 @@ class Outbox:
         with self.state.lock, self.state.changes.unit():
             Message.update(next_attempt=now_text()).where(Message.status == "pending").execute()
         self._worker = self.state.start_worker("outbox", self.deliver_due, self.WORK_SECONDS)
+        # close() lets a send in progress finish (and be recorded as sent).
+        self._worker.join_seconds = self.settings["smtp_timeout"] + 5
         self._worker.wake()
 
     # Rows -------------------------------------------------------------------
@@ -4269,14 +4310,15 @@ class Outbox:
     def deliver_due(self):
         """One round: every due row, one after another, over one SMTP
         connection."""
+        if time.monotonic() < self._paused_until:
+            return self._paused_until - time.monotonic()
         self._relax_durability()
         mailer = self._mailer()
         try:
             while not (self._worker and self._worker.stopping):
                 row = self._claim()
-                if row is None:
+                if row is None or not self._attempt(row, mailer):
                     break
-                self._attempt(row, mailer)
         finally:
             mailer.close()
         self._clean()
@@ -4312,7 +4354,10 @@ class Outbox:
         return SmtpMailer(self.settings)
 
     def lease_seconds(self):
-        return 2 * self.settings["smtp_timeout"] + 10
+        """How long a claimed row is left to its sender: the steps of a
+        session that may each take smtp_timeout (connect, EHLO, STARTTLS,
+        EHLO, login, MAIL, RCPT, DATA), and some."""
+        return 8 * self.settings["smtp_timeout"] + 30
 
     def _claim(self):
         Message, now = self.models.OutboxMessage, dt.datetime.now(dt.timezone.utc)
@@ -4340,16 +4385,23 @@ class Outbox:
             (Message.pk < row.pk)).exists()
 
     def _attempt(self, row, mailer):
+        """Deliver one row and record how it went; False when the server
+        refused the session, so that the round stops: the other messages
+        wait (untried) until this one's retry is due."""
         try:
             reply = self._send(row, mailer)
         except DeliveryError as exc:
-            self._failed(row, str(exc), exc.permanent)
+            delay = self._failed(row, str(exc), exc.permanent)
+            if exc.session:
+                self._paused_until = time.monotonic() + (delay or 0)
+                return False
         except Exception as exc:    # a broken template, say: no retry mends it
             log.exception("outbox message %s could not be sent", row.pk)
             self._failed(row, f"{type(exc).__name__}: {exc}", True)
         else:
             self._finish(row, status="sent", sent_at=now_text(), reply=reply[:1000],
                          last_error=None)
+        return True
 
     def _send(self, row, mailer):
         """Deliver one row.  What it needs from the database is read first,
@@ -4375,16 +4427,19 @@ class Outbox:
                                         values.get("name", ""), subject, text, html))
 
     def _failed(self, row, error, permanent):
+        """Record a failure: dead, or pending again after a retry delay
+        (returned, in seconds)."""
         if permanent or row.attempts > len(RETRY_DELAYS):
             log.warning("outbox message %s is dead: %s", row.pk, error)
             self._finish(row, status="dead", last_error=error[:1000])
-            return
+            return None
         delay = RETRY_DELAYS[row.attempts - 1] * random.uniform(1 - RETRY_JITTER,
                                                                 1 + RETRY_JITTER)
         later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delay)
         log.info("outbox message %s failed (%s); retry in %.0f s", row.pk, error, delay)
         self._finish(row, status="pending", next_attempt=format_datetime(later),
                      last_error=error[:1000])
+        return delay
 
     def _finish(self, row, **columns):
         Message = self.models.OutboxMessage
@@ -4470,10 +4525,12 @@ def _check_mail_settings(settings):
             raise ValueError(f"'{key}' must be at least 1")
     if settings["license_seats"] < 0:
         raise ValueError("'license_seats' must be 0 (no limit) or more")
-    if not is_address(settings["mail_from"]) or (
-            settings["admin_email"] and not is_address(settings["admin_email"])):
-        raise ValueError("'mail_from' and 'admin_email' must be plain addresses "
-                         "(name@example.com)")
+    sender = email.utils.parseaddr(settings["mail_from"])[1]
+    if not is_address(sender) or one_line(settings["mail_from"]) != settings["mail_from"]:
+        raise ValueError("'mail_from' must be an address, with or without a name: "
+                         "licenses@example.com or Acme Licensing <licenses@example.com>")
+    if settings["admin_email"] and not is_address(settings["admin_email"]):
+        raise ValueError("'admin_email' must be an address (it@example.com)")
     if settings["webhook_url"] and not re.match(r"https?://", settings["webhook_url"]):
         raise ValueError("'webhook_url' must start with http:// or https://")
 
@@ -6560,6 +6617,7 @@ def cmd_serve(settings, out):
         print("No admin password yet. Choose one at this one-time link (or run "
               "python scimlite.py set-admin-password):\n"
               f"  {setup_url(state, state.new_setup_token())}", file=out)
+    print_mail_notes(state, out)
     print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C stops; "
           f"admin page at {ADMIN})", file=out, flush=True)
     waitress.serve(app, host=settings["host"], port=settings["port"],
@@ -6567,6 +6625,23 @@ def cmd_serve(settings, out):
                    # scimlite answers oversized bodies itself, as SCIM errors
                    max_request_body_size=settings["max_body_bytes"] * 4 + 65536,
                    _quiet=True)
+
+
+def print_mail_notes(state, out):
+    """Where mail goes, said at start: printed mail is easy to mistake for
+    sent mail.  The first webhook signing secret is shown here, once."""
+    settings = state.settings
+    if settings["mailer"] == "smtp" and not settings["smtp_host"]:
+        print("  Mail:         printed here, NOT sent (set smtp_host; check it with "
+              "python scimlite.py send-test-email ADDRESS)", file=out)
+    else:
+        print(f"  Mail:         {describe_mailer(settings)}", file=out)
+    if settings["webhook_url"] and get_option(state.models, WEBHOOK_SECRET_OPTION,
+                                              None) is None:
+        print(f"  Webhooks:     to {settings['webhook_url']}, signed with\n"
+              f"                {state.outbox.rotate_webhook_secret()}\n"
+              "                (shown only this once; a new one: python scimlite.py "
+              "webhook-secret)", file=out)
 
 
 def backup_database(state, path):
@@ -6598,8 +6673,8 @@ def cmd_backup(state, path, out):
 
 
 def smtp_steps(settings, message):
-    """The steps of sending one mail, each (what it is, how to do it), so
-    that a failure names its step.  The connection is passed along."""
+    """The steps of sending one mail that these settings take, each (what it
+    is, how to do it), so that a failure names its step."""
     host, port = settings["smtp_host"], settings["smtp_port"]
     security, timeout = settings["smtp_security"], settings["smtp_timeout"]
     context = ssl.create_default_context()
@@ -6611,22 +6686,20 @@ def smtp_steps(settings, message):
         else:
             smtp["c"] = smtplib.SMTP(host, port, timeout=timeout)
 
-    def login():
-        if settings["smtp_username"]:
-            smtp["c"].login(settings["smtp_username"], settings["smtp_password"])
-
-    return smtp, [
-        (f"DNS: looking up {host}", lambda: socket.getaddrinfo(host, port)),
-        (f"connection to {host}:{port}" + (" (TLS from the start)" if security == "tls"
-                                           else ""), connect),
-        ("TLS: STARTTLS", lambda: security == "starttls" and smtp["c"].starttls(
-            context=context)),
-        (f"login as {settings['smtp_username']!r}", login),
-        ("sending", lambda: smtp_send(smtp["c"], message))]
+    steps = [(f"DNS: looking up {host}", lambda: socket.getaddrinfo(host, port)),
+             (f"connection to {host}:{port}" + (" with TLS" if security == "tls" else ""),
+              connect)]
+    if security == "starttls":
+        steps.append(("TLS: STARTTLS", lambda: smtp["c"].starttls(context=context)))
+    if settings["smtp_username"]:
+        steps.append((f"login as {settings['smtp_username']!r}", lambda: smtp["c"].login(
+            settings["smtp_username"], settings["smtp_password"])))
+    steps.append(("sending", lambda: smtp_send(smtp["c"], message)))
+    return smtp, steps
 
 
-def cmd_send_test_email(state, address, out):
-    settings = state.settings
+def cmd_send_test_email(settings, address, out):
+    """Needs no database: only the settings, step by step."""
     if not is_address(address):
         raise ValueError(f"{address!r} is not an email address")
     subject, text, _ = render_mail("test", {"product": settings["product_name"],
@@ -6641,7 +6714,7 @@ def cmd_send_test_email(state, address, out):
         for step, action in steps:
             try:
                 reply = action()
-            except (OSError, smtplib.SMTPException) as exc:
+            except (OSError, smtplib.SMTPException, UnicodeError) as exc:
                 raise ValueError(f"{step} failed: {smtp_explained(exc)}") from None
             print(f"ok  {step}", file=out)
     finally:
@@ -6659,8 +6732,13 @@ def smtp_explained(exc):
         return "no answer in time (smtp_timeout): a firewall, or the wrong port?"
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return f"the server does not offer it ({exc}); check smtp_security"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the server's certificate did not verify: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failed ({exc.reason or exc}); port 465 wants smtp_security = \"tls\""
+        return (f"TLS failed ({exc.reason or exc}): port 465 wants smtp_security = "
+                f"\"tls\", port 587 \"starttls\"")
+    if isinstance(exc, UnicodeError):
+        return "smtp_username and smtp_password must be ASCII"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return f"the server refused the login: {smtp_reply(exc.smtp_code, exc.smtp_error)}"
     if isinstance(exc, smtplib.SMTPSenderRefused):
@@ -6725,6 +6803,13 @@ def main(argv=None, environ=None, out=None):
     if args.command == "serve":
         cmd_serve(settings, out)
         return 0
+    if args.command == "send-test-email":
+        try:
+            cmd_send_test_email(settings, args.address, out)
+        except ValueError as exc:
+            print(f"scimlite: {exc}", file=sys.stderr)
+            return 1
+        return 0
     state = ScimLite(settings)
     try:
         if args.command == "mint-key":
@@ -6740,8 +6825,6 @@ def main(argv=None, environ=None, out=None):
             cmd_scim(state, args.action, out)
         elif args.command == "set-admin-password":
             cmd_set_admin_password(state, sys.stdin, out)
-        elif args.command == "send-test-email":
-            cmd_send_test_email(state, args.address, out)
         elif args.command == "webhook-secret":
             print(state.outbox.rotate_webhook_secret(), file=out)
             record_audit(state, "webhook_secret.rotated", CLI_CLIENT)
