@@ -4412,9 +4412,11 @@ class Outbox:
                 secret = self.webhook_secret()
             elif row.template in KEY_TEMPLATES:
                 license = self.models.License.get_by_id(row.license)
-                if license.status != "active":
-                    raise DeliveryError(f"not sent: the license was {license.status} "
-                                        "before this mail could go", permanent=True)
+                # Suspended meanwhile: sent all the same, and the "suspended"
+                # mail follows it (in order).  Revoked: the key is dead for good.
+                if license.status == "revoked":
+                    raise DeliveryError("not sent: the license was revoked before this "
+                                        "mail could go", permanent=True)
                 context["key"] = self.licenses.key_of(license)
         if row.kind == "webhook":
             return post_webhook(row.recipient, f"msg_{row.uid}", secret,

@@ -143,6 +143,30 @@ def test_a_rolled_back_change_leaves_no_license_and_sends_nothing(lic):
     assert mails(app) == []
 
 
+def test_mail_goes_in_order_and_a_key_revoked_before_it_left_is_not_sent():
+    """The sender is started only after the whole story happened (as after
+    an outage): the key mail of a license revoked since is not sent, the
+    rest go in the order they were written."""
+    state = scimlite.ScimLite(scimlite.load_settings({"db": ":memory:", "mailer": "memory"}))
+    users, service = scimlite.USER_TYPE, state.resources
+    body = {"schemas": [scimlite.USER_URN], "userName": "story@example.com"}
+    user = service.create(users, body, "entra")
+    service.patch(users, user.id, {"schemas": [P], "Operations": [
+        {"op": "replace", "path": "active", "value": False}]}, "entra")
+    later = service.create(users, {**body, "userName": "kept@example.com"}, "entra")
+    service.delete(users, user.id, "entra")
+    state.outbox.start()
+    assert state.outbox.wait()
+    assert [(m.to, m.subject) for m in state.outbox.sent] == [
+        ("story@example.com", "Your scimlite license is suspended"),
+        ("kept@example.com", "Your scimlite license key"),
+        ("story@example.com", "Your scimlite license has been revoked")]
+    [skipped] = state.outbox.messages("dead")
+    assert "revoked before" in skipped.last_error and skipped.template == "license_issued"
+    assert state.licenses.of_user(later.id).status == "active"
+    state.close()
+
+
 def test_license_keys_never_reach_the_idp(lic):
     app, scim = lic
     user = scim.create_user("quiet@example.com")
@@ -216,6 +240,7 @@ def test_a_user_without_an_address_is_a_dead_message_the_admin_can_see(lic):
 def test_a_changed_address_is_where_the_next_mail_goes(lic):
     app, scim = lic
     user = scim.create_user("move@old.example")
+    mails(app)
     scim.patch(f"/Users/{user['id']}", {"schemas": [P], "Operations": [
         {"op": "replace", "path": "userName", "value": "move@new.example"}]})
     set_active(scim, user["id"], False)
@@ -225,6 +250,7 @@ def test_a_changed_address_is_where_the_next_mail_goes(lic):
 def test_each_kind_of_mail_can_be_switched_off():
     app, scim = make(license_mails=["issued"])
     user = scim.create_user("few@example.com")
+    mails(app)
     set_active(scim, user["id"], False)
     scim.delete(f"/Users/{user['id']}")
     assert [s for _, s in mails(app)] == ["Your scimlite license key"]
