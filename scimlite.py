@@ -3779,6 +3779,17 @@ class Licenses:
     def of_user(self, user_id):
         return self.models.License.get_or_none(self.models.License.user_id == user_id)
 
+    def reissue(self, user_id, actor=None):
+        """A new key for an active license (the old one leaked or was lost):
+        the old key stops verifying at once and the user is mailed the new."""
+        with self.changes.unit(actor) as work:
+            license = self.of_user(user_id)
+            if license is None or license.status != "active":
+                raise ValueError("only an active license can get a new key")
+            license.generation += 1
+            license.key_hash = self.key_hash(self.key_of(license).replace("-", ""))
+            self._move(work, license, "active", "license.issued", "issued")
+
     def counts(self):
         """{status: how many}, and the seat limit, for the dashboard."""
         License = self.models.License
@@ -6041,6 +6052,16 @@ def _install_licenses(route, render, state, flash):
             "title": f"License key of {license.user_name}",
             "text": "It was mailed to the user. scimlite keeps only a keyed hash and "
                     "derives the key again each time it is shown (each time audited)."}
+        see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
+
+    @route("/users/<user_id>/new-license-key", ("POST",))
+    def new_key(session, user_id):
+        try:
+            state.licenses.reissue(user_id, "admin page")
+        except ValueError as exc:
+            return render("message.html", session, title="No new key", text=str(exc))
+        license = state.licenses.of_user(user_id)
+        record_audit(state, "license.reissued", client_address(), user=license.user_name)
         see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
 
     @route("/outbox")

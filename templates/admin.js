@@ -26,3 +26,9 @@ if (live) {
   setInterval(() => fetch(live.dataset.poll, {credentials: "same-origin"})
     .then((r) => r.ok ? r.json() : null).then((s) => s && show(s.last)), 3000);
 }
+// A form with data-confirm asks first (without this file it posts at once:
+// every such action is audited and can be undone by another).
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset && event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});

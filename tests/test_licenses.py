@@ -454,3 +454,20 @@ def test_a_new_webhook_secret_is_shown_once_on_the_outbox_page(lic, admin_of):
     secret = app.scimlite.outbox.webhook_secret()
     assert secret != before and secret in shown.text
     assert secret not in admin.web.get(f"{scimlite.ADMIN}/outbox").text
+
+
+def test_a_new_key_replaces_a_leaked_one_and_is_mailed(lic, admin_of):
+    app, scim = lic
+    admin = admin_of(app)
+    user = scim.create_user("leaky@example.com")
+    old = mails(app) and app.scimlite.outbox.sent[0].key()
+    detail = admin.web.get(f"{scimlite.ADMIN}/users/{user['id']}")
+    admin.post(f"/users/{user['id']}/new-license-key", {}, page=detail)
+    assert [s for _, s in mails(app)] == ["Your scimlite license key"] * 2
+    new = app.scimlite.outbox.sent[1].key()
+    assert new != old
+    assert verify(app, old)["code"] == "NOT_FOUND" and verify(app, new)["code"] == "VALID"
+    assert "license.reissued" in admin.web.get(f"{scimlite.ADMIN}/audit").text
+    set_active(scim, user["id"], False)
+    page = admin.post(f"/users/{user['id']}/new-license-key", {}, page=detail, status=200)
+    assert "only an active license" in page.text
