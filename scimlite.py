@@ -164,6 +164,12 @@ SETTINGS = (
             "body (Microsoft's advice for large groups)"),
     Setting("threads", 8, int, "Waitress worker threads"),
     Setting("log_level", "info", str, "logging level: debug, info, warning, error"),
+    Setting("log_format", "text", str,
+            'log lines as "text" or "json" (one object per line); each request is '
+            "one line: time, method, path, status, duration, key name, request id"),
+    Setting("trusted_proxies", [], list,
+            "addresses of reverse proxies whose X-Request-Id header is kept as the "
+            "request id (from anyone else, a new id is made)"),
     Setting("session_idle_minutes", 30, int,
             "an admin session ends after this many minutes without a request"),
     Setting("session_max_hours", 12, int,
@@ -4517,6 +4523,10 @@ def _check_settings(settings):
         raise ValueError("'group_patch_status' must be 200 or 204")
     if settings["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError("'log_level' must be debug, info, warning or error")
+    if settings["log_format"] not in ("text", "json"):
+        raise ValueError("'log_format' must be text or json")
+    if not all(isinstance(a, str) for a in settings["trusted_proxies"]):
+        raise ValueError("'trusted_proxies' must be a list of addresses")
     for fault in settings["faults"]:
         Fault.read(fault)       # refused here, with the reason, if malformed
     _check_mail_settings(settings)
@@ -4877,6 +4887,7 @@ def scim_endpoint(state, callback):
         with state.lock:
             try:
                 actor = authenticate(state)
+                bottle.request.environ["scimlite.key_name"] = actor
                 response = callback(actor, *args, **kwargs)
             except bottle.HTTPResponse:
                 raise
@@ -6377,6 +6388,63 @@ def _install_license_api(app, state):
             return answer(200, state.licenses.verify(body["key"]))
 
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+access_log = logging.getLogger("scimlite.access")
+
+
+class App(bottle.Bottle):
+    """A Bottle app that gives every request an id (X-Request-Id on the
+    answer) and one line in the access log: time, method, path, status,
+    duration, key name, request id.  Never a key, a body or the query
+    string (filters carry user names)."""
+
+    def wsgi(self, environ, start_response):
+        started = time.perf_counter()
+        request_id = self._request_id(environ)
+        environ["scimlite.request_id"] = request_id
+
+        def start(status, headers, exc_info=None):
+            environ["scimlite.status"] = int(status.split(" ", 1)[0])
+            return start_response(status, [*headers, ("X-Request-Id", request_id)],
+                                  *([exc_info] if exc_info else []))
+        body = super().wsgi(environ, start)
+        if access_log.isEnabledFor(logging.INFO):
+            _log_access(environ, time.perf_counter() - started)
+        return body
+
+    def _request_id(self, environ):
+        offered = environ.get("HTTP_X_REQUEST_ID", "")
+        trusted = environ.get("REMOTE_ADDR") in self.scimlite.settings["trusted_proxies"]
+        return offered if trusted and REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+
+
+def _log_access(environ, seconds):
+    fields = {"method": environ.get("REQUEST_METHOD"),
+              "path": environ.get("bottle.raw_path", environ.get("PATH_INFO", "")).encode(
+                  "latin-1", "replace").decode("utf-8", "replace")[:300],
+              "status": environ.get("scimlite.status"),
+              "duration_ms": round(seconds * 1000, 2),
+              "key": environ.get("scimlite.key_name"),
+              "request_id": environ["scimlite.request_id"],
+              "client": environ.get("REMOTE_ADDR")}
+    access_log.info("%(method)s %(path)s %(status)s %(duration_ms).1fms key=%(key)s "
+                    "id=%(request_id)s", fields, extra={"fields": fields})
+
+
+class JsonLogFormatter(logging.Formatter):
+    """log_format = "json": one JSON object per line, with a request's
+    fields as fields of their own."""
+
+    def format(self, record):
+        line = {"time": format_datetime(dt.datetime.fromtimestamp(record.created,
+                                                                  dt.timezone.utc)),
+                "level": record.levelname.lower(), "logger": record.name,
+                "message": record.getMessage(), **getattr(record, "fields", {})}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
 def create_app(config=None):
     """The scimlite WSGI application (a Bottle app) with all its state.
 
@@ -6384,7 +6452,7 @@ def create_app(config=None):
     The state is at `app.scimlite` (see ScimLite): mint_key(), events(), ...
     """
     state = ScimLite(load_settings(config))
-    app = bottle.Bottle()
+    app = App()
     app.scimlite = state
     base = state.settings["base_path"]
 
@@ -6811,6 +6879,13 @@ def cmd_scim(state, action, out):
           file=out)
 
 
+def configure_logging(settings):
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter() if settings["log_format"] == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings["log_level"].upper(), handlers=[handler])
+
+
 def main(argv=None, environ=None, out=None):
     """The command line; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -6821,8 +6896,7 @@ def main(argv=None, environ=None, out=None):
     except (ValueError, OSError, tomllib.TOMLDecodeError) as exc:
         print(f"scimlite: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings["log_level"].upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     if args.command == "serve":
         cmd_serve(settings, out)
         return 0
