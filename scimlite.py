@@ -30,7 +30,7 @@ The file reads top to bottom; each section uses only those above it.
     Secrets         API keys and password hashes
     Rendering       resources, ETags, ListResponses, discovery documents
     Resources       create, read, replace, patch, delete, list (the service layer)
-    Log             the provisioning log and the audit trail
+    Log             the provisioning log, the audit trail, request metrics
     Licenses        keys, seats, one license per user, the verify answer
     Outbox          mail and webhooks, written with the change, sent after commit
     Settings        the settings layers, and ScimLite: the state of one app
@@ -50,6 +50,7 @@ __all__ = ["create_app", "serve", "load_settings", "main", "SCIMError", "SETTING
 
 import argparse
 import base64
+import bisect
 import collections
 import contextlib
 import dataclasses
@@ -207,6 +208,11 @@ SETTINGS = (
             "license verifications one client address may ask for per minute"),
     Setting("webhook_url", "", str,
             "URL that each change event is POSTed to, signed (empty: no webhooks)"),
+    Setting("metrics", False, bool,
+            "serve GET /metrics in the Prometheus text format (off: 404)"),
+    Setting("metrics_token", "", str,
+            "bearer token /metrics asks for (empty: none; keep /metrics off the "
+            "public internet then)"),
     Setting("faults", [], list,
             "failures injected into SCIM requests, to test a client's retries (off: "
             "empty); each a table of route, method, status/delay/drop, times/fraction"),
@@ -3429,7 +3435,7 @@ class _DirectGroups:
                 if matches_element(node, {"value": gid, "type": "direct"})]
 
 ###############################################################################
-# Log: the provisioning log and the audit trail ################################
+# Log: the provisioning log, the audit trail, request metrics #################
 ###############################################################################
 
 LOGGED_BODY_CHARS = 65536       # a logged request or response body is cut here
@@ -3580,6 +3586,51 @@ def record_audit(state, action, client, **detail):
     with state.changes.unit():
         state.models.Audit.create(at=now_text(), action=action, client=client,
                                   detail=json.dumps(detail, sort_keys=True))
+
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Counts of one app's requests, for GET /metrics: by route (the
+    route's pattern, so ids never become labels), method and status, and
+    a latency histogram.  In memory: they start again with the process."""
+
+    def __init__(self):
+        self.requests = collections.Counter()       # (route, method, status) -> n
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.seconds, self.count = 0.0, 0
+        self._mutex = threading.Lock()
+
+    def observe(self, route, method, status, seconds):
+        with self._mutex:
+            self.requests[(route, method, status)] += 1
+            self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            self.seconds, self.count = self.seconds + seconds, self.count + 1
+
+    def lines(self):
+        with self._mutex:
+            requests, buckets = dict(self.requests), list(self.buckets)
+            seconds, count = self.seconds, self.count
+        yield "# HELP scimlite_requests_total HTTP requests answered, by route pattern."
+        yield "# TYPE scimlite_requests_total counter"
+        for (route, method, status), n in sorted(requests.items(), key=str):
+            labels = prometheus_labels(route=route, method=method, status=status)
+            yield f"scimlite_requests_total{{{labels}}} {n}"
+        yield "# HELP scimlite_request_duration_seconds Time to answer a request."
+        yield "# TYPE scimlite_request_duration_seconds histogram"
+        total = 0
+        for bound, n in zip((*LATENCY_BUCKETS, "+Inf"), buckets):
+            total += n
+            yield f'scimlite_request_duration_seconds_bucket{{le="{bound}"}} {total}'
+        yield f"scimlite_request_duration_seconds_sum {seconds:.6f}"
+        yield f"scimlite_request_duration_seconds_count {count}"
+
+
+def prometheus_labels(**labels):
+    def escape(value):
+        return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return ",".join(f'{name}="{escape(value)}"' for name, value in labels.items())
 
 
 ###############################################################################
@@ -4680,6 +4731,7 @@ class ScimLite:
         self._key_touched = {}
         self.log = ProvisioningLog(self)
         self.faults = Faults(settings["faults"])
+        self.metrics = Metrics()
 
     def new_setup_token(self):
         """A one-time token for the first administrator's setup page; only
@@ -6315,6 +6367,23 @@ def _install_pages(app, state):
             return '{"status": "unavailable"}'
         return '{"status": "ok"}'
 
+    @app.get("/metrics")
+    def metrics():
+        """Prometheus text format; 404 unless `metrics`; the bearer
+        metrics_token when one is set (compared in constant time)."""
+        if not state.settings["metrics"]:
+            raise bottle.HTTPError(404, "Not found: /metrics is off (the metrics setting)")
+        expected = state.settings["metrics_token"]
+        if expected and not hmac.compare_digest(
+                (request_header("Authorization") or "").encode(),
+                f"Bearer {expected}".encode()):
+            bottle.response.status = 401
+            bottle.response.set_header("WWW-Authenticate", 'Bearer realm="metrics"')
+            return "a bearer token is needed (metrics_token)\n"
+        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-store")
+        return metrics_text(state)
+
     @app.get("/<name:re:style\\.css|admin\\.js>")
     def static_file(name):
         bottle.response.content_type = f"{types_[name]}; charset=utf-8"
@@ -6388,6 +6457,34 @@ def _install_license_api(app, state):
             return answer(200, state.licenses.verify(body["key"]))
 
 
+def metrics_text(state):
+    """The Prometheus text exposition (format 0.0.4) of one app."""
+    lines = list(state.metrics.lines())
+
+    def gauge(name, help_text, rows):
+        lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge"])
+        for labels, value in rows:
+            lines.append(f"{name}{{{prometheus_labels(**labels)}}} {value}" if labels
+                         else f"{name} {value}")
+    with state.lock:
+        active, inactive = count_users(state)
+        groups = state.models.Group.select().count()
+        licenses, outbox = state.licenses.counts(), state.outbox.counts()
+        keys = [(k.name, k.last_used) for k in active_keys(state.models)]
+    gauge("scimlite_users", "Users, by state.",
+          [({"state": "active"}, active), ({"state": "inactive"}, inactive)])
+    gauge("scimlite_groups", "Groups.", [({}, groups)])
+    gauge("scimlite_licenses", "Licenses, by status.",
+          [({"status": k}, v) for k, v in licenses.items() if k != "seats"])
+    gauge("scimlite_outbox_messages", "Mail and webhooks in the outbox, by status.",
+          [({"status": k}, v) for k, v in outbox.items()])
+    gauge("scimlite_api_key_last_used_timestamp_seconds",
+          "When each active API key was last used (Unix time; 0: never).",
+          [({"key_name": name}, int(parse_datetime(at).timestamp()) if at else 0)
+           for name, at in keys])
+    return "\n".join(lines) + "\n"
+
+
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("scimlite.access")
 
@@ -6408,8 +6505,13 @@ class App(bottle.Bottle):
             return start_response(status, [*headers, ("X-Request-Id", request_id)],
                                   *([exc_info] if exc_info else []))
         body = super().wsgi(environ, start)
+        seconds = time.perf_counter() - started
+        route = environ.get("bottle.route")
+        self.scimlite.metrics.observe(route.rule if route else "(no route)",
+                                      environ.get("REQUEST_METHOD"),
+                                      environ.get("scimlite.status"), seconds)
         if access_log.isEnabledFor(logging.INFO):
-            _log_access(environ, time.perf_counter() - started)
+            _log_access(environ, seconds)
         return body
 
     def _request_id(self, environ):
