@@ -37,6 +37,7 @@ The file reads top to bottom; each section uses only those above it.
     HTTP            bodies, parameters, auth, errors as SCIM JSON
     Queries         lists, sorting, paging, .search
     Bulk            /Bulk with bulkId references
+    Transfer        export and import as SCIM JSON, the seed file
     Admin           sessions, CSRF, login throttling, the pages under /admin
     Routes          discovery and resource routes, create_app()
     Live server     serve(): scimlite on a free port, for other projects' tests
@@ -213,6 +214,9 @@ SETTINGS = (
     Setting("metrics_token", "", str,
             "bearer token /metrics asks for (empty: none; keep /metrics off the "
             "public internet then)"),
+    Setting("seed", "", str,
+            "a JSON file of SCIM users and groups (as `export` writes) loaded at "
+            "start into an empty store (empty: none)"),
     Setting("faults", [], list,
             "failures injected into SCIM requests, to test a client's retries (off: "
             "empty); each a table of route, method, status/delay/drop, times/fraction"),
@@ -3159,17 +3163,25 @@ class Resources:
         ids = member_ids_of(members) if rt.members_attr else None
         return data, ids, password
 
-    def create(self, rt, body, actor):
+    def create(self, rt, body, actor, kept=None):
+        """POST (RFC 7644 §3.3).  `kept`: the id, created and lastModified of
+        a resource being imported (see Transfer), kept as they were."""
         data, members, password = self._read_body(rt, body)
         password_hash = _password_hash(password, {})   # before the write queue
+        kept = kept or {}
         with self.changes.unit(actor) as work:
             columns = self._columns(rt, data)
             self._check_unique(rt, columns)
             if password_hash:
                 columns[rt.password_attr.column] = password_hash
+            resource_id = kept.get("id") or str(uuid.uuid4())
+            if kept.get("id") and self.model(rt).select().where(
+                    self.model(rt).id == resource_id).exists():
+                raise SCIMError.of("uniqueness", f"a {rt.name} with id {resource_id} exists")
             stamp = now_text()
-            row = self.model(rt).create(id=str(uuid.uuid4()), data=json.dumps(data),
-                                        created=stamp, last_modified=stamp, **columns)
+            row = self.model(rt).create(
+                id=resource_id, data=json.dumps(data), created=kept.get("created") or stamp,
+                last_modified=kept.get("last_modified") or stamp, **columns)
             self._sync_index_rows(rt, row, data)
             work.record(f"{rt.name.lower()}.created", row.id, row,
                         attributes=changed_attributes({}, data))
@@ -5463,6 +5475,110 @@ class BulkRun:
 
 
 ###############################################################################
+# Transfer: export and import, as SCIM JSON ###################################
+###############################################################################
+# The file is a ListResponse (RFC 7644 §3.4.2) of every user, then every
+# group, as GET returns them: `export` writes it, `import` and the `seed`
+# setting read it (or a bare list of resources, or {"Users": [...],
+# "Groups": [...]}).  Ids, meta.created and meta.lastModified are kept;
+# passwords are never exported (writeOnly), so imported users have none.
+
+def export_document(state, base_url):
+    resources = []
+    for rt in RESOURCE_TYPES.values():
+        model = state.resources.model(rt)
+        for part in chunks(list(model.select().order_by(model.pk))):
+            resources += state.resources.render(rt, part, base_url)
+    return {"schemas": [LIST_URN], "totalResults": len(resources), "Resources": resources}
+
+
+def read_import_document(document):
+    """[(resource type, resource)]: users first, each one checked for a type."""
+    if isinstance(document, dict) and "Resources" in document:
+        document = document["Resources"]
+    elif isinstance(document, dict):
+        document = [*document.get("Users", []), *document.get("Groups", [])]
+    if not isinstance(document, list):
+        raise ValueError("an import file is a ListResponse, a list of resources, or "
+                         '{"Users": [...], "Groups": [...]}')
+    typed = []
+    for number, resource in enumerate(document, 1):
+        rt = next((t for t in RESOURCE_TYPES.values() if isinstance(resource, dict) and
+                   t.schema.id in resource.get("schemas", ())), None)
+        if rt is None:
+            raise ValueError(f"resource {number}: no User or Group schema in 'schemas'")
+        typed.append((rt, resource))
+    return sorted(typed, key=lambda item: item[0] is GROUP_TYPE)
+
+
+def import_document(state, document, actor="import"):
+    """Create every resource in one transaction (all or none), then add
+    the groups' members: by id, or by a user's userName or a group's
+    displayName (for files written by hand).  {"User": n, "Group": n}."""
+    typed, counts, members = read_import_document(document), collections.Counter(), []
+    service = state.resources
+    with state.lock, state.changes.unit(actor):
+        for number, (rt, resource) in enumerate(typed, 1):
+            body = {k: v for k, v in resource.items() if k not in ("id", "meta")}
+            if rt.members_attr:
+                members.append((resource, body.pop(rt.members_attr.name, None) or []))
+            meta = resource.get("meta") or {}
+            kept = {"id": resource.get("id"), "created": _kept_time(meta.get("created")),
+                    "last_modified": _kept_time(meta.get("lastModified"))}
+            try:
+                row = service.create(rt, body, actor, kept)
+            except SCIMError as exc:
+                raise ValueError(f"resource {number} ({rt.name}): {exc.detail}") from None
+            resource["id"] = row.id
+            counts[rt.name] += 1
+        for group, wanted in members:
+            _import_members(state, group, wanted, actor)
+    return dict(counts)
+
+
+def _kept_time(text):
+    when = parse_datetime(text)
+    return format_datetime(when) if when else None
+
+
+def _import_members(state, group, wanted, actor):
+    """Add the members once every resource exists; the group then reads as
+    exported (version 1, its lastModified kept), not as changed now."""
+    ids = [_member_id(state, m) for m in wanted if isinstance(m, dict)]
+    if not ids:
+        return
+    model = state.resources.model(GROUP_TYPE)
+    row = model.get(model.id == group["id"])
+    state.resources.patch(GROUP_TYPE, group["id"], {"schemas": [PATCH_URN], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}]}, actor)
+    model.update(version=row.version, last_modified=row.last_modified).where(
+        model.pk == row.pk).execute()
+
+
+def _member_id(state, member):
+    value = str(member.get("value", ""))
+    User, Group = state.models.User, state.models.Group
+    for model, column in ((User, User.id), (Group, Group.id),
+                          (User, User.user_name_key), (Group, Group.display_name_key)):
+        key = value if column.name == "id" else fold(value, None)
+        found = model.select(model.id).where(column == key).scalar()
+        if found:
+            return found
+    raise ValueError(f"group {member!r}: no user or group has the id, userName or "
+                     f"displayName {value!r}")
+
+
+def seed_if_empty(state):
+    """The `seed` file, imported when the store has no users and no groups
+    (so a restart never imports it twice)."""
+    path = state.settings["seed"]
+    if not path or state.models.User.select().exists() or state.models.Group.select().exists():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return import_document(state, json.load(handle), actor="seed")
+
+
+###############################################################################
 # Admin: sessions, CSRF, login throttling, the pages under /admin #############
 ###############################################################################
 
@@ -6568,6 +6684,7 @@ def create_app(config=None):
     _install_license_api(app, state)
     install_admin(app, state)
     install_error_pages(app, state)
+    seed_if_empty(state)
     # Only a serving app acts on licenses and mail; a CLI command opening the
     # database (without the server's settings, perhaps) must not.
     state.licenses.catch_up()
@@ -6717,7 +6834,9 @@ def _pytest_fixtures(pytest):
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
 COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password",
-            "send-test-email", "webhook-secret", "backup", "version")
+            "users", "export", "import", "check-config", "send-test-email", "webhook-secret",
+            "backup", "version")
+SECRET_SETTINGS = ("smtp_password", "license_secret", "metrics_token")
 
 
 def build_parser():
@@ -6752,6 +6871,16 @@ def build_parser():
     scim.add_argument("action", choices=("enable", "disable", "status"))
     command("set-admin-password", "set the admin page's password: asked for twice on "
             "a terminal, else read from the first line of stdin")
+    command("users", "list users in a table: userName, state, license, name, email")
+    export = command("export", "write every user and group as SCIM JSON (a "
+                     "ListResponse), ids kept; passwords are never exported")
+    export.add_argument("--out", metavar="FILE", help="the file to write (default: stdout)")
+    import_ = command("import", "create the users and groups of a SCIM JSON file (as "
+                      "export writes) in one transaction: all or none")
+    import_.add_argument("file", metavar="FILE")
+    check = command("check-config", "check a TOML settings file and say exactly what is "
+                    "wrong; prints the settings that differ from the defaults")
+    check.add_argument("file", metavar="FILE")
     test_mail = command("send-test-email", "send a test mail with the smtp_* settings "
                         "and say which step failed, if one did (DNS, connection, TLS, "
                         "login, sender, recipient)")
@@ -6944,6 +7073,43 @@ def smtp_explained(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
+def cmd_export(state, path, out):
+    text = json.dumps(export_document(state, tenant_url(state.settings)), indent=2,
+                      ensure_ascii=False) + "\n"
+    if path is None:
+        out.write(text)
+        return
+    with open(path, "x", encoding="utf-8") as handle:     # never over a file
+        handle.write(text)
+    print(f"exported to {path}", file=out)
+
+
+def cmd_users(state, out):
+    User, License = state.models.User, state.models.License
+    licenses = {row.user_id: row.status for row in License.select(License.user_id,
+                                                                   License.status)}
+    rows = [("userName", "state", "license", "name", "email")]
+    for user in User.select().order_by(User.user_name_key).iterator():
+        contact = user_contact(json.loads(user.data))
+        rows.append((contact["user_name"], "inactive" if user.active is False else "active",
+                     licenses.get(user.id, "-"), contact["display_name"] or "",
+                     contact["email"] or ""))
+    widths = [min(40, max(len(str(r[i])) for r in rows)) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(v)[:w].ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
+    print(f"{len(rows) - 1} users", file=out)
+
+
+def cmd_check_config(path, environ, out):
+    """Needs no database: the file, read as serve would read it."""
+    settings = load_settings(path, environ=environ)     # ValueError says what is wrong
+    changed = {s.key: settings[s.key] for s in SETTINGS if settings[s.key] != s.default}
+    print(f"{path}: ok", file=out)
+    for key, value in changed.items():
+        shown = "(set)" if key in SECRET_SETTINGS else json.dumps(value)
+        print(f"  {key} = {shown}", file=out)
+
+
 def cmd_version(state, out):
     print(f"scimlite {__version__}\nPython {sys.version.split()[0]}\n"
           f"SQLite {sqlite3.sqlite_version}\ndatabase schema "
@@ -7002,10 +7168,13 @@ def main(argv=None, environ=None, out=None):
     if args.command == "serve":
         cmd_serve(settings, out)
         return 0
-    if args.command == "send-test-email":
+    if args.command in ("send-test-email", "check-config"):
         try:
-            cmd_send_test_email(settings, args.address, out)
-        except ValueError as exc:
+            if args.command == "check-config":
+                cmd_check_config(args.file, environ, out)
+            else:
+                cmd_send_test_email(settings, args.address, out)
+        except (ValueError, OSError, tomllib.TOMLDecodeError) as exc:
             print(f"scimlite: {exc}", file=sys.stderr)
             return 1
         return 0
@@ -7024,6 +7193,15 @@ def main(argv=None, environ=None, out=None):
             cmd_scim(state, args.action, out)
         elif args.command == "set-admin-password":
             cmd_set_admin_password(state, sys.stdin, out)
+        elif args.command == "users":
+            cmd_users(state, out)
+        elif args.command == "export":
+            cmd_export(state, args.out, out)
+        elif args.command == "import":
+            with open(args.file, encoding="utf-8") as handle:
+                counts = import_document(state, json.load(handle))
+            print(f"imported {counts.get('User', 0)} users and {counts.get('Group', 0)} "
+                  f"groups from {args.file}", file=out)
         elif args.command == "webhook-secret":
             print(state.outbox.rotate_webhook_secret(), file=out)
             record_audit(state, "webhook_secret.rotated", CLI_CLIENT)
@@ -7031,7 +7209,7 @@ def main(argv=None, environ=None, out=None):
             cmd_backup(state, args.path, out)
         elif args.command == "version":
             cmd_version(state, out)
-    except (ValueError, LookupError) as exc:
+    except (ValueError, LookupError, OSError) as exc:
         print(f"scimlite: {exc}", file=sys.stderr)
         return 1
     finally:

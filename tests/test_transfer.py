@@ -1,0 +1,114 @@
+"""export, import and the seed file: SCIM JSON that round-trips, ids kept."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import scimlite
+from conftest import SCRIPT, SCIMClient
+
+
+def make(tmp_path, name="a.db", **settings):
+    app = scimlite.create_app({"db": str(tmp_path / name), "mailer": "memory", **settings})
+    return app, SCIMClient(app, app.scimlite.mint_key(f"k-{os.urandom(3).hex()}"))
+
+
+def cli(tmp_path, *args, db="a.db"):
+    done = subprocess.run([sys.executable, SCRIPT, *args, "--db", str(tmp_path / db)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    return done.returncode, done.stdout, done.stderr
+
+
+def without_locations(document):
+    for resource in document["Resources"]:
+        resource["meta"].pop("location", None)
+        for ref in resource.get("members", []) + resource.get("groups", []):
+            ref.pop("$ref", None)
+    return document
+
+
+def test_export_then_import_gives_the_same_store_with_the_same_ids(tmp_path):
+    app, scim = make(tmp_path)
+    ann = scim.create_user("ann@example.com", name={"givenName": "Ann"},
+                           emails=[{"value": "ann@example.com", "type": "work"}])
+    bob = scim.create_user("bob@example.com", active=False, password="Pa55-word-x")
+    inner = scim.create_group("Inner", members=[{"value": bob["id"]}])
+    scim.create_group("Outer", members=[{"value": ann["id"]}, {"value": inner["id"]}])
+    exported = scimlite.export_document(app.scimlite, "http://x/scim/v2")
+    assert exported["totalResults"] == 4
+    assert "password" not in json.dumps(exported)
+    app.scimlite.close()
+    again, _ = make(tmp_path, "b.db")
+    counts = scimlite.import_document(again.scimlite, json.loads(json.dumps(exported)))
+    assert counts == {"User": 2, "Group": 2}
+    round_trip = scimlite.export_document(again.scimlite, "http://x/scim/v2")
+    assert without_locations(round_trip) == without_locations(exported)
+    again.scimlite.close()
+
+
+def test_a_hand_written_seed_names_members_by_username_and_loads_once(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({
+        "Users": [{"schemas": [scimlite.USER_URN], "userName": "Cy@Example.com"},
+                  {"schemas": [scimlite.USER_URN], "userName": "di@example.com"}],
+        "Groups": [{"schemas": [scimlite.GROUP_URN], "displayName": "Team",
+                    "members": [{"value": "cy@example.com"}, {"value": "Admins"}]},
+                   {"schemas": [scimlite.GROUP_URN], "displayName": "Admins",
+                    "members": [{"value": "di@example.com"}]}]}))
+    app, scim = make(tmp_path, seed=str(seed))
+    team = scim.get("/Groups", filter='displayName eq "Team"').json["Resources"][0]
+    assert sorted(m["display"] for m in team["members"]) == ["Admins", "Cy@Example.com"]
+    assert app.scimlite.outbox.wait() and len(app.scimlite.outbox.sent) == 2   # licenses
+    scim.delete(f"/Groups/{team['id']}")
+    app.scimlite.close()
+    again, scim = make(tmp_path, seed=str(seed))          # not empty: not loaded again
+    assert scim.get("/Groups").json["totalResults"] == 1
+    again.scimlite.close()
+
+
+def test_an_import_is_all_or_nothing_and_names_the_bad_resource(tmp_path):
+    app, scim = make(tmp_path)
+    scim.create_user("taken@example.com")
+    document = [{"schemas": [scimlite.USER_URN], "userName": "new@example.com"},
+                {"schemas": [scimlite.USER_URN], "userName": "TAKEN@example.com"}]
+    with pytest.raises(ValueError, match=r"resource 2 \(User\):.*already exists"):
+        scimlite.import_document(app.scimlite, document)
+    assert scim.get("/Users").json["totalResults"] == 1
+    with pytest.raises(ValueError, match="resource 1: no User or Group schema"):
+        scimlite.import_document(app.scimlite, [{"userName": "x"}])
+    with pytest.raises(ValueError, match="no user or group has"):
+        scimlite.import_document(app.scimlite, [{"schemas": [scimlite.GROUP_URN],
+                                                 "displayName": "G",
+                                                 "members": [{"value": "nobody"}]}])
+    assert scim.get("/Groups").json["totalResults"] == 0
+    app.scimlite.close()
+
+
+def test_the_commands_export_import_users_and_check_config(tmp_path):
+    app, scim = make(tmp_path)
+    scim.create_user("eve@example.com", displayName="Eve Example",
+                     emails=[{"value": "eve@work.example", "type": "work"}])
+    app.scimlite.close()
+    code, out, err = cli(tmp_path, "export", "--out", "dump.json")
+    assert code == 0 and "exported to dump.json" in out, err
+    assert cli(tmp_path, "export", "--out", "dump.json")[0] == 1      # never over a file
+    code, out, err = cli(tmp_path, "import", "dump.json", db="b.db")
+    assert code == 0 and "imported 1 users and 0 groups" in out, err
+    code, out, _ = cli(tmp_path, "users", db="b.db")
+    assert "eve@example.com" in out and "Eve Example" in out and "eve@work.example" in out
+    assert "active" in out and out.strip().endswith("1 users")
+    code, _, err = cli(tmp_path, "import", "dump.json", db="b.db")   # ids exist: none added
+    assert code == 1 and "resource 1" in err
+
+    (tmp_path / "good.toml").write_text('port = 9000\nsmtp_password = "hunter2"\n')
+    code, out, _ = cli(tmp_path, "check-config", "good.toml")
+    assert code == 0 and "good.toml: ok" in out and "port = 9000" in out
+    assert "smtp_password = (set)" in out and "hunter2" not in out
+    (tmp_path / "bad.toml").write_text('port = "nine"\n')
+    code, _, err = cli(tmp_path, "check-config", "bad.toml")
+    assert code == 1 and "'port' must be an integer" in err
+    (tmp_path / "broken.toml").write_text('port = \n')
+    assert cli(tmp_path, "check-config", "broken.toml")[0] == 1
+    assert not (tmp_path / "scimlite.db").exists()
