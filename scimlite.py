@@ -2086,15 +2086,46 @@ def _admin_models(Base):
                 ReadCount=ReadCount)
 
 
-def migrate(models):
-    """Create what is missing; record the schema version in the database."""
+def copy_database(source, target):
+    """Copy a live SQLite file with its online backup API (readers and
+    writers go on meanwhile); the copy's integrity_check ("ok" if sound)."""
+    if os.path.exists(target):
+        raise ValueError(f"{target} exists; back up to a new file")
+    with contextlib.closing(sqlite3.connect(source)) as live, \
+            contextlib.closing(sqlite3.connect(target)) as copy:
+        live.backup(copy)
+        return copy.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def backup_before_upgrade(path, current):
+    """A copy of a database file before its schema moves on from `current`:
+    DB.schema-N.bak (a second upgrade attempt leaves the first copy)."""
+    target = f"{path}.schema-{current}.bak"
+    if os.path.exists(target):
+        return target
+    result = copy_database(path, target)
+    if result != "ok":
+        raise RuntimeError(f"the backup {target} before the upgrade is not sound "
+                           f"({result}); the database was left as it was")
+    log.warning("upgrading the database from schema %s to %s; a copy of it as it "
+                "was is in %s", current, SCHEMA_VERSION, target)
+    return target
+
+
+def migrate(models, path=":memory:"):
+    """Create what is missing; record the schema version in the database.
+    An existing file from an older scimlite is copied first (see
+    backup_before_upgrade), then upgraded in one transaction."""
     db = models.db
     with db.atomic():
         exists = db.table_exists(models.Option._meta.table_name)
         current = get_option(models, "schema_version", 0) if exists else 0
-        if current > SCHEMA_VERSION:
-            raise RuntimeError(f"the database was written by a newer scimlite "
-                               f"(schema {current}); upgrade scimlite")
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(f"the database was written by a newer scimlite "
+                           f"(schema {current}); upgrade scimlite")
+    if 0 < current < SCHEMA_VERSION and path != ":memory:":
+        backup_before_upgrade(path, current)
+    with db.atomic():
         # Columns first: create_tables() then indexes them.
         for version, table, column, kind, fill in ADDED_COLUMNS:
             if version > current and db.table_exists(table) and \
@@ -4729,7 +4760,7 @@ class ScimLite:
     def __init__(self, settings):
         self.settings = settings
         self.models = build_models(open_database(settings["db"]))
-        migrate(self.models)
+        migrate(self.models, settings["db"])
         self.changes = Changes(self.models, WriteQueue.for_database(settings["db"]))
         self.resources = Resources(self.models, self.changes)
         self.workers = []
@@ -6973,12 +7004,7 @@ def backup_database(state, path):
     source = state.settings["db"]
     if source == ":memory:":
         raise ValueError("an in-memory database has nothing to back up")
-    if os.path.exists(path):
-        raise ValueError(f"{path} exists; back up to a new file")
-    with contextlib.closing(sqlite3.connect(source)) as live, \
-            contextlib.closing(sqlite3.connect(path)) as copy:
-        live.backup(copy)
-        return copy.execute("PRAGMA integrity_check").fetchone()[0]
+    return copy_database(source, path)
 
 
 def cmd_backup(state, path, out):
