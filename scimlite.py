@@ -114,7 +114,21 @@ BULK_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _templates_dir():
+    """Beside this file in a checkout; after `pip install .`, under the
+    install prefix's share/ (pyproject.toml puts them there: the product
+    stays one module), found from sys.prefix or from this file's place in
+    <prefix>/lib/pythonX.Y/site-packages."""
+    here = Path(__file__).resolve()
+    prefixes = [Path(sys.prefix), *here.parents[3:4]]
+    candidates = [here.parent / "templates",
+                  *(p / "share" / "scimlite" / "templates" for p in prefixes)]
+    return next((d for d in candidates if d.is_dir()), candidates[0])
+
+
+TEMPLATES_DIR = _templates_dir()
 
 MAX_FILTER_LENGTH = 4096      # characters; longer filters are refused
 MAX_FILTER_DEPTH = 16         # nesting of parentheses and `not` (SQLite parses 16
