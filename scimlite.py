@@ -228,6 +228,9 @@ SETTINGS = (
     Setting("metrics_token", "", str,
             "bearer token /metrics asks for (empty: none; keep /metrics off the "
             "public internet then)"),
+    Setting("deterministic", False, bool,
+            "resources get counted ids and times from a clock that stands still "
+            "until a test moves it (app.scimlite.clock), for snapshot tests"),
     Setting("seed", "", str,
             "a JSON file of SCIM users and groups (as `export` writes) loaded at "
             "start into an empty store (empty: none)"),
@@ -3038,6 +3041,39 @@ def chunks(items, size=SQL_CHUNK):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+class Clock:
+    """The times and ids resources get: real ones, or (the `deterministic`
+    setting, for snapshot tests in other projects) a clock that stands
+    still at START until set() or advance()d, and ids counted up:
+    00000000-0000-4000-8000-000000000001, ...  app.scimlite.clock."""
+    START = "2024-01-01T00:00:00.000Z"
+
+    def __init__(self, deterministic=False):
+        self.deterministic = deterministic
+        self._now, self._next_id = parse_datetime(self.START), 1
+        self._mutex = threading.Lock()
+
+    def now_text(self):
+        return format_datetime(self._now) if self.deterministic else now_text()
+
+    def set(self, when):
+        """Stand still at `when` (an xsd:dateTime text or an aware datetime)."""
+        moment = parse_datetime(when) if isinstance(when, str) else when
+        if moment is None or moment.tzinfo is None:
+            raise ValueError(f"not a time with a zone: {when!r}")
+        self._now = moment.astimezone(dt.timezone.utc)
+
+    def advance(self, seconds):
+        self._now += dt.timedelta(seconds=seconds)
+
+    def new_id(self):
+        if not self.deterministic:
+            return str(uuid.uuid4())
+        with self._mutex:
+            number, self._next_id = self._next_id, self._next_id + 1
+        return f"00000000-0000-4000-8000-{number:012d}"
+
+
 class Resources:
     """The service layer: every read and write of Users and Groups.
 
@@ -3045,8 +3081,8 @@ class Resources:
     its events recorded inside it.
     """
 
-    def __init__(self, models, changes):
-        self.models, self.changes = models, changes
+    def __init__(self, models, changes, clock=None):
+        self.models, self.changes, self.clock = models, changes, clock or Clock()
         self.tables = {name: Table(rt, models) for name, rt in RESOURCE_TYPES.items()}
 
     def model(self, rt):
@@ -3219,11 +3255,11 @@ class Resources:
             self._check_unique(rt, columns)
             if password_hash:
                 columns[rt.password_attr.column] = password_hash
-            resource_id = kept.get("id") or str(uuid.uuid4())
+            resource_id = kept.get("id") or self._new_id(rt)
             if kept.get("id") and self.model(rt).select().where(
                     self.model(rt).id == resource_id).exists():
                 raise SCIMError.of("uniqueness", f"a {rt.name} with id {resource_id} exists")
-            stamp = now_text()
+            stamp = self.clock.now_text()
             row = self.model(rt).create(
                 id=resource_id, data=json.dumps(data), created=kept.get("created") or stamp,
                 last_modified=kept.get("last_modified") or stamp, **columns)
@@ -3321,7 +3357,8 @@ class Resources:
         self._check_unique(rt, columns, row.pk)
         if password_hash is not None:
             columns[rt.password_attr.column] = password_hash or None
-        row.data, row.version, row.last_modified = json.dumps(data), row.version + 1, now_text()
+        row.data, row.version = json.dumps(data), row.version + 1
+        row.last_modified = self.clock.now_text()
         for name, value in columns.items():
             setattr(row, name, value)
         row.save()
@@ -3331,7 +3368,7 @@ class Resources:
         """Move the version of every group that lists `member_id` directly."""
         G, M = self.model(GROUP_TYPE), self.models.Membership
         # A group that contains itself was just written: it is not touched twice.
-        G.update(version=G.version + 1, last_modified=now_text()).where(
+        G.update(version=G.version + 1, last_modified=self.clock.now_text()).where(
             G.pk.in_(M.select(M.group).where(M.member_id == member_id)) &
             (G.id != member_id)).execute()
 
@@ -3346,6 +3383,16 @@ class Resources:
             for group_id in holders:
                 work.record("group.members_changed", group_id, added=[], removed=[row.id])
             work.record(f"{rt.name.lower()}.deleted", row.id)
+
+    def _new_id(self, rt):
+        """A fresh id; a counted one (deterministic) skips ids a database
+        opened again already holds."""
+        while True:
+            resource_id = self.clock.new_id()
+            if not self.clock.deterministic or not any(
+                    self.model(t).select().where(self.model(t).id == resource_id).exists()
+                    for t in RESOURCE_TYPES.values()):
+                return resource_id
 
     def _check_groups(self, ids):
         """Every id names a Group (each op of the User.groups quirk is checked
@@ -3365,7 +3412,7 @@ class Resources:
 
     def _touch(self, row):
         model = type(row)
-        row.version, row.last_modified = row.version + 1, now_text()
+        row.version, row.last_modified = row.version + 1, self.clock.now_text()
         model.update(version=row.version, last_modified=row.last_modified).where(
             model.pk == row.pk).execute()
 
@@ -4776,7 +4823,8 @@ class ScimLite:
         self.models = build_models(open_database(settings["db"]))
         migrate(self.models, settings["db"])
         self.changes = Changes(self.models, WriteQueue.for_database(settings["db"]))
-        self.resources = Resources(self.models, self.changes)
+        self.clock = Clock(settings["deterministic"])
+        self.resources = Resources(self.models, self.changes, self.clock)
         self.workers = []
         self.changes.after_commit.append(self._wake_workers)
         # An in-memory database is one connection: requests take turns.

@@ -112,3 +112,37 @@ def test_the_commands_export_import_users_and_check_config(tmp_path):
     (tmp_path / "broken.toml").write_text('port = \n')
     assert cli(tmp_path, "check-config", "broken.toml")[0] == 1
     assert not (tmp_path / "scimlite.db").exists()
+
+
+def test_deterministic_mode_gives_the_same_answers_every_run(tmp_path):
+    """Two apps, two runs of the same story: byte-for-byte the same bodies."""
+    def story():
+        app = scimlite.create_app({"db": ":memory:", "mailer": "memory",
+                                   "deterministic": True})
+        scim = SCIMClient(app, app.scimlite.mint_key("k"))
+        user = scim.create_user("det@example.com")
+        app.scimlite.clock.advance(90)
+        group = scim.create_group("Det", members=[{"value": user["id"]}])
+        app.scimlite.clock.set("2025-06-01T12:00:00Z")
+        scim.patch(f"/Users/{user['id']}", {"schemas": [scimlite.PATCH_URN], "Operations": [
+            {"op": "replace", "path": "displayName", "value": "D"}]})
+        bodies = [scim.get(f"/Users/{user['id']}").text, scim.get(f"/Groups/{group['id']}").text]
+        app.scimlite.close()
+        return user, group, bodies
+    user, group, first = story()
+    assert story()[2] == first
+    assert user["id"] == "00000000-0000-4000-8000-000000000001"
+    assert group["id"] == "00000000-0000-4000-8000-000000000002"
+    assert user["meta"]["created"] == "2024-01-01T00:00:00.000Z"
+    assert group["meta"]["created"] == "2024-01-01T00:01:30.000Z"
+    assert json.loads(first[0])["meta"]["lastModified"] == "2025-06-01T12:00:00.000Z"
+
+
+def test_deterministic_ids_skip_those_a_reopened_database_holds(tmp_path):
+    app, scim = make(tmp_path, deterministic=True)
+    first = scim.create_user("one@example.com")["id"]
+    app.scimlite.close()
+    again, scim = make(tmp_path, deterministic=True)
+    second = scim.create_user("two@example.com")["id"]
+    assert first.endswith("001") and second.endswith("002")
+    again.scimlite.close()
