@@ -175,6 +175,9 @@ SETTINGS = (
             "most operations in one /Bulk request (advertised; more: 413)"),
     Setting("bulk_max_payload_bytes", 1048576, int,
             "largest /Bulk request body, in bytes (advertised; larger: 413)"),
+    Setting("publish_password", False, bool,
+            "list `password` in /Schemas (it is accepted either way; Microsoft's SCIM "
+            "Validator refuses a published one)"),
     Setting("group_patch_status", 200, int,
             "answer to a successful Group PATCH: 200 with the group, or 204 with no "
             "body (Microsoft's advice for large groups)"),
@@ -2989,10 +2992,14 @@ def attribute_document(attr):
     return doc
 
 
-def schema_document(schema, base_url):
+def schema_document(schema, base_url, publish_password=False):
+    """/Schemas/{id} (RFC 7643 §7).  `password` is accepted either way (Okta
+    sends it on create) but published only with publish_password: Microsoft's
+    SCIM Validator, discovering the schema, refuses a published password."""
+    attributes = [a for a in schema.attributes if publish_password or a.storage != "hash"]
     return {"schemas": [SCHEMA_URN], "id": schema.id, "name": schema.name,
             "description": schema.description,
-            "attributes": [attribute_document(a) for a in schema.attributes],
+            "attributes": [attribute_document(a) for a in attributes],
             "meta": {"resourceType": "Schema",
                      "location": f"{base_url}/Schemas/{schema.id}"}}
 
@@ -6451,14 +6458,16 @@ def _install_discovery_routes(state, route):
         return scim_response(resource_type_document(rt, request_base_url(state)))
 
     def schemas(actor):
-        docs = [schema_document(s, request_base_url(state)) for s in ALL_SCHEMAS]
+        docs = [schema_document(s, request_base_url(state), settings["publish_password"])
+                for s in ALL_SCHEMAS]
         return scim_response(list_response(docs, len(docs), 1))
 
     def schema(actor, urn):
         found = next((s for s in ALL_SCHEMAS if s.id.lower() == urn.lower()), None)
         if found is None:
             raise not_found(f"Schema '{urn}'")
-        return scim_response(schema_document(found, request_base_url(state)))
+        return scim_response(schema_document(found, request_base_url(state),
+                                             settings["publish_password"]))
 
     def not_implemented(actor, **_):
         # RFC 7644 §3.11: /Me needs an authenticated subject; an API key has none.

@@ -1,6 +1,8 @@
 """Discovery: RFC 7644 §4 endpoints, generated from the one schema table."""
+import json
+
 import scimlite
-from conftest import assert_scim_error
+from conftest import SCIMClient, assert_scim_error
 
 
 def _walk(value):
@@ -72,7 +74,9 @@ def test_schemas_list_has_user_enterprise_and_group(scim):
     assert None not in list(_walk(listed))
 
 
-def test_schema_documents_come_from_the_table(scim):
+def test_schema_documents_come_from_the_table():
+    app = scimlite.create_app({"db": ":memory:", "mailer": "memory", "publish_password": True})
+    scim = SCIMClient(app, app.scimlite.mint_key("k"))
     for schema in scimlite.ALL_SCHEMAS:
         doc = scim.get(f"/Schemas/{schema.id}").json
         assert [a["name"] for a in doc["attributes"]] == [a.name for a in schema.attributes]
@@ -87,14 +91,27 @@ def test_schema_documents_come_from_the_table(scim):
                 [s.name for s in attr.sub]
 
 
+def test_password_is_accepted_but_published_only_when_asked(scim):
+    """Microsoft's SCIM Validator refuses a published password; Okta sends one."""
+    doc = scim.get(f"/Schemas/{scimlite.USER_URN}").json
+    assert "password" not in {a["name"] for a in doc["attributes"]}
+    listed = scim.get("/Schemas").json["Resources"]
+    assert "password" not in json.dumps(listed)
+    scim.create_user("okta-style", password="Okta-sends-1")         # accepted all the same
+    app = scimlite.create_app({"db": ":memory:", "mailer": "memory", "publish_password": True})
+    doc = SCIMClient(app, app.scimlite.mint_key("k")).get(f"/Schemas/{scimlite.USER_URN}").json
+    attrs = {a["name"]: a for a in doc["attributes"]}
+    assert attrs["password"]["mutability"] == "writeOnly"
+    assert attrs["password"]["returned"] == "never"
+    app.scimlite.close()
+
+
 def test_user_schema_publishes_rfc_characteristics(scim):
     doc = scim.get(f"/Schemas/{scimlite.USER_URN}").json
     attrs = {a["name"]: a for a in doc["attributes"]}
     assert attrs["userName"]["required"] is True
     assert attrs["userName"]["uniqueness"] == "server"
     assert attrs["userName"]["caseExact"] is False
-    assert attrs["password"]["mutability"] == "writeOnly"
-    assert attrs["password"]["returned"] == "never"
     assert attrs["groups"]["mutability"] == "readOnly"
     emails = {s["name"]: s for s in attrs["emails"]["subAttributes"]}
     assert emails["type"]["canonicalValues"] == ["work", "home", "other"]
