@@ -1720,10 +1720,13 @@ class Patch:
 
     def finish(self):
         """The checks on the whole result (RFC 7643 §2.2 required), with
-        extensions that were left empty dropped (they are no value)."""
+        extensions that were left empty dropped (they are no value).  No
+        default is filled in: an attribute a PATCH removes "SHALL be
+        considered unassigned" (RFC 7644 §3.5.2.2); an unassigned `active`
+        still reads as active wherever scimlite decides (licenses)."""
         for key in [k for k in self.data if k.startswith("urn:") and not self.data[k]]:
             del self.data[key]
-        check_required(self.rt, apply_defaults(self.rt, self.data))
+        check_required(self.rt, self.data)
         return self.data
 
 
