@@ -48,12 +48,27 @@ USES_THE_FIXTURES = '''
 '''
 
 
+def readme_blocks():
+    """The python blocks of the README's "Use scimlite in your tests"."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    section = text.split("## Use scimlite in your tests", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
 def readme_tests():
-    """The README's example tests (python blocks that define a test_...),
-    run here as a project of a reader's would run them."""
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text("utf-8"),
-                        re.S)
-    return [b for b in blocks if re.match(r"def test_", b)]
+    """The README's example tests (blocks that define a test_...), run here
+    through the plugin, as a reader's project would run them."""
+    return [b for b in readme_blocks() if re.match(r"def test_", b)]
+
+
+def test_the_readme_examples_run_as_written(tmp_path):
+    scripts = [b for b in readme_blocks() if not re.match(r"def test_", b)]
+    assert len(scripts) == 3
+    for number, script in enumerate(scripts, 1):
+        done = subprocess.run([sys.executable, "-c", "import scimlite\n" + script],
+                              capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+        assert done.returncode == 0, f"README example {number}:\n{done.stderr}"
 
 
 def run_pytest(tmp_path, *args):
