@@ -68,6 +68,7 @@ import http.client
 import inspect
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -237,6 +238,9 @@ SETTINGS = (
     Setting("seed", "", str,
             "a JSON file of SCIM users and groups (as `export` writes) loaded at "
             "start into an empty store (empty: none)"),
+    Setting("key_rate_per_minute", 0, int,
+            "SCIM requests one API key may make per minute (0: no limit); past it, "
+            "429 with Retry-After"),
     Setting("faults", [], list,
             "failures injected into SCIM requests, to test a client's retries (off: "
             "empty); each a table of route, method, status/delay/drop, times/fraction"),
@@ -4711,8 +4715,9 @@ def _check_mail_settings(settings):
     for key in ("smtp_timeout", "verify_rate_per_minute"):
         if settings[key] < 1:
             raise ValueError(f"'{key}' must be at least 1")
-    if settings["license_seats"] < 0:
-        raise ValueError("'license_seats' must be 0 (no limit) or more")
+    for key in ("license_seats", "key_rate_per_minute"):
+        if settings[key] < 0:
+            raise ValueError(f"'{key}' must be 0 (no limit) or more")
     sender = email.utils.parseaddr(settings["mail_from"])[1]
     if not is_address(sender) or one_line(settings["mail_from"]) != settings["mail_from"]:
         raise ValueError("'mail_from' must be an address, with or without a name: "
@@ -5019,17 +5024,97 @@ def bearer_token():
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def client_address():
+    """The peer's address as the server saw it.  (X-Forwarded-For is not
+    read: anyone can send it; behind a proxy every client is the proxy.)"""
+    return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
+
+
+class RateLimit:
+    """At most `per_minute` requests per client address: a token bucket
+    that holds a minute's worth and refills evenly.  In memory, per app;
+    a request over the limit is answered at once (429), never made to sleep."""
+    MAX_ADDRESSES = 10000
+
+    def __init__(self, per_minute):
+        self.per_minute, self.per_second = per_minute, per_minute / 60.0
+        self.buckets = {}       # address -> (tokens, when counted)
+        self._mutex = threading.Lock()
+
+    def wait(self, client, now):
+        """0 if `client` may go ahead (its token is spent), else the seconds
+        until it may."""
+        with self._mutex:
+            tokens, last = self.buckets.pop(client, (self.per_minute, now))
+            tokens = min(self.per_minute, tokens + (now - last) * self.per_second)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.per_second
+            self.buckets[client] = (tokens - (not wait), now)    # newest last
+            if len(self.buckets) > self.MAX_ADDRESSES:
+                self._forget(now)
+            return wait
+
+    def _forget(self, now):
+        """Addresses quiet for a minute have full buckets: forget them; if
+        that is not enough (many addresses at once), the longest quiet."""
+        self.buckets = {c: v for c, v in self.buckets.items() if now - v[1] < 60}
+        for client in list(self.buckets)[:len(self.buckets) - self.MAX_ADDRESSES // 2]:
+            del self.buckets[client]
+
+
+class AuthFailures:
+    """Failed SCIM authentication, per client address: probing made visible
+    and slowed.  An address may fail FREE_PER_MINUTE times a minute; past
+    that its failures are answered 429 with Retry-After.  A valid key is
+    checked first and never slowed, even from a throttled address (behind
+    a proxy, the IdP and a prober share one).  Failures are logged at most
+    once a minute per address, with the key's public prefix, never a token."""
+    FREE_PER_MINUTE = 20
+    LOG_SECONDS = 60.0
+
+    def __init__(self):
+        self.limit = RateLimit(self.FREE_PER_MINUTE)
+        self._quiet = {}        # address -> (logged at, failures since)
+        self._mutex = threading.Lock()
+
+    def failed(self, client, token, now):
+        """Count one failure; the seconds the client must wait (0: none)."""
+        self._log(client, token, now)
+        return self.limit.wait(client, now)
+
+    def _log(self, client, token, now):
+        with self._mutex:
+            logged, since = self._quiet.get(client, (None, 0))
+            if logged is not None and now - logged < self.LOG_SECONDS:
+                self._quiet[client] = (logged, since + 1)
+                return
+            if len(self._quiet) >= RateLimit.MAX_ADDRESSES:
+                self._quiet.clear()
+            self._quiet[client] = (now, 0)
+        shown = (token[:len(KEY_PREFIX) + KEY_PUBLIC_CHARS] + "..."
+                 if token.startswith(KEY_PREFIX) else "not a scimlite key") if token else "none"
+        log.warning("SCIM authentication failed from %s (key: %s)%s", client, shown,
+                    f"; {since} more failures from it in the minute before" if since else "")
+
+
 def authenticate(state):
     """The name of the API key behind this request, or 401/403 (RFC 7644 §2)."""
     token = bearer_token()
     row = find_api_key(state.models, token) if token else None
     if row is None:
+        wait = state.auth_failures.failed(client_address(), token or "", time.monotonic())
+        if wait:
+            raise SCIMError(429, None, "too many failed authentications from this "
+                            "address; retry later", {"Retry-After": str(math.ceil(wait))})
         challenge = 'Bearer realm="scimlite"' + (', error="invalid_token"' if token else "")
         raise SCIMError(401, None, "a valid API key is required: "
                         "'Authorization: Bearer <key>'" if not token else
                         "the API key is not valid or has been revoked",
                         headers={"WWW-Authenticate": challenge})
     state.touch_key(row)
+    wait = state.key_limit and state.key_limit.wait(row.name, time.monotonic())
+    if wait:
+        raise SCIMError(429, None, f"the key '{row.name}' is over key_rate_per_minute; "
+                        "retry later", {"Retry-After": str(math.ceil(wait))})
     if not state.scim_enabled:
         raise SCIMError(403, None, "SCIM provisioning is disabled on this server; "
                         "an administrator can enable it with: python scimlite.py "
@@ -5756,12 +5841,6 @@ class LoginThrottle:
     def succeeded(self, client):
         with self._mutex:
             self.by_client.pop(client, None)
-
-
-def client_address():
-    """The peer's address as the server saw it.  (X-Forwarded-For is not
-    read: anyone can send it; behind a proxy every client is the proxy.)"""
-    return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
 
 
 def admin_password_set(state):
@@ -6612,37 +6691,6 @@ def _install_pages(app, state):
         return static[name]
 
 
-class RateLimit:
-    """At most `per_minute` requests per client address: a token bucket
-    that holds a minute's worth and refills evenly.  In memory, per app;
-    a request over the limit is answered at once (429), never made to sleep."""
-    MAX_ADDRESSES = 10000
-
-    def __init__(self, per_minute):
-        self.per_minute, self.per_second = per_minute, per_minute / 60.0
-        self.buckets = {}       # address -> (tokens, when counted)
-        self._mutex = threading.Lock()
-
-    def wait(self, client, now):
-        """0 if `client` may go ahead (its token is spent), else the seconds
-        until it may."""
-        with self._mutex:
-            tokens, last = self.buckets.pop(client, (self.per_minute, now))
-            tokens = min(self.per_minute, tokens + (now - last) * self.per_second)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.per_second
-            self.buckets[client] = (tokens - (not wait), now)    # newest last
-            if len(self.buckets) > self.MAX_ADDRESSES:
-                self._forget(now)
-            return wait
-
-    def _forget(self, now):
-        """Addresses quiet for a minute have full buckets: forget them; if
-        that is not enough (many addresses at once), the longest quiet."""
-        self.buckets = {c: v for c, v in self.buckets.items() if now - v[1] < 60}
-        for client in list(self.buckets)[:len(self.buckets) - self.MAX_ADDRESSES // 2]:
-            del self.buckets[client]
-
-
 VERIFY_PATH = "/api/licenses/verify"
 VERIFY_BODY_BYTES = 4096
 
@@ -6775,6 +6823,9 @@ def create_app(config=None):
     The state is at `app.scimlite` (see ScimLite): mint_key(), events(), ...
     """
     state = ScimLite(load_settings(config))
+    state.auth_failures = AuthFailures()
+    per_key = state.settings["key_rate_per_minute"]
+    state.key_limit = RateLimit(per_key) if per_key else None
     app = App()
     app.scimlite = state
     base = state.settings["base_path"]

@@ -114,3 +114,42 @@ def test_secrets_never_reach_the_log(app, caplog):
     scim.get("/Users")
     SCIMClient(app, key + "x").get("/Users", status=401)
     assert key not in caplog.text and "hunter2-secret" not in caplog.text
+
+
+# --- probing: failed authentication is throttled and logged, a valid key never ---
+
+def test_probing_with_wrong_keys_is_throttled_per_address_but_a_valid_key_is_not(app, caplog):
+    caplog.set_level("WARNING", logger="scimlite")
+    token = app.scimlite.mint_key("entra")
+    prober = SCIMClient(app, None)
+    prober.web.extra_environ["REMOTE_ADDR"] = "198.51.100.9"
+    wrong = [f"scim_probe{i:03d}" + "x" * 40 for i in range(25)]
+    answers = []
+    for guess in wrong:
+        prober.web.extra_environ["HTTP_AUTHORIZATION"] = f"Bearer {guess}"
+        answers.append(prober.get("/Users", status="*"))
+    assert [a.status_int for a in answers[:20]] == [401] * 20
+    limited = answers[20]
+    assert_scim_error(limited, 429)
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3
+    # The IdP behind the same address (one proxy) is not slowed.
+    prober.web.extra_environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    assert prober.get("/Users").status_int == 200
+    other = SCIMClient(app, wrong[0])
+    other.web.extra_environ["REMOTE_ADDR"] = "198.51.100.10"
+    assert other.get("/Users", status=401)
+    logged = [r.getMessage() for r in caplog.records if "authentication failed" in r.getMessage()]
+    assert len(logged) == 2                     # one per address per minute
+    assert "198.51.100.9" in logged[0] and "(key: scim_probe000...)" in logged[0]
+    assert not any(guess in " ".join(logged) for guess in wrong)
+
+
+def test_an_optional_rate_limit_per_key():
+    app = scimlite.create_app({"db": ":memory:", "mailer": "memory",
+                               "key_rate_per_minute": 3})
+    busy = SCIMClient(app, app.scimlite.mint_key("busy"))
+    calm = SCIMClient(app, app.scimlite.mint_key("calm"))
+    assert [busy.get("/Users", status="*").status_int for _ in range(4)] == [200] * 3 + [429]
+    assert "Retry-After" in busy.get("/Users", status=429).headers
+    assert calm.get("/Users").status_int == 200
+    app.scimlite.close()
