@@ -294,6 +294,16 @@ def invalid_value(detail):
     return SCIMError.of("invalidValue", detail)
 
 
+ECHO_CHARS = 100       # of a client's value, at most, in an error's detail
+
+
+def echo(value):
+    """A client's value as an error repeats it: cut short (a 100 KiB id is
+    not sent back), one line."""
+    text = re.sub(r"[\x00-\x1f\x7f]", "?", str(value))
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "..."
+
+
 def not_found(what):
     return SCIMError(404, None, f"{what} not found")
 
@@ -1908,6 +1918,14 @@ class SqliteDatabase(peewee.SqliteDatabase):
             connection.close()
 
 
+def _create_private(path):
+    """A new database file is made readable by its owner only (SQLite then
+    gives its -wal and -shm files the same mode); an existing file keeps
+    the mode its operator chose."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def open_database(path):
     """A peewee SQLite database: WAL, foreign keys, a busy timeout.
 
@@ -1920,6 +1938,7 @@ def open_database(path):
                             check_same_thread=False, lock_type="IMMEDIATE",
                             pragmas={"foreign_keys": 1})
     else:
+        _create_private(path)
         # One connection per thread, as peewee does; check_same_thread off
         # only so that close_all() may close them from the closing thread.
         db = SqliteDatabase(path, timeout=30, lock_type="IMMEDIATE",
@@ -3108,7 +3127,7 @@ class Resources:
         model = self.model(rt)
         row = model.get_or_none(model.id == resource_id)
         if row is None:
-            raise not_found(f"{rt.name} '{resource_id}'")
+            raise not_found(f"{rt.name} '{echo(resource_id)}'")
         return row
 
     def search(self, rt, node, start, count, sort_by=None, descending=False):
@@ -6536,7 +6555,7 @@ def _install_discovery_routes(state, route):
         rt = next((r for r in RESOURCE_TYPES.values() if r.name.lower() == name.lower()),
                   None)
         if rt is None:
-            raise not_found(f"ResourceType '{name}'")
+            raise not_found(f"ResourceType '{echo(name)}'")
         return scim_response(resource_type_document(rt, request_base_url(state)))
 
     def schemas(actor):
@@ -6547,7 +6566,7 @@ def _install_discovery_routes(state, route):
     def schema(actor, urn):
         found = next((s for s in ALL_SCHEMAS if s.id.lower() == urn.lower()), None)
         if found is None:
-            raise not_found(f"Schema '{urn}'")
+            raise not_found(f"Schema '{echo(urn)}'")
         return scim_response(schema_document(found, request_base_url(state),
                                              settings["publish_password"]))
 
@@ -7303,6 +7322,12 @@ def configure_logging(settings):
     handler.setFormatter(JsonLogFormatter() if settings["log_format"] == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=settings["log_level"].upper(), handlers=[handler])
+    # peewee logs each SQL statement with its values at debug (password
+    # hashes, addresses, filter values): never, whatever log_level says.
+    logging.getLogger("peewee").setLevel(logging.INFO)
+    # Waitress warns "Task queue depth is N" whenever a burst waits for a
+    # thread, a line per request in a sync: normal for an IdP, not news.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def main(argv=None, environ=None, out=None):

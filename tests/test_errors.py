@@ -178,3 +178,41 @@ def test_bodies_nested_past_the_depth_limit_are_400(scim):
     error = assert_scim_error(scim.post("/Users", too_deep, status=400), 400, "invalidSyntax")
     assert "nested" in error["detail"]
     assert scim.get("/Users", filter='userName eq "deeper"').json["totalResults"] == 0
+
+
+def test_a_long_id_is_not_echoed_back_whole(scim):
+    long_id = "x" * 100_000
+    body = assert_scim_error(scim.get(f"/Users/{long_id}", status=404), 404)
+    assert len(body["detail"]) < 200 and "..." in body["detail"]
+
+
+def test_a_new_database_file_is_readable_by_its_owner_only(tmp_path):
+    import os
+    import stat
+    app = scimlite.create_app({"db": str(tmp_path / "private.db"), "mailer": "memory"})
+    SCIMClient(app, app.scimlite.mint_key("k")).create_user("p@example.com")
+    for name in ("private.db", "private.db-wal", "private.db-shm"):
+        mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+        assert mode & 0o077 == 0, (name, oct(mode))
+    app.scimlite.close()
+
+
+def test_the_command_line_never_logs_sql_values_or_queue_depth(tmp_path):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    code = ("import logging, scimlite, webtest; scimlite.configure_logging("
+            "scimlite.load_settings({'log_level': 'debug'})); "
+            "app = scimlite.create_app({'db': ':memory:', 'mailer': 'memory'}); "
+            "t = app.scimlite.mint_key('k'); "
+            "w = webtest.TestApp(app, extra_environ={'HTTP_AUTHORIZATION': 'Bearer ' + t}); "
+            "w.post_json('/scim/v2/Users', {'userName': 'secret-user@example.com'}); "
+            "logging.getLogger('waitress.queue').warning('Task queue depth is 5'); "
+            "scimlite.log.debug('debug is on'); "
+            "app.scimlite.close()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "debug is on" in done.stderr              # debug is on...
+    assert "secret-user@example.com" not in done.stderr      # ...but no SQL values
+    assert "Task queue depth" not in done.stderr
