@@ -241,6 +241,11 @@ SETTINGS = (
     Setting("key_rate_per_minute", 0, int,
             "SCIM requests one API key may make per minute (0: no limit); past it, "
             "429 with Retry-After"),
+    Setting("event_retention_days", 365, int,
+            "events (each change, as a user's history shows it) older than this many "
+            "days are deleted"),
+    Setting("event_max_rows", 1000000, int,
+            "the event table keeps at most this many events, newest first"),
     Setting("faults", [], list,
             "failures injected into SCIM requests, to test a client's retries (off: "
             "empty); each a table of route, method, status/delay/drop, times/fraction"),
@@ -2026,7 +2031,7 @@ def _service_models(Base):
     class Event(Base):
         """What happened: one row per committed change (see Events)."""
         pk = peewee.AutoField()
-        at = peewee.CharField()
+        at = peewee.CharField(index=True)
         type = peewee.CharField(index=True)
         resource_type = peewee.CharField()
         resource_id = peewee.CharField(index=True)
@@ -3709,6 +3714,20 @@ class ProvisioningLog:
             RequestLog.delete().where(keyless & (RequestLog.pk <= keep_from)).execute()
         ReadCount = self.models.ReadCount
         ReadCount.delete().where(ReadCount.day < cutoff[:10]).execute()
+        self._apply_event_retention()
+
+    def _apply_event_retention(self):
+        """Events are kept event_retention_days and at most event_max_rows,
+        the oldest going first (an event's pk never comes back: only the
+        oldest are deleted)."""
+        Event = self.models.Event
+        days = self.settings["event_retention_days"]
+        cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
+        Event.delete().where(Event.at < cutoff).execute()
+        keep_from = (Event.select(Event.pk).order_by(Event.pk.desc())
+                     .offset(self.settings["event_max_rows"]).limit(1).scalar())
+        if keep_from is not None:
+            Event.delete().where(Event.pk <= keep_from).execute()
 
 
 def _storable(entry):
@@ -4704,7 +4723,8 @@ def _check_settings(settings):
         raise ValueError("'port' must be between 0 and 65535")
     for key in ("max_body_bytes", "page_size", "max_page_size", "threads",
                 "bulk_max_operations", "bulk_max_payload_bytes", "session_idle_minutes",
-                "session_max_hours", "log_retention_days", "log_max_rows"):
+                "session_max_hours", "log_retention_days", "log_max_rows",
+                "event_retention_days", "event_max_rows"):
         if settings[key] < 1:
             raise ValueError(f"'{key}' must be at least 1")
     if settings["group_patch_status"] not in (200, 204):

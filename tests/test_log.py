@@ -75,3 +75,23 @@ def test_a_failing_log_never_fails_the_scim_request(app, scim, monkeypatch):
         raise RuntimeError("log store unavailable")
     monkeypatch.setattr(app.scimlite.log, "note", broken)
     assert scim.create_user("still-created")["userName"] == "still-created"
+
+
+def test_events_are_kept_for_their_retention_and_up_to_their_cap():
+    app = scimlite.create_app({"db": ":memory:", "mailer": "memory",
+                               "event_retention_days": 30, "event_max_rows": 5})
+    state = app.scimlite
+    scim = SCIMClient(app, state.mint_key("k"))
+    old = scim.create_user("old@example.com", active=False)     # one event
+    state.models.Event.update(at="2000-01-01T00:00:00.000Z").execute()
+    for i in range(4):
+        scim.create_user(f"u{i}@example.com", active=False)
+    state.log.flush()
+    events = state.events()
+    assert old["id"] not in {e["resource_id"] for e in events}  # past 30 days
+    assert len(events) == 4
+    newest = [scim.create_user(f"u{i}@example.com", active=False)["id"] for i in range(4, 8)]
+    state.log.flush()
+    kept = [e["resource_id"] for e in state.events()]
+    assert len(kept) == 5 and kept[1:] == newest            # the oldest went first
+    app.scimlite.close()
