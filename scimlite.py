@@ -2188,6 +2188,21 @@ def migrate(models, path=":memory:"):
         set_option(models, "schema_version", SCHEMA_VERSION)
 
 
+def cannot_store(exc):
+    """SQLite could not write: the disk (or max_page_count) is full, or the
+    disk failed.  The transaction was rolled back; it passes when space
+    comes back."""
+    # SQLite rolls a full transaction back itself, so peewee's own ROLLBACK
+    # then fails ("no transaction is active"): the cause is in the chain.
+    while exc is not None:
+        text = str(exc).lower()
+        if isinstance(exc, (peewee.OperationalError, sqlite3.OperationalError)) and (
+                "full" in text or "disk i/o error" in text):
+            return True
+        exc = exc.__context__
+    return False
+
+
 def get_option(models, key, default):
     row = models.Option.get_or_none(models.Option.key == key)
     return default if row is None else json.loads(row.value)
@@ -2763,9 +2778,13 @@ class Worker:
             return None
         try:
             due = work()
-        except Exception:
-            log.exception("background worker %s failed; it runs again when woken",
-                          self.name)
+        except Exception as exc:
+            if cannot_store(exc):       # one line, not a trace a second
+                log.error("background worker %s cannot store (%s); it tries again",
+                          self.name, exc)
+            else:
+                log.exception("background worker %s failed; it runs again when woken",
+                              self.name)
             due = None
         return self.interval if due is None else max(0.0, min(self.interval, due))
 
@@ -5268,10 +5287,15 @@ def as_scim_error(exc, where):
         log.warning("integrity error on %s", where, exc_info=exc)
         return SCIMError.of("uniqueness", "the resource conflicts with one that "
                             "already exists")
-    if isinstance(exc, peewee.OperationalError) and \
+    if isinstance(exc, (peewee.OperationalError, sqlite3.OperationalError)) and \
             ("locked" in str(exc) or "busy" in str(exc)):
         log.error("database busy past the timeout on %s", where)
         return SCIMError(503, None, "the server is busy; retry", {"Retry-After": "1"})
+    if cannot_store(exc):
+        # One line, no trace: nothing is wrong with the request or the code.
+        log.error("cannot store %s: %s (the disk is full?); nothing was changed", where, exc)
+        return SCIMError(507, None, "the server cannot store anything now (its disk is "
+                         "full); nothing was changed: retry later", {"Retry-After": "60"})
     log.error("unhandled error on %s", where, exc_info=exc)
     return SCIMError(500, None, "internal server error")
 

@@ -216,3 +216,27 @@ def test_the_command_line_never_logs_sql_values_or_queue_depth(tmp_path):
     assert "debug is on" in done.stderr              # debug is on...
     assert "secret-user@example.com" not in done.stderr      # ...but no SQL values
     assert "Task queue depth" not in done.stderr
+
+
+def test_a_full_disk_is_a_507_with_retry_after_one_log_line_and_it_recovers(tmp_path, caplog):
+    """SQLite's max_page_count stands in for a full disk: SQLITE_FULL."""
+    app = scimlite.create_app({"db": str(tmp_path / "full.db"), "mailer": "memory"})
+    scim = SCIMClient(app, app.scimlite.mint_key("k"))
+    scim.create_user("before@example.com")
+    db = app.scimlite.models.db
+    pages = db.execute_sql("PRAGMA page_count").fetchone()[0]
+    db.execute_sql(f"PRAGMA max_page_count = {pages}")
+    caplog.clear()
+    bulky = {"schemas": [scimlite.USER_URN], "userName": "full@example.com",
+             "displayName": "x" * 60000}
+    body = assert_scim_error(scim.post("/Users", bulky, status=507), 507)
+    assert "disk is full" in body["detail"]
+    answer = scim.post("/Users", bulky, status=507)
+    assert answer.headers["Retry-After"] == "60"
+    lines = [r for r in caplog.records if r.name == "scimlite"]
+    assert len(lines) == 2 and all(not r.exc_info for r in lines)
+    assert scim.get("/Users").json["totalResults"] == 1          # nothing half-written
+    db.execute_sql("PRAGMA max_page_count = 1073741823")        # space comes back
+    scim.post("/Users", bulky)
+    assert scim.get("/Users").json["totalResults"] == 2
+    app.scimlite.close()
