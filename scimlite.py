@@ -74,6 +74,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import smtplib
 import socket
 import sqlite3
@@ -183,6 +184,8 @@ SETTINGS = (
             "answer to a successful Group PATCH: 200 with the group, or 204 with no "
             "body (Microsoft's advice for large groups)"),
     Setting("threads", 8, int, "Waitress worker threads"),
+    Setting("drain_seconds", 20, int,
+            "on SIGTERM or Ctrl+C, how long the requests in flight may take to finish"),
     Setting("log_level", "info", str, "logging level: debug, info, warning, error"),
     Setting("log_format", "text", str,
             'log lines as "text" or "json" (one object per line); each request is '
@@ -7159,13 +7162,51 @@ def cmd_serve(settings, out):
               "python scimlite.py set-admin-password):\n"
               f"  {setup_url(state, state.new_setup_token())}", file=out)
     print_mail_notes(state, out)
-    print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C stops; "
-          f"admin page at {ADMIN})", file=out, flush=True)
-    waitress.serve(app, host=settings["host"], port=settings["port"],
-                   threads=settings["threads"], ident="scimlite",
-                   # scimlite answers oversized bodies itself, as SCIM errors
-                   max_request_body_size=settings["max_body_bytes"] * 4 + 65536,
-                   _quiet=True)
+    server = waitress.create_server(
+        app, host=settings["host"], port=settings["port"], threads=settings["threads"],
+        ident="scimlite",
+        # scimlite answers oversized bodies itself, as SCIM errors
+        max_request_body_size=settings["max_body_bytes"] * 4 + 65536)
+    print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C or SIGTERM "
+          f"stops, after the requests in flight; admin page at {ADMIN})", file=out,
+          flush=True)
+    serve_until_stopped(server, settings["drain_seconds"], out)
+    state.close()
+    print("stopped", file=out, flush=True)
+
+
+def serve_until_stopped(server, drain_seconds, out):
+    """Waitress's loop, until SIGTERM or Ctrl+C; then stop accepting, let
+    the requests in flight finish and their answers go out (at most
+    drain_seconds), and stop its threads.  (waitress.serve() would stop at
+    once: every request in flight cut off.)"""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while not stop.is_set():
+        try:
+            server.asyncore.loop(timeout=0.2, map=server._map, count=1)
+        except KeyboardInterrupt:
+            stop.set()
+    server.accepting = False            # new connections are refused from here
+    server.del_channel()
+    server.socket.close()
+    deadline = time.monotonic() + drain_seconds
+    print(f"stopping: finishing the requests in flight (at most {drain_seconds} s)",
+          file=out, flush=True)
+    while _in_flight(server) and time.monotonic() < deadline:
+        server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+    server.task_dispatcher.shutdown(timeout=1)
+    for channel in list(server._map.values()):
+        if channel is not server.trigger:
+            channel.close()
+
+
+def _in_flight(server):
+    """Whether a request is running, queued, or has an answer not yet sent."""
+    tasks = server.task_dispatcher
+    return bool(tasks.active_count or tasks.queue or any(
+        getattr(c, "requests", None) or getattr(c, "total_outbufs_len", 0)
+        for c in server._map.values()))
 
 
 def print_mail_notes(state, out):

@@ -71,3 +71,54 @@ def test_a_revoked_key_is_refused_on_an_open_keep_alive_connection(server):
     assert second.status == 401 and b"revoked" in second.read()
     assert connection.sock is socket_used       # it was the same connection
     connection.close()
+
+
+def test_sigterm_lets_the_requests_in_flight_finish_then_stops(tmp_path):
+    """Eight slow requests in flight when SIGTERM comes: all eight are
+    answered, new connections are refused, the process exits cleanly."""
+    import json as json_
+    import signal
+    import socket as socket_
+    import subprocess
+    import sys
+    import threading
+    import time as time_
+    from conftest import SCRIPT, free_port, http
+    port = free_port()
+    faults = json_.dumps([{"route": "/Users", "method": "GET", "delay": 1.5}])
+    process = subprocess.Popen(
+        [sys.executable, SCRIPT, "--db", str(tmp_path / "t.db"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1", "SCIMLITE_FAULTS": faults})
+    lines = []
+    while not any(line.startswith("Serving on") for line in lines):
+        lines.append(process.stdout.readline())
+        assert lines[-1], "".join(lines)
+    token = "".join(lines).split("Secret Token:")[1].split()[0]
+    base = f"http://127.0.0.1:{port}/scim/v2"
+    deadline = time_.monotonic() + 10
+    while time_.monotonic() < deadline:
+        try:
+            socket_.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time_.sleep(0.05)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(
+        http("GET", base + "/Users", token)[0])) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time_.sleep(0.5)                        # all eight are in flight, waiting 1.5 s
+    process.send_signal(signal.SIGTERM)
+    time_.sleep(0.3)
+    try:
+        socket_.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        refused = False
+    except OSError:
+        refused = True
+    for thread in threads:
+        thread.join(10)
+    out, _ = process.communicate(timeout=15)
+    assert answers == [200] * 8
+    assert refused
+    assert process.returncode == 0 and "stopped" in out, out
