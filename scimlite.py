@@ -3677,7 +3677,7 @@ class ProvisioningLog:
         self.models, self.settings = state.models, state.settings
         self.pending, self.reads = collections.deque(), collections.Counter()
         self.last_request = None        # what the dashboard shows, reads included
-        self._mutex = threading.Lock()
+        self._mutex, self._flushing = threading.Lock(), threading.Lock()
         self._worker = None
 
     def note(self, entry, is_read):
@@ -3702,7 +3702,13 @@ class ProvisioningLog:
                 "provisioning-log", self.flush, self.FLUSH_SECONDS, on_commit=False)
 
     def flush(self):
-        """Write what waits; apply retention."""
+        """Write what waits; apply retention.  One flush at a time: the admin
+        page's flush waits for the worker's in progress, so that what it
+        then reads includes every request made before it."""
+        with self.state.lock, self._flushing:     # always in this order: no deadlock
+            self._flush()
+
+    def _flush(self):
         with self._mutex:
             entries, self.pending = list(self.pending), collections.deque()
             reads, self.reads = self.reads, collections.Counter()
