@@ -184,6 +184,14 @@ SETTINGS = (
             "answer to a successful Group PATCH: 200 with the group, or 204 with no "
             "body (Microsoft's advice for large groups)"),
     Setting("threads", 8, int, "Waitress worker threads"),
+    Setting("connection_limit", 500, int,
+            "most connections Waitress holds at once (beyond: new ones wait)"),
+    Setting("request_seconds", 15, int,
+            "a request's head and body must arrive within this many seconds of its "
+            "first byte, else the connection is closed (slow clients hold nothing)"),
+    Setting("connections_per_address", 50, int,
+            "most connections one client address may hold (trusted_proxies exempt); "
+            "beyond, its idle or half-sent ones are closed"),
     Setting("drain_seconds", 20, int,
             "on SIGTERM or Ctrl+C, how long the requests in flight may take to finish"),
     Setting("log_level", "info", str, "logging level: debug, info, warning, error"),
@@ -4752,7 +4760,8 @@ def _check_settings(settings):
     for key in ("max_body_bytes", "page_size", "max_page_size", "threads",
                 "bulk_max_operations", "bulk_max_payload_bytes", "session_idle_minutes",
                 "session_max_hours", "log_retention_days", "log_max_rows",
-                "event_retention_days", "event_max_rows"):
+                "event_retention_days", "event_max_rows", "connection_limit",
+                "request_seconds", "connections_per_address"):
         if settings[key] < 1:
             raise ValueError(f"'{key}' must be at least 1")
     if settings["group_patch_status"] not in (200, 204):
@@ -7170,18 +7179,62 @@ def cmd_serve(settings, out):
     print_mail_notes(state, out)
     server = waitress.create_server(
         app, host=settings["host"], port=settings["port"], threads=settings["threads"],
-        ident="scimlite",
+        ident="scimlite", connection_limit=settings["connection_limit"],
         # scimlite answers oversized bodies itself, as SCIM errors
         max_request_body_size=settings["max_body_bytes"] * 4 + 65536)
     print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C or SIGTERM "
           f"stops, after the requests in flight; admin page at {ADMIN})", file=out,
           flush=True)
-    serve_until_stopped(server, settings["drain_seconds"], out)
+    serve_until_stopped(server, settings["drain_seconds"], out, SlowClientGuard(
+        server, settings["request_seconds"], settings["connections_per_address"],
+        settings["trusted_proxies"]))
     state.close()
     print("stopped", file=out, flush=True)
 
 
-def serve_until_stopped(server, drain_seconds, out):
+class SlowClientGuard:
+    """What Waitress leaves open to a slow client: a byte now and then keeps
+    a connection for ever (each restarts its 120 s timeout), and a few
+    hundred such connections fill its connection limit, so that no IdP gets
+    in.  Swept from Waitress's own loop, twice a second: a request not
+    received whole within request_seconds of its first byte loses its
+    connection, and an address holding more than connections_per_address
+    loses its half-sent, then its idle ones (requests being served are
+    never touched; trusted proxies are exempt)."""
+    SWEEP_SECONDS = 0.5
+
+    def __init__(self, server, request_seconds, per_address, trusted):
+        self.server, self.request_seconds = server, request_seconds
+        self.per_address, self.trusted = per_address, set(trusted)
+        self._first_byte, self._next = {}, 0.0     # id(request) -> (request, when)
+
+    def sweep(self, now):
+        if now < self._next:
+            return
+        self._next = now + self.SWEEP_SECONDS
+        arriving, by_address = {}, collections.defaultdict(list)
+        for channel in list(self.server._map.values()):
+            if not hasattr(channel, "requests") or not channel.connected:
+                continue            # the listening socket, the trigger
+            by_address[channel.addr[0] if channel.addr else ""].append(channel)
+            request = channel.request
+            if request is not None and not request.completed:
+                first = self._first_byte.get(id(request), (request, now))[1]
+                arriving[id(request)] = (request, first)
+                if now - first > self.request_seconds:
+                    channel.close()
+        self._first_byte = arriving
+        for address, channels in by_address.items():
+            if address in self.trusted or len(channels) <= self.per_address:
+                continue
+            # Half-sent requests go first, then idle connections; oldest first.
+            spare = sorted((c for c in channels if c.connected and not c.requests),
+                           key=lambda c: (c.request is None, c.creation_time))
+            for channel in spare[:len(channels) - self.per_address]:
+                channel.close()
+
+
+def serve_until_stopped(server, drain_seconds, out, guard=None):
     """Waitress's loop, until SIGTERM or Ctrl+C; then stop accepting, let
     the requests in flight finish and their answers go out (at most
     drain_seconds), and stop its threads.  (waitress.serve() would stop at
@@ -7191,6 +7244,8 @@ def serve_until_stopped(server, drain_seconds, out):
     while not stop.is_set():
         try:
             server.asyncore.loop(timeout=0.2, map=server._map, count=1)
+            if guard is not None:
+                guard.sweep(time.monotonic())
         except KeyboardInterrupt:
             stop.set()
     server.accepting = False            # new connections are refused from here

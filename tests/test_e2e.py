@@ -1,6 +1,6 @@
 """End to end: `python scimlite.py` as a real process on a free port, spoken
 to over HTTP with a plain client (urllib)."""
-from conftest import http
+from conftest import ROOT, http
 
 
 def test_first_start_prints_tenant_url_and_token(server):
@@ -122,3 +122,21 @@ def test_sigterm_lets_the_requests_in_flight_finish_then_stops(tmp_path):
     assert answers == [200] * 8
     assert refused
     assert process.returncode == 0 and "stopped" in out, out
+
+
+def test_slow_clients_dripping_bytes_do_not_stop_the_service(server):
+    """200 connections sending a request head a byte at a time (from their
+    own address) while ordinary requests come: every one is answered."""
+    sys_path = str(ROOT / "tools")
+    import sys
+    sys.path.insert(0, sys_path)
+    try:
+        import slowloris
+    finally:
+        sys.path.remove(sys_path)
+    base, _, _ = server
+    root = base.rsplit("/scim/v2", 1)[0]
+    answered, counts = slowloris.attack(root, slow=200, seconds=8, probes=6)
+    assert len(answered) == 6, counts
+    assert max(answered) < 3.0, answered
+    assert counts["opened"] > 200           # the server closed some: they came back
