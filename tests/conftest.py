@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -156,6 +157,12 @@ def server(tmp_path):
             time.sleep(0.1)
     minted = subprocess.run([sys.executable, SCRIPT, "mint-key", "e2e", "--db", db],
                             capture_output=True, text=True, check=True, env=env)
+    # Its output (access log, printed mail) is read all along: a full pipe
+    # would stop every thread that writes to it.
+    process.lines = []
+    process.reader = threading.Thread(target=lambda: process.lines.extend(process.stdout),
+                                      daemon=True)
+    process.reader.start()
     yield f"http://127.0.0.1:{port}/scim/v2", minted.stdout.strip(), process
     process.terminate()
-    process.wait(timeout=10)
+    process.wait(timeout=30)

@@ -6,7 +6,9 @@ from conftest import ROOT, http
 def test_first_start_prints_tenant_url_and_token(server):
     base, key, process = server
     process.terminate()
-    output = process.communicate(timeout=10)[0]
+    process.wait(timeout=30)
+    process.reader.join(10)
+    output = "".join(process.lines)
     assert f"Tenant URL:   {base}" in output
     token = output.split("Secret Token: ")[1].split()[0]
     assert token.startswith("scim_") and token != key
