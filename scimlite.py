@@ -7476,6 +7476,45 @@ def configure_logging(settings):
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
+def run_command(state, args, out):
+    """The commands that work on the database (every one but serve,
+    send-test-email and check-config)."""
+    command = args.command
+    if command == "mint-key":
+        print(state.mint_key(args.name), file=out)
+        record_audit(state, "key.minted", CLI_CLIENT, name=args.name)
+    elif command == "list-keys":
+        cmd_list_keys(state, out)
+    elif command == "revoke-key":
+        name = state.revoke_key(args.name_or_prefix)
+        record_audit(state, "key.revoked", CLI_CLIENT, name=name)
+        print(f"revoked {name!r}", file=out)
+    elif command == "scim":
+        cmd_scim(state, args.action, out)
+    elif command == "set-admin-password":
+        cmd_set_admin_password(state, sys.stdin, out)
+    elif command == "users":
+        cmd_users(state, out)
+    elif command == "export":
+        cmd_export(state, args.out, out)
+    elif command == "import":
+        cmd_import(state, args.file, out)
+    elif command == "webhook-secret":
+        print(state.outbox.rotate_webhook_secret(), file=out)
+        record_audit(state, "webhook_secret.rotated", CLI_CLIENT)
+    elif command == "backup":
+        cmd_backup(state, args.path, out)
+    elif command == "version":
+        cmd_version(state, out)
+
+
+def cmd_import(state, path, out):
+    with open(path, encoding="utf-8") as handle:
+        counts = import_document(state, json.load(handle))
+    print(f"imported {counts.get('User', 0)} users and {counts.get('Group', 0)} groups "
+          f"from {path}", file=out)
+
+
 def main(argv=None, environ=None, out=None):
     """The command line; returns the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -7502,35 +7541,7 @@ def main(argv=None, environ=None, out=None):
         return 0
     state = ScimLite(settings)
     try:
-        if args.command == "mint-key":
-            print(state.mint_key(args.name), file=out)
-            record_audit(state, "key.minted", CLI_CLIENT, name=args.name)
-        elif args.command == "list-keys":
-            cmd_list_keys(state, out)
-        elif args.command == "revoke-key":
-            name = state.revoke_key(args.name_or_prefix)
-            record_audit(state, "key.revoked", CLI_CLIENT, name=name)
-            print(f"revoked {name!r}", file=out)
-        elif args.command == "scim":
-            cmd_scim(state, args.action, out)
-        elif args.command == "set-admin-password":
-            cmd_set_admin_password(state, sys.stdin, out)
-        elif args.command == "users":
-            cmd_users(state, out)
-        elif args.command == "export":
-            cmd_export(state, args.out, out)
-        elif args.command == "import":
-            with open(args.file, encoding="utf-8") as handle:
-                counts = import_document(state, json.load(handle))
-            print(f"imported {counts.get('User', 0)} users and {counts.get('Group', 0)} "
-                  f"groups from {args.file}", file=out)
-        elif args.command == "webhook-secret":
-            print(state.outbox.rotate_webhook_secret(), file=out)
-            record_audit(state, "webhook_secret.rotated", CLI_CLIENT)
-        elif args.command == "backup":
-            cmd_backup(state, args.path, out)
-        elif args.command == "version":
-            cmd_version(state, out)
+        run_command(state, args, out)
     except (ValueError, LookupError, OSError) as exc:
         print(f"scimlite: {exc}", file=sys.stderr)
         return 1
