@@ -69,6 +69,7 @@ import inspect
 import json
 import logging
 import math
+import operator
 import os
 import random
 import re
@@ -4092,9 +4093,14 @@ class Licenses:
         """Keep the name and address the next mail goes to."""
         User, License = self.models.User, self.models.License
         user = event.subject or User.get_or_none(User.id == event.resource_id)
-        if user is not None:
-            License.update(**user_contact(json.loads(user.data))).where(
-                License.user_id == user.id).execute()
+        if user is None:
+            return
+        contact = user_contact(json.loads(user.data))
+        # Only a license whose contact differs is written: most updates
+        # change neither name nor address, and write nothing here.
+        same = functools.reduce(operator.and_, (getattr(License, k) == v
+                                                for k, v in contact.items()))
+        License.update(**contact).where((License.user_id == user.id) & ~same).execute()
 
     def _on_deactivated(self, work, event):
         license = self.of_user(event.resource_id)
@@ -4488,9 +4494,11 @@ class Outbox:
         mail per time the waiting list fills, not one per user)."""
         License = self.models.License
         waiting = License.select().where(License.status == "waiting").count()
-        log.warning("every license seat (%s) is taken: a user waits for one",
-                    self.settings["license_seats"])
-        if waiting == 1 and self.settings["admin_email"]:
+        if waiting != 1:
+            return
+        log.warning("every license seat (%s) is taken: users wait for one (the "
+                    "dashboard counts them)", self.settings["license_seats"])
+        if self.settings["admin_email"]:
             self._add("mail", f"seats-full:{license.uid}:{license.transitions}",
                       self.settings["admin_email"], {
                           "name": "", "user_name": license.user_name,
@@ -5012,11 +5020,22 @@ def error_response(error):
     return scim_response(error.to_json(), error.status, error.headers)
 
 
+def declared_length():
+    """Content-Length as the client declared it (-1: none).  Waitress refuses
+    a malformed one itself; other WSGI servers pass it on, and Bottle's
+    request.content_length would then raise: refused here, as a 400."""
+    text = bottle.request.environ.get("CONTENT_LENGTH") or "-1"
+    try:
+        return int(text)
+    except ValueError:
+        raise SCIMError.of("invalidSyntax", "Content-Length is not a number") from None
+
+
 def read_json_body(limit):
     """The request body as JSON, read ourselves: Bottle's request.json ignores
     application/scim+json, which every SCIM client sends."""
     request = bottle.request
-    if request.content_length > limit:
+    if declared_length() > limit:
         raise SCIMError(413, None, f"the request body is larger than {limit} bytes")
     raw = request.body.read(limit + 1)
     if len(raw) > limit:
@@ -5347,7 +5366,9 @@ def install_error_pages(app, state):
             return json.dumps(SCIMError(error.status_code, None, detail).to_json())
         if path.startswith("/api/"):        # the license API answers JSON too
             bottle.response.content_type = "application/json"
-            return json.dumps({"error": details.get(error.status_code, error.status_line)})
+            text = {404: "no such endpoint"}.get(error.status_code) or details.get(
+                error.status_code, error.status_line)
+            return json.dumps({"error": text})
         for name, value in SECURITY_HEADERS.items():     # e.g. a 404 under /admin
             bottle.response.set_header(name, value)
         return bottle.Bottle.default_error_handler(app, error)
@@ -6752,8 +6773,10 @@ def _install_pages(app, state):
     def metrics():
         """Prometheus text format; 404 unless `metrics`; the bearer
         metrics_token when one is set (compared in constant time)."""
+        bottle.response.content_type = "text/plain; charset=utf-8"
         if not state.settings["metrics"]:
-            raise bottle.HTTPError(404, "Not found: /metrics is off (the metrics setting)")
+            bottle.response.status = 404
+            return "not found: /metrics is off (the metrics setting)\n"
         expected = state.settings["metrics_token"]
         if expected and not hmac.compare_digest(
                 (request_header("Authorization") or "").encode(),
@@ -6795,7 +6818,11 @@ def _install_license_api(app, state):
         if wait:
             return answer(429, {"error": "too many verifications from this address"},
                           [("Retry-After", str(max(1, round(wait + 0.5))))])
-        if (bottle.request.content_length or 0) > VERIFY_BODY_BYTES:
+        try:
+            too_long = declared_length() > VERIFY_BODY_BYTES
+        except SCIMError as exc:
+            return answer(400, {"error": exc.detail})
+        if too_long:
             return answer(413, {"error": f"the body is over {VERIFY_BODY_BYTES} bytes"})
         try:
             body = json.loads(bottle.request.body.read(VERIFY_BODY_BYTES + 1))

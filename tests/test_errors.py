@@ -240,3 +240,18 @@ def test_a_full_disk_is_a_507_with_retry_after_one_log_line_and_it_recovers(tmp_
     scim.post("/Users", bulky)
     assert scim.get("/Users").json["totalResults"] == 2
     app.scimlite.close()
+
+
+@pytest.mark.parametrize("path", ["/scim/v2/Users", "/api/licenses/verify"])
+def test_a_malformed_content_length_is_a_400_not_a_500(app, path):
+    """Waitress refuses it itself; an embedder's WSGI server may pass it on."""
+    import io
+    token = app.scimlite.mint_key("cl")
+    statuses = []
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "x",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "CONTENT_LENGTH": "abc",
+               "CONTENT_TYPE": "application/scim+json", "wsgi.input": io.BytesIO(b"{}"),
+               "wsgi.errors": io.StringIO(), "HTTP_AUTHORIZATION": f"Bearer {token}",
+               "REMOTE_ADDR": "192.0.2.1"}
+    body = b"".join(app(environ, lambda status, headers, *_: statuses.append(status)))
+    assert statuses[0].startswith("400"), (statuses, body)

@@ -29,7 +29,8 @@ def metered():
 
 
 def test_metrics_are_off_unless_asked_for(app):
-    webtest.TestApp(app).get("/metrics", status=404)
+    answer = webtest.TestApp(app).get("/metrics", status=404)
+    assert answer.content_type == "text/plain" and "metrics setting" in answer.text
 
 
 def test_metrics_count_requests_by_route_pattern_and_show_the_store(metered):

@@ -33,28 +33,36 @@ def test_fifty_clients_creating_one_username_at_once_get_exactly_one_201(server)
 
 
 def test_concurrent_member_patches_leave_exactly_the_acknowledged_members(server):
+    """Adds and removes of different members, all at once, on one group."""
     base, token, _ = server
     users = [send("POST", base + "/Users", token, {"schemas": [scimlite.USER_URN],
                                                   "userName": f"m{i}@example.com"})[2]["id"]
              for i in range(60)]
-    group = send("POST", base + "/Groups", token, {"schemas": [scimlite.GROUP_URN],
-                                                   "displayName": "Race"})[2]["id"]
+    group = send("POST", base + "/Groups", token, {
+        "schemas": [scimlite.GROUP_URN], "displayName": "Race",
+        "members": [{"value": u} for u in users[40:]]})[2]["id"]
 
-    def add(user_id):
+    def change(op_and_user):
+        op, user_id = op_and_user
+        path = "members" if op == "add" else f'members[value eq "{user_id}"]'
+        operation = {"op": op, "path": path}
+        if op == "add":
+            operation["value"] = [{"value": user_id}]
         return send("PATCH", f"{base}/Groups/{group}", token, {
-            "schemas": [scimlite.PATCH_URN],
-            "Operations": [{"op": "add", "path": "members", "value": [{"value": user_id}]}]})[0]
-
-    def remove(user_id):
-        return send("PATCH", f"{base}/Groups/{group}", token, {
-            "schemas": [scimlite.PATCH_URN], "Operations": [
-                {"op": "remove", "path": f'members[value eq "{user_id}"]'}]})[0]
+            "schemas": [scimlite.PATCH_URN], "Operations": [operation]})[0]
+    adds, removes = [("add", u) for u in users[:40]], [("remove", u) for u in users[40::2]]
+    work = []                               # a remove after every four adds: mixed
+    for number, add in enumerate(adds):
+        work.append(add)
+        if number % 4 == 3 and removes:
+            work.append(removes.pop())
+    work += removes
+    assert len(work) == 50
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        added = list(pool.map(add, users))
-        removed = list(pool.map(remove, users[::3]))
-    assert set(added) == {200} and set(removed) == {200}
+        statuses = list(pool.map(change, work))
+    assert set(statuses) == {200}
     members = {m["value"] for m in send("GET", f"{base}/Groups/{group}", token)[2]["members"]}
-    assert members == set(users) - set(users[::3])
+    assert members == set(users[:40]) | set(users[41::2])
 
 
 def test_if_match_updates_from_many_clients_lose_no_update(server):
