@@ -1979,7 +1979,7 @@ def build_models(db):
             legacy_table_names = False
 
     models = {**_resource_models(Base), **_service_models(Base)}
-    return types.SimpleNamespace(db=db, all=tuple(models.values()), **models)
+    return types.SimpleNamespace(db=db, all=tuple(models.values()), prepared={}, **models)
 
 
 def _resource_models(Base):
@@ -2215,9 +2215,116 @@ def cannot_store(exc):
     return False
 
 
+# --- statements built once ----------------------------------------------------
+# peewee builds a query's SQL text afresh on every run, and that building
+# was 37-56 % of the CPU of every request (issue 12's profile); SQLite's
+# own work was 6-12 %.  The statements every request runs are therefore
+# built once per app, with slot(name) where a value goes, and then run
+# with each request's values.  Everything else stays ordinary peewee.
+
+SLOT = "\x00slot:"
+
+
+def slot(name):
+    """A value left open in a Prepared statement, given at each run."""
+    return peewee.Value(SLOT + name, converter=False)
+
+
+class Prepared:
+    """One statement: its SQL built once from a peewee query, run often."""
+
+    def __init__(self, query):
+        self.db, self.model = query.model._meta.database, query.model
+        self.sql, params = query.sql()
+        self._reader = None     # how a row of this SELECT becomes a model row
+        # (slot name, None) where a value is given at run time, else
+        # (None, constant): LIMIT 1, a status the statement always uses.
+        self.params = [(p[len(SLOT):], None) if isinstance(p, str) and p.startswith(SLOT)
+                       else (None, p) for p in params]
+
+    def _values(self, given):
+        return [given[name] if name else constant for name, constant in self.params]
+
+    def rows(self, **given):
+        """The model rows a SELECT finds, made as peewee makes them."""
+        cursor = self.db.execute_sql(self.sql, self._values(given))
+        if self._reader is None:
+            self._reader = _RowReader(self.model, cursor.description)
+        return [self._reader.read(values) for values in cursor]
+
+    def first(self, **given):
+        found = self.rows(**given)
+        return found[0] if found else None
+
+    def scalar(self, **given):
+        row = self.db.execute_sql(self.sql, self._values(given)).fetchone()
+        return row[0] if row else None
+
+    def run(self, **given):
+        """Run an INSERT, UPDATE or DELETE; the cursor (rowcount, lastrowid)."""
+        return self.db.execute_sql(self.sql, self._values(given))
+
+
+class _RowReader:
+    """Model rows from a SELECT's values: which column is which field (and
+    its conversion, e.g. 0/1 to a bool) is worked out once, not per row."""
+
+    def __init__(self, model, description):
+        columns = model._meta.columns
+        self.model = model
+        self.fields = [(i, columns[d[0]].name, columns[d[0]].python_value)
+                       for i, d in enumerate(description) if d[0] in columns]
+        self.extras = [(i, d[0]) for i, d in enumerate(description) if d[0] not in columns]
+
+    def read(self, values):
+        row = self.model(__no_default__=1)
+        row.__data__ = {name: convert(values[i]) for i, name, convert in self.fields}
+        for i, name in self.extras:
+            setattr(row, name, values[i])
+        return row
+
+
+def prepared(models, key, build):
+    """This app's statement `key`, built by build() the first time."""
+    statement = models.prepared.get(key)
+    if statement is None:
+        statement = models.prepared[key] = Prepared(build())
+    return statement
+
+
+def save_row(models, row, ignore=False):
+    """row.save() by statements built once: a new row is INSERTed (or, with
+    `ignore`, not when it clashes with a unique one); a stored row UPDATEs
+    only the fields set since it was read, which peewee marks dirty."""
+    model = type(row)
+    pk = model._meta.primary_key
+    if row.__data__.get(pk.name) is None:
+        names = tuple(sorted(row.__data__))
+        statement = prepared(models, ("insert", model.__name__, names, ignore), lambda: (
+            lambda query: query.on_conflict_ignore() if ignore else query)(
+                model.insert({model._meta.fields[n]: slot(n) for n in names})))
+        cursor = statement.run(**_db_values(row, names))
+        if cursor.rowcount:
+            row.__data__[pk.name] = cursor.lastrowid
+    elif row._dirty:
+        names = tuple(sorted(row._dirty))
+        statement = prepared(models, ("update", model.__name__, names), lambda: model.update(
+            {model._meta.fields[n]: slot(n) for n in names}).where(pk == slot("_pk")))
+        statement.run(_pk=row.__data__[pk.name], **_db_values(row, names))
+    row._dirty.clear()
+    return row
+
+
+def _db_values(row, names):
+    fields = type(row)._meta.fields
+    return {n: fields[n].db_value(row.__data__.get(n)) for n in names}
+
+
 def get_option(models, key, default):
-    row = models.Option.get_or_none(models.Option.key == key)
-    return default if row is None else json.loads(row.value)
+    Option = models.Option
+    value = prepared(models, "option", lambda: Option.select(Option.value).where(
+        Option.key == slot("key"))).scalar(key=key)
+    return default if value is None else json.loads(value)
 
 
 def set_option(models, key, value):
@@ -2237,6 +2344,17 @@ class Table:
         self.rt, self.models = rt, models
         self.model = getattr(models, rt.model)
         self.data = self.model.data
+
+    def select(self):
+        """The rows of this type, each with `in_group` when the type has
+        groups (User.groups): whether it is a member of any group, so that
+        the groups query runs only for rows that are (see Resources)."""
+        model = self.model
+        if not self.rt.attributes_stored_as("memberships"):
+            return model.select()
+        M = self.models.Membership
+        return model.select(model, fn.EXISTS(
+            M.select(M.id).where(M.member_id == model.id)).alias("in_group"))
 
     def json_path(self, path):
         holder = path.holder_key
@@ -2365,6 +2483,25 @@ def filter_to_sql(node, table):
                              every_element=not _positive(node.expr))
         return elements.exists(element_sql(node.expr, elements))
     return _attr_exp_sql(node, table)
+
+
+def indexed_equality(node, table):
+    """(column, key) when `node` is `attr eq "text"` on an attribute with its
+    own indexed column (userName, externalId, displayName, id), else None.
+
+    That is the lookup Entra ID and Okta send before every change, so it
+    runs a statement built once (Resources.search) instead of a compiled
+    filter; `column = key` is exactly what filter_to_sql() would give."""
+    if not isinstance(node, Compare) or node.op != "eq" or not isinstance(node.value, str):
+        return None
+    path, target = node.path, node.path.target
+    if path.attr.multi or path.attr in (SCHEMAS_ATTR, META_ATTR) or \
+            target.type != "string" or target.column is None or \
+            target.storage not in ("json", "column"):
+        return None
+    if target.folds_case and not table.is_folded(path):
+        return None
+    return target.column, node.value.casefold() if target.folds_case else node.value
 
 
 def _attr_exp_sql(node, table):
@@ -2632,10 +2769,10 @@ class UnitOfWork:
         subscriber records (license.issued, on user.created) waits until
         every subscriber has heard the one before it."""
         assert event_type in EVENT_TYPES, event_type
-        event = self.models.Event.create(
+        event = save_row(self.models, self.models.Event(
             at=now_text(), type=event_type, resource_type=event_type.split(".")[0].capitalize(),
             resource_id=resource_id, actor=self.actor,
-            detail=json.dumps(detail, sort_keys=True))
+            detail=json.dumps(detail, sort_keys=True)))
         event.subject = subject
         self.events.append(event)
         self._unheard.append(event)
@@ -2866,11 +3003,11 @@ def mint_api_key(models, name, expires=None):
     return token
 
 
-def active_keys(models):
-    """Keys that work: not revoked, not expired."""
+def active_keys(models, now=None):
+    """Keys that work: not revoked, not expired (at `now`, else now)."""
     ApiKey = models.ApiKey
     return ApiKey.select().where(ApiKey.revoked.is_null() & (
-        ApiKey.expires.is_null() | (ApiKey.expires > now_text())))
+        ApiKey.expires.is_null() | (ApiKey.expires > (now or now_text()))))
 
 
 def find_api_key(models, token):
@@ -2878,10 +3015,56 @@ def find_api_key(models, token):
     if not token.startswith(KEY_PREFIX) or len(token) < len(KEY_PREFIX) + 40:
         return None
     public_id = token[len(KEY_PREFIX):len(KEY_PREFIX) + KEY_PUBLIC_CHARS]
-    row = active_keys(models).where(models.ApiKey.public_id == public_id).first()
+    row = prepared(models, "active key", lambda: active_keys(models, slot("now")).where(
+        models.ApiKey.public_id == slot("public_id")).limit(1)).first(
+            now=now_text(), public_id=public_id)
     stored = row.key_hash if row else hash_api_key("")
     # Compared in constant time even when no row matched.
     return row if hmac.compare_digest(stored, hash_api_key(token)) and row else None
+
+
+class AuthCache:
+    """The active API keys and the scim_enabled switch, read once and kept
+    until the database changes, so that a request runs no query to be let
+    in (two SELECTs were 37 % of a lookup's CPU, 55 % of a GET's).
+
+    A revoked key is still refused on the very next request: before each
+    use, SQLite says whether anything was committed since the cache was
+    filled.  PRAGMA data_version moves when another connection commits
+    (another thread, or `revoke-key` run in another process), and a
+    connection's total_changes when it writes itself; either empties the
+    cache.  Expiry is checked on every use, against the clock."""
+
+    def __init__(self, models):
+        self.models = models
+        self._keys, self._enabled = {}, None
+        self._seen = threading.local()      # this thread's connection and its stamp
+
+    def key(self, token):
+        """The active key row whose secret is `token`, or None."""
+        self._forget_if_changed()
+        row = self._keys.get(token and hash_api_key(token))
+        if row is None:
+            row = find_api_key(self.models, token)
+            if row is not None:
+                self._keys[row.key_hash] = row
+        elif row.expires is not None and row.expires <= now_text():
+            return None
+        return row
+
+    def scim_enabled(self):
+        self._forget_if_changed()
+        if self._enabled is None:
+            self._enabled = get_option(self.models, "scim_enabled", True)
+        return self._enabled
+
+    def _forget_if_changed(self):
+        connection = self.models.db.connection()
+        stamp = (connection, connection.execute("PRAGMA data_version").fetchone()[0],
+                 connection.total_changes)
+        if getattr(self._seen, "stamp", None) != stamp:
+            self._keys, self._enabled = {}, None
+            self._seen.stamp = stamp
 
 
 def revoke_api_key(models, name_or_prefix):
@@ -3160,8 +3343,9 @@ class Resources:
     # --- reading --------------------------------------------------------------
 
     def get(self, rt, resource_id):
-        model = self.model(rt)
-        row = model.get_or_none(model.id == resource_id)
+        table = self.tables[rt.name]
+        row = prepared(self.models, ("get", rt.name), lambda: table.select().where(
+            table.model.id == slot("id"))).first(id=resource_id)
         if row is None:
             raise not_found(f"{rt.name} '{echo(resource_id)}'")
         return row
@@ -3169,20 +3353,32 @@ class Resources:
     def search(self, rt, node, start, count, sort_by=None, descending=False):
         """(totalResults, rows of the page) for a filter, in sort_order()."""
         table = self.tables[rt.name]
-        query = table.model.select()
-        if node is not None:
-            query = query.where(filter_to_sql(node, table))
+        lookup = indexed_equality(node, table) if sort_by is None else None
+        if lookup is not None:
+            return self._find_by_column(table, *lookup, start, count)
+        where = filter_to_sql(node, table) if node is not None else SQL_TRUE
         try:
-            total = query.count()
+            rows = list(table.select().where(where).order_by(
+                *sort_order(table, sort_by, descending)).offset(start - 1).limit(count)) \
+                if count else []
+            total = _total(rows, start, count, table.model.select().where(where).count)
         except peewee.OperationalError as exc:
             # A safety net under MAX_FILTER_DEPTH: SQLite's own parser limits.
             if "stack overflow" not in str(exc) and "too large" not in str(exc):
                 raise
             raise SCIMError.of("invalidFilter", "the filter is too complex") from None
-        if count == 0 or start > total:
-            return total, []
-        return total, list(query.order_by(*sort_order(table, sort_by, descending))
-                           .offset(start - 1).limit(count))
+        return total, rows
+
+    def _find_by_column(self, table, column, key, start, count):
+        """search() for `attr eq "text"` on an indexed column (indexed_equality)."""
+        model, field = table.model, getattr(table.model, column)
+        find = prepared(self.models, ("find", table.rt.name, column), lambda: table.select()
+                        .where(field == slot("key")).order_by(model.pk)
+                        .limit(slot("limit")).offset(slot("offset")))
+        rows = find.rows(key=key, limit=count, offset=start - 1) if count else []
+        counter = prepared(self.models, ("count", table.rt.name, column), lambda: model.select(
+            fn.COUNT(model.pk)).where(field == slot("key")))
+        return _total(rows, start, count, lambda: counter.scalar(key=key)), rows
 
     def render(self, rt, rows, base_url, attributes=None, excluded=None):
         """Rows as wire resources: one query for their groups or members."""
@@ -3245,6 +3441,7 @@ class Resources:
         """Direct and indirect groups of each row (RFC 7643 §4.1.2), in one
         recursive query; UNION (not UNION ALL) ends cycles of nested groups."""
         m, db = self.models, self.models.db
+        rows = [row for row in rows if getattr(row, "in_group", True)]  # see Table.select
         if not rows:
             return {}
         by_id = {row.id: row.pk for row in rows}
@@ -3293,14 +3490,19 @@ class Resources:
                     raise SCIMError.of("uniqueness", f"a {rt.name} with this {attr.name} "
                                                      f"already exists")
 
-    def _sync_index_rows(self, rt, row, data):
-        """Rewrite the index rows (Attr.index) of an attribute's `value`s."""
+    def _sync_index_rows(self, rt, row, data, old):
+        """Rewrite the index rows (Attr.index) of an attribute's `value`s,
+        if they changed from `old` (None: a new row, which has none)."""
         for attr in rt.schema.attributes:
             if attr.index is None:
                 continue
             index, value = getattr(self.models, attr.index), attr.child("value")
-            index.delete().where(index.owner == row.pk).execute()
             keys = {fold(e["value"], value) for e in data.get(attr.name) or [] if "value" in e}
+            if old is not None:
+                if keys == {fold(e["value"], value) for e in old.get(attr.name) or []
+                            if "value" in e}:
+                    continue
+                index.delete().where(index.owner == row.pk).execute()
             if keys:
                 index.insert_many([(row.pk, k) for k in sorted(keys)],
                                   fields=[index.owner, index.value_key]).execute()
@@ -3329,10 +3531,11 @@ class Resources:
                     self.model(rt).id == resource_id).exists():
                 raise SCIMError.of("uniqueness", f"a {rt.name} with id {resource_id} exists")
             stamp = self.clock.now_text()
-            row = self.model(rt).create(
+            row = save_row(self.models, self.model(rt)(
                 id=resource_id, data=json.dumps(data), created=kept.get("created") or stamp,
-                last_modified=kept.get("last_modified") or stamp, **columns)
-            self._sync_index_rows(rt, row, data)
+                last_modified=kept.get("last_modified") or stamp, **columns))
+            row.in_group = False        # see Table.select
+            self._sync_index_rows(rt, row, data, None)
             work.record(f"{rt.name.lower()}.created", row.id, row,
                         attributes=changed_attributes({}, data))
             if members:
@@ -3410,28 +3613,32 @@ class Resources:
         old = json.loads(row.data)
         if old == data and password_hash is None and not touched:
             return False
-        self._store(rt, row, data, password_hash)
+        self._store(rt, row, old, data, password_hash)
         events, changes = change_events(rt, old, data)
         if password_hash is not None:
             changes.append(rt.password_attr.name)
             events = events or [f"{rt.name.lower()}.updated"]
         for event in events:
             work.record(event, row.id, row, attributes=changes)
-        if set(rt.display) & set(changes):
+        if set(rt.display) & set(changes) and getattr(row, "in_group", True):
             self._touch_holders(row.id)     # their members[].display changed
         return True
 
-    def _store(self, rt, row, data, password_hash):
+    def _store(self, rt, row, old, data, password_hash):
+        """Write what changed: the JSON, meta, and the indexed copies that
+        differ (a uniqueness check only for a value that changed)."""
         columns = self._columns(rt, data)
-        self._check_unique(rt, columns, row.pk)
         if password_hash is not None:
             columns[rt.password_attr.column] = password_hash or None
+        columns = {name: value for name, value in columns.items()
+                   if getattr(row, name) != value}
+        self._check_unique(rt, columns, row.pk)
         row.data, row.version = json.dumps(data), row.version + 1
         row.last_modified = self.clock.now_text()
         for name, value in columns.items():
             setattr(row, name, value)
-        row.save()
-        self._sync_index_rows(rt, row, data)
+        save_row(self.models, row)
+        self._sync_index_rows(rt, row, data, old)
 
     def _touch_holders(self, member_id):
         """Move the version of every group that lists `member_id` directly."""
@@ -3521,12 +3728,21 @@ class Resources:
         and changes the named groups' members (README; tests/test_patch.py)."""
         groups = _DirectGroups(self._direct_groups(row.id), self._check_groups)
         apply_member_ops(ops, groups)
+        row.in_group = bool(groups.target)      # as Table.select() would read it now
         model = self.model(GROUP_TYPE)
         for gid in sorted(groups.target ^ groups.before):
             group = model.get(model.id == gid)
             change = "add" if gid in groups.target else "remove"
             if self.change_members(work, group, [(change, [row.id])]):
                 self._touch(group)
+
+
+def _total(rows, start, count, count_all):
+    """totalResults of a page: known without a COUNT when the page is not
+    full and is not past the end (a lookup's page of one, the last page)."""
+    if count and (rows or start == 1) and len(rows) < count:
+        return start - 1 + len(rows)
+    return count_all()
 
 
 def _password_hash(password, hashed):
@@ -3929,6 +4145,9 @@ def is_address(value):
     return isinstance(value, str) and len(value) <= 254 and ADDRESS.fullmatch(value)
 
 
+CONTACT_ATTRIBUTES = frozenset({"userName", "emails", "name", "displayName"})
+
+
 def user_contact(data):
     """Whom a user's mail goes to and by which name: the work email, else
     the primary one, else the userName when it is an address, else the
@@ -4027,7 +4246,9 @@ class Licenses:
         return answer
 
     def of_user(self, user_id):
-        return self.models.License.get_or_none(self.models.License.user_id == user_id)
+        License = self.models.License
+        return prepared(self.models, "license of user", lambda: License.select().where(
+            License.user_id == slot("user"))).first(user=user_id)
 
     def reissue(self, user_id, actor=None):
         """A new key for an active license (the old one leaked or was lost):
@@ -4092,15 +4313,20 @@ class Licenses:
     def _on_updated(self, work, event):
         """Keep the name and address the next mail goes to."""
         User, License = self.models.User, self.models.License
+        if not CONTACT_ATTRIBUTES & set(json.loads(event.detail).get("attributes", ())):
+            return      # user_contact() reads only these
         user = event.subject or User.get_or_none(User.id == event.resource_id)
         if user is None:
             return
         contact = user_contact(json.loads(user.data))
-        # Only a license whose contact differs is written: most updates
-        # change neither name nor address, and write nothing here.
-        same = functools.reduce(operator.and_, (getattr(License, k) == v
-                                                for k, v in contact.items()))
-        License.update(**contact).where((License.user_id == user.id) & ~same).execute()
+        # Only a license whose contact differs is written.  `IS`: equal, or
+        # both NULL (a user with no address).
+        def build():
+            same = functools.reduce(operator.and_, (
+                peewee.Expression(getattr(License, k), "IS", slot(k)) for k in contact))
+            return License.update({getattr(License, k): slot(k) for k in contact}).where(
+                (License.user_id == slot("user")) & ~same)
+        prepared(self.models, "license contact", build).run(user=user.id, **contact)
 
     def _on_deactivated(self, work, event):
         license = self.of_user(event.resource_id)
@@ -4165,7 +4391,7 @@ class Licenses:
         setattr(license, stamp, license.updated)
         if event_type:
             license.transitions += 1
-        license.save()
+        save_row(self.models, license)
         if event_type:
             work.record(event_type, license.user_id, license, transition=license.transitions)
 
@@ -4474,7 +4700,7 @@ class Outbox:
                    created=stamp, next_attempt=stamp, status="pending", attempts=0)
         if recipient is None:
             row.update(status="dead", last_error="no email address to send it to")
-        self.models.OutboxMessage.insert(row).on_conflict_ignore().execute()
+        save_row(self.models, self.models.OutboxMessage(**row), ignore=True)
 
     def _on_license(self, work, event):
         kind = event.type.split(".", 1)[1]
@@ -4933,6 +5159,7 @@ class ScimLite:
         self.licenses = Licenses(self)
         self.outbox = Outbox(self, self.licenses)
         self._key_touched = {}
+        self.auth = AuthCache(self.models)
         self.log = ProvisioningLog(self)
         self.faults = Faults(settings["faults"])
         self.metrics = Metrics()
@@ -4974,7 +5201,7 @@ class ScimLite:
 
     @property
     def scim_enabled(self):
-        return get_option(self.models, "scim_enabled", True)
+        return self.auth.scim_enabled()
 
     @scim_enabled.setter
     def scim_enabled(self, value):
@@ -5194,7 +5421,7 @@ class AuthFailures:
 def authenticate(state):
     """The name of the API key behind this request, or 401/403 (RFC 7644 §2)."""
     token = bearer_token()
-    row = find_api_key(state.models, token) if token else None
+    row = state.auth.key(token) if token else None
     if row is None:
         wait = state.auth_failures.failed(client_address(), token or "", time.monotonic())
         if wait:
