@@ -3040,10 +3040,18 @@ class AuthCache:
         self._keys, self._enabled = {}, None
         self._seen = threading.local()      # this thread's connection and its stamp
 
-    def key(self, token):
-        """The active key row whose secret is `token`, or None."""
+    def admit(self, token):
+        """(the active key row whose secret is `token` or None, whether
+        SCIM is enabled): what a SCIM request is let in by."""
         self._forget_if_changed()
-        row = self._keys.get(token and hash_api_key(token))
+        return self._key(token), self._scim_enabled()
+
+    def scim_enabled(self):
+        self._forget_if_changed()
+        return self._scim_enabled()
+
+    def _key(self, token):
+        row = self._keys.get(hash_api_key(token))
         if row is None:
             row = find_api_key(self.models, token)
             if row is not None:
@@ -3052,8 +3060,7 @@ class AuthCache:
             return None
         return row
 
-    def scim_enabled(self):
-        self._forget_if_changed()
+    def _scim_enabled(self):
         if self._enabled is None:
             self._enabled = get_option(self.models, "scim_enabled", True)
         return self._enabled
@@ -3482,11 +3489,11 @@ class Resources:
         model = self.model(rt)
         for attr in rt.schema.attributes:
             if attr.uniqueness == "server" and attr.column in columns:
-                clash = model.select(model.pk).where(
-                    getattr(model, attr.column) == columns[attr.column])
-                if pk is not None:
-                    clash = clash.where(model.pk != pk)
-                if clash.exists():
+                column = getattr(model, attr.column)
+                clash = prepared(self.models, ("clash", rt.name, attr.column), lambda: (
+                    model.select(model.pk).where((column == slot("key")) &
+                                                 (model.pk != slot("pk"))).limit(1)))
+                if clash.scalar(key=columns[attr.column], pk=pk or 0) is not None:
                     raise SCIMError.of("uniqueness", f"a {rt.name} with this {attr.name} "
                                                      f"already exists")
 
@@ -3503,9 +3510,10 @@ class Resources:
                             if "value" in e}:
                     continue
                 index.delete().where(index.owner == row.pk).execute()
-            if keys:
-                index.insert_many([(row.pk, k) for k in sorted(keys)],
-                                  fields=[index.owner, index.value_key]).execute()
+            add = prepared(self.models, ("index row", attr.index), lambda: index.insert(
+                {index.owner: slot("owner"), index.value_key: slot("key")}))
+            for key in sorted(keys):
+                add.run(owner=row.pk, key=key)
 
     def _read_body(self, rt, body):
         """(data, member ids or None, password or None) of a POST/PUT body."""
@@ -3633,8 +3641,10 @@ class Resources:
         columns = {name: value for name, value in columns.items()
                    if getattr(row, name) != value}
         self._check_unique(rt, columns, row.pk)
-        row.data, row.version = json.dumps(data), row.version + 1
-        row.last_modified = self.clock.now_text()
+        text = json.dumps(data)
+        if text != row.data:        # a group whose members alone changed keeps it
+            row.data = text
+        row.version, row.last_modified = row.version + 1, self.clock.now_text()
         for name, value in columns.items():
             setattr(row, name, value)
         save_row(self.models, row)
@@ -4343,7 +4353,7 @@ class Licenses:
                 self._move(work, license, "suspended", None, "suspended")
             return
         self._move(work, license, "suspended", "license.suspended", "suspended")
-        self._fill_seats(work)
+        self._seat_freed(work)
 
     def _on_deleted(self, work, event):
         license = self.of_user(event.resource_id)
@@ -4355,7 +4365,7 @@ class Licenses:
         had_seat = license.status == "active"
         self._move(work, license, "revoked", "license.revoked", "revoked")
         if had_seat:
-            self._fill_seats(work)
+            self._seat_freed(work)
 
     def _seat(self, work, license):
         """Give the license a seat (issue its key, or restore it), or let
@@ -4373,6 +4383,13 @@ class Licenses:
     def _seat_free(self):
         seats, License = self.settings["license_seats"], self.models.License
         return not seats or License.select().where(License.status == "active").count() < seats
+
+    def _seat_freed(self, work):
+        """A seat came free: the oldest waiting license takes it.  With no
+        limit nobody waits (catch_up() seated every waiter at start), so
+        there is no one to look for."""
+        if self.settings["license_seats"]:
+            self._fill_seats(work)
 
     def _fill_seats(self, work):
         License = self.models.License
@@ -5421,7 +5438,7 @@ class AuthFailures:
 def authenticate(state):
     """The name of the API key behind this request, or 401/403 (RFC 7644 §2)."""
     token = bearer_token()
-    row = state.auth.key(token) if token else None
+    row, enabled = state.auth.admit(token) if token else (None, None)
     if row is None:
         wait = state.auth_failures.failed(client_address(), token or "", time.monotonic())
         if wait:
@@ -5437,7 +5454,7 @@ def authenticate(state):
     if wait:
         raise SCIMError(429, None, f"the key '{row.name}' is over key_rate_per_minute; "
                         "retry later", {"Retry-After": str(math.ceil(wait))})
-    if not state.scim_enabled:
+    if not enabled:
         raise SCIMError(403, None, "SCIM provisioning is disabled on this server; "
                         "an administrator can enable it with: python scimlite.py "
                         "scim enable")

@@ -1,6 +1,12 @@
 """API keys: minted random, stored hashed, checked on every SCIM route
 (RFC 7644 §2: bearer tokens), and the 'SCIM enabled' switch."""
+import contextlib
+import datetime as dt
 import re
+import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -153,3 +159,75 @@ def test_an_optional_rate_limit_per_key():
     assert "Retry-After" in busy.get("/Users", status=429).headers
     assert calm.get("/Users").status_int == 200
     app.scimlite.close()
+
+
+# --- the key cache (AuthCache): no query to let a request in, no stale key ------------
+
+@pytest.fixture
+def file_app(tmp_path):
+    app = scimlite.create_app({"db": str(tmp_path / "keys.db"), "mailer": "memory"})
+    yield app
+    app.scimlite.close()
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, scimlite.__file__, *args],
+                          capture_output=True, text=True, check=True)
+
+
+def test_a_cached_key_revoked_by_another_process_is_refused_on_the_next_request(file_app):
+    db = file_app.scimlite.settings["db"]
+    client = SCIMClient(file_app, file_app.scimlite.mint_key("okta"))
+    client.get("/Users")
+    client.get("/Users")        # served from the cache
+    run_cli("revoke-key", "okta", "--db", db)
+    assert_scim_error(client.get("/Users", status=401), 401)
+
+
+def test_scim_disabled_by_another_process_is_403_on_the_next_request(file_app):
+    db = file_app.scimlite.settings["db"]
+    client = SCIMClient(file_app, file_app.scimlite.mint_key("okta"))
+    client.get("/Users")
+    run_cli("scim", "disable", "--db", db)
+    assert_scim_error(client.get("/Users", status=403), 403)
+    run_cli("scim", "enable", "--db", db)
+    client.get("/Users")
+
+
+def test_a_key_expired_by_a_direct_edit_of_the_database_is_refused(file_app):
+    """Whatever writes the database (sqlite3 by hand, say), the cache notices."""
+    client = SCIMClient(file_app, file_app.scimlite.mint_key("okta"))
+    client.get("/Users")
+    with contextlib.closing(sqlite3.connect(file_app.scimlite.settings["db"])) as other:
+        other.execute("UPDATE api_key SET expires = '2000-01-01T00:00:00.000Z'")
+        other.commit()
+    assert_scim_error(client.get("/Users", status=401), 401)
+
+
+def test_a_cached_key_is_refused_once_it_expires(file_app):
+    state = file_app.scimlite
+    expires = scimlite.format_datetime(
+        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1))
+    with state.changes.unit():
+        token = scimlite.mint_api_key(state.models, "short-lived", expires)
+    client = SCIMClient(file_app, token)
+    client.get("/Users")
+    client.get("/Users")        # cached, and nothing has been written since
+    time.sleep(max(0.0, (scimlite.parse_datetime(expires) -
+                         dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.05)
+    assert_scim_error(client.get("/Users", status=401), 401)
+
+
+def test_a_cached_key_answers_as_fast_as_it_is_let_in(file_app):
+    """Once cached, a key's requests read no API key row and no option."""
+    client = SCIMClient(file_app, file_app.scimlite.mint_key("okta"))
+    client.get("/ServiceProviderConfig")    # writes the key's last_used ...
+    client.get("/ServiceProviderConfig")    # ... so this one reads it again
+    seen = []
+    connection = file_app.scimlite.models.db.connection()
+    connection.set_trace_callback(seen.append)
+    try:
+        client.get("/ServiceProviderConfig")
+    finally:
+        connection.set_trace_callback(None)
+    assert seen == ["PRAGMA data_version"]

@@ -1,0 +1,136 @@
+"""SQL statements per request: the regression guard of the speed work.
+
+Each kind of request runs a fixed number of statements, the same with 10
+users as with 400, and with a 3-member group as with a 300-member one.
+BUDGET is what each runs today; a change that adds a statement to a hot
+path, or makes the count grow with the data (a query per row, a COUNT
+that is not needed), fails here.  Nothing is timed.
+
+Statements are counted with SQLite's trace callback on the connection of
+the thread serving the request, so the outbox sender and the provisioning
+log (threads of their own, stopped here) are not counted.
+"""
+import json
+
+import pytest
+
+import scimlite
+from conftest import SCIMClient
+
+PATCH_URN = scimlite.PATCH_URN
+
+# What each request runs.  Every request begins with PRAGMA data_version
+# (the key cache asking whether anything changed); a write runs inside
+# BEGIN IMMEDIATE ... COMMIT.
+BUDGET = {
+    "lookup userName eq": 2,        # the one SELECT, no COUNT
+    "GET user": 2,                  # the one SELECT; in no group, no groups query
+    "GET user in a group": 3,       # + its groups
+    "list page": 4,                 # the page, its COUNT (the page is full), groups
+    "PATCH displayName": 7,         # user, UPDATE, event, license contact
+    "PATCH active False": 10,       # + the license suspended, its event and mail
+    "create": 10,                   # uniqueness, user, email, license, 2 events, mail
+    "GET group": 3,                 # the group, its members
+    "PATCH group add member": 11,   # group, the member (a User? a Group?), is it
+                                    # there yet, INSERT, event, UPDATE, members
+}
+
+
+def build(tmp_path, users, members):
+    """An app on a file database with `users` users, the first `members`
+    of them in group "Big"; its background threads stopped, so that only
+    requests write (a commit elsewhere would make the next request read
+    the API key again)."""
+    app = scimlite.create_app({"db": str(tmp_path / f"s{users}.db"), "mailer": "memory"})
+    state = app.scimlite
+    token = state.mint_key("tests")
+    scimlite.import_document(state, [{
+        "schemas": [scimlite.USER_URN], "userName": f"user{i}@example.com",
+        "displayName": f"User {i}", "emails": [{"value": f"user{i}@example.com",
+                                                 "type": "work"}]} for i in range(users)]
+        + [{"schemas": [scimlite.GROUP_URN], "displayName": "Big", "members": [
+            {"value": f"user{i}@example.com"} for i in range(1, members + 1)]}])
+    for worker in state.workers:
+        worker.stop()
+    return app, SCIMClient(app, token)
+
+
+def count(app, scim, request):
+    """The statements `request` runs, after a GET that lets the key cache
+    catch up with the writes before it."""
+    scim.get("/ServiceProviderConfig")
+    connection = app.scimlite.models.db.connection()
+    seen = []
+    connection.set_trace_callback(seen.append)
+    try:
+        request()
+    finally:
+        connection.set_trace_callback(None)
+    return seen
+
+
+def requests(scim):
+    """Each kind of request, by name, on the data build() made."""
+    def user_id(name):
+        return scim.get("/Users", filter=f'userName eq "{name}"').json["Resources"][0]["id"]
+    loner, member = user_id("user0@example.com"), user_id("user1@example.com")
+    group = scim.get("/Groups", filter='displayName eq "Big"').json["Resources"][0]["id"]
+    newcomer = scim.create_user("newcomer@example.com")["id"]
+    numbers = iter(range(10 ** 6))
+
+    def patch(path, value):
+        return lambda: scim.patch(f"/Users/{loner}", {"schemas": [PATCH_URN], "Operations": [
+            {"op": "Replace", "path": path, "value": value}]})
+    return {
+        "lookup userName eq": lambda: scim.get(
+            "/Users", filter='userName eq "USER0@example.com"'),
+        "GET user": lambda: scim.get(f"/Users/{loner}"),
+        "GET user in a group": lambda: scim.get(f"/Users/{member}"),
+        "list page": lambda: scim.get("/Users", startIndex=2, count=3),
+        "PATCH displayName": patch("displayName", "Renamed"),
+        "PATCH active False": patch("active", "False"),
+        "create": lambda: scim.create_user(f"new{next(numbers)}@example.com",
+                                           emails=[{"value": "new@example.com"}]),
+        "GET group": lambda: scim.get(f"/Groups/{group}"),
+        "PATCH group add member": lambda: scim.patch(f"/Groups/{group}", {
+            "schemas": [PATCH_URN], "Operations": [
+                {"op": "add", "path": "members", "value": [{"value": newcomer}]}]}),
+    }
+
+
+@pytest.fixture(scope="module")
+def counts(tmp_path_factory):
+    """{size: {request: statements}} for a small and a larger store."""
+    found = {}
+    for users, members in ((10, 3), (400, 300)):
+        app, scim = build(tmp_path_factory.mktemp(f"n{users}"), users, members)
+        try:
+            found[users] = {name: count(app, scim, request)
+                            for name, request in requests(scim).items()}
+        finally:
+            app.scimlite.close()
+    return found
+
+
+@pytest.mark.parametrize("name", BUDGET)
+def test_statements_within_budget(counts, name):
+    statements = counts[10][name]
+    assert len(statements) <= BUDGET[name], json.dumps(statements, indent=1)
+
+
+@pytest.mark.parametrize("name", BUDGET)
+def test_statements_do_not_grow_with_the_data(counts, name):
+    assert len(counts[400][name]) == len(counts[10][name]), json.dumps(
+        {"small": counts[10][name], "large": counts[400][name]}, indent=1)
+
+
+def test_a_lookup_of_one_runs_no_count(counts):
+    """A page that is not full tells totalResults itself: no COUNT(*)."""
+    assert not any("COUNT" in s for s in counts[400]["lookup userName eq"])
+    assert any("COUNT" in s for s in counts[400]["list page"])
+
+
+def test_a_user_in_no_group_runs_no_groups_query(counts):
+    assert not any("RECURSIVE" in s for s in counts[400]["GET user"])
+    assert any("RECURSIVE" in s for s in counts[400]["GET user in a group"])
+
