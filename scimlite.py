@@ -2752,8 +2752,8 @@ class WriteQueue:
 class UnitOfWork:
     """One write in progress: the events it records, inside its transaction."""
 
-    def __init__(self, changes, actor):
-        self.changes, self.actor = changes, actor
+    def __init__(self, changes, actor, whole=False):
+        self.changes, self.actor, self.whole = changes, actor, whole
         self.models = changes.models
         self.events = []
         self._unheard, self._dispatching = collections.deque(), False
@@ -2819,12 +2819,15 @@ class Changes:
         self.subscribers.setdefault(event_type, []).append(handler)
 
     @contextlib.contextmanager
-    def unit(self, actor=None):
+    def unit(self, actor=None, whole=False):
+        """One write: queued, one transaction, its events.  `whole`: it
+        succeeds or fails as one (an import), so the writes nested in it
+        need no savepoints (two statements each, per imported resource)."""
         outer = getattr(self._local, "unit", None)
         if outer is not None:
             yield from self._nested(outer, actor)
             return
-        work = UnitOfWork(self, actor)
+        work = UnitOfWork(self, actor, whole)
         with self.queue:
             self._local.unit = work
             try:
@@ -2854,7 +2857,7 @@ class Changes:
         mark, outer_actor = len(outer.events), outer.actor
         outer.actor = actor or outer_actor
         try:
-            with self.models.db.atomic():
+            with contextlib.nullcontext() if outer.whole else self.models.db.atomic():
                 yield outer
         except BaseException:
             outer.take_back(mark)
@@ -3184,13 +3187,15 @@ def render_resource(rt, row, base_url, computed, etag):
     (`computed` holds groups and members), each extension with data, and
     meta last."""
     data = json.loads(row.data)
-    made = {SCHEMAS_ATTR: [rt.schema.id] + [e.id for e in rt.extensions if data.get(e.id)],
-            RESOURCE_TYPE_ATTR: rt.name, META_LOCATION_ATTR: location_of(base_url, rt, row.id),
-            META_VERSION_ATTR: etag}
+    made = {SCHEMAS_ATTR.name: [rt.schema.id] + [e.id for e in rt.extensions
+                                                 if data.get(e.id)],
+            RESOURCE_TYPE_ATTR.name: rt.name,
+            META_LOCATION_ATTR.name: location_of(base_url, rt, row.id),
+            META_VERSION_ATTR.name: etag}
     out = {}
-    for attr in (*COMMON_ATTRIBUTES, *rt.schema.attributes):
+    for attr in _top_level_attributes(rt.name):
         value = _stored_value(attr, row, data, made, computed)
-        if value is not None and attr is not META_ATTR:
+        if value is not None:
             out[attr.name] = value
     for extension in rt.extensions:
         if data.get(extension.id):
@@ -3200,14 +3205,25 @@ def render_resource(rt, row, base_url, computed, etag):
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _top_level_attributes(type_name):
+    """A type's attributes in the order they are rendered, meta aside (a
+    list page renders them a hundred times: worked out once)."""
+    rt = RESOURCE_TYPES[type_name]
+    return tuple(a for a in (*COMMON_ATTRIBUTES, *rt.schema.attributes) if a is not META_ATTR)
+
+
 def _stored_value(attr, row, data, made, computed):
-    if attr.name in computed and attr.storage in ("members", "memberships"):
-        return computed[attr.name]
-    if attr.storage == "column":
+    storage = attr.storage
+    if storage == "json":
+        return data.get(attr.name)
+    if storage == "column":
         return getattr(row, attr.column)
-    if attr.storage == "computed":
-        return made.get(attr)
-    return data.get(attr.name) if attr.storage == "json" else None
+    if storage == "computed":
+        return made.get(attr.name)
+    if storage in ("members", "memberships"):
+        return computed.get(attr.name)
+    return None         # a password's hash is never rendered
 
 
 def render_reference(base_url, resource_id, resource_type, display, kind=None):
@@ -3360,9 +3376,14 @@ class Resources:
     def search(self, rt, node, start, count, sort_by=None, descending=False):
         """(totalResults, rows of the page) for a filter, in sort_order()."""
         table = self.tables[rt.name]
+        if sort_by is None and node is None:        # Okta's import pages through all
+            return self._prepared_page(table, "all", None, start, count)
         lookup = indexed_equality(node, table) if sort_by is None else None
         if lookup is not None:
-            return self._find_by_column(table, *lookup, start, count)
+            column, key = lookup
+            field = getattr(table.model, column)
+            return self._prepared_page(table, column, lambda: field == slot("key"),
+                                       start, count, key=key)
         where = filter_to_sql(node, table) if node is not None else SQL_TRUE
         try:
             rows = list(table.select().where(where).order_by(
@@ -3376,16 +3397,21 @@ class Resources:
             raise SCIMError.of("invalidFilter", "the filter is too complex") from None
         return total, rows
 
-    def _find_by_column(self, table, column, key, start, count):
-        """search() for `attr eq "text"` on an indexed column (indexed_equality)."""
-        model, field = table.model, getattr(table.model, column)
-        find = prepared(self.models, ("find", table.rt.name, column), lambda: table.select()
-                        .where(field == slot("key")).order_by(model.pk)
-                        .limit(slot("limit")).offset(slot("offset")))
-        rows = find.rows(key=key, limit=count, offset=start - 1) if count else []
-        counter = prepared(self.models, ("count", table.rt.name, column), lambda: model.select(
-            fn.COUNT(model.pk)).where(field == slot("key")))
-        return _total(rows, start, count, lambda: counter.scalar(key=key)), rows
+    def _prepared_page(self, table, name, where, start, count, **given):
+        """search() by statements built once, for the hot cases: every row,
+        or `attr eq "text"` on an indexed column (indexed_equality).  `where`
+        (None: every row) builds the condition, with slots for `given`."""
+        model = table.model
+
+        def selecting(query):
+            return query if where is None else query.where(where())
+        page = prepared(self.models, ("page", table.rt.name, name), lambda: selecting(
+            table.select()).order_by(model.pk).limit(slot("limit")).offset(slot("offset")))
+        rows = page.rows(limit=count, offset=start - 1, **given) if count else []
+        # COUNT(*) with no WHERE: SQLite counts the smallest index, not the rows.
+        counter = prepared(self.models, ("count", table.rt.name, name), lambda: selecting(
+            model.select(fn.COUNT(SQL("*")))))
+        return _total(rows, start, count, lambda: counter.scalar(**given)), rows
 
     def render(self, rt, rows, base_url, attributes=None, excluded=None):
         """Rows as wire resources: one query for their groups or members."""
@@ -6051,7 +6077,7 @@ def import_document(state, document, actor="import"):
     displayName (for files written by hand).  {"User": n, "Group": n}."""
     typed, counts, members = read_import_document(document), collections.Counter(), []
     service = state.resources
-    with state.lock, state.changes.unit(actor):
+    with state.lock, state.changes.unit(actor, whole=True):
         for number, (rt, resource) in enumerate(typed, 1):
             body = {k: v for k, v in resource.items() if k not in ("id", "meta")}
             if rt.members_attr:
