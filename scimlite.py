@@ -1995,6 +1995,12 @@ def _resource_models(Base):
         created = peewee.CharField()
         last_modified = peewee.CharField()
 
+        class Meta:
+            # The rows' own order again, in a b-tree of keys alone: a deep
+            # page (startIndex=99901) skips 99,900 keys there, not 99,900
+            # rows of JSON in the table (1 ms instead of 10 at 100k users).
+            indexes = ((("pk",), False),)
+
     class User(Resource):
         user_name_key = peewee.CharField(unique=True)
         display_name_key = peewee.CharField(null=True, index=True)
@@ -3403,15 +3409,24 @@ class Resources:
         (None: every row) builds the condition, with slots for `given`."""
         model = table.model
 
-        def selecting(query):
+        def page():
+            if where is None:
+                # Start at the key found at the offset in Resource's index on
+                # pk: the rows before the page are skipped as keys, not read.
+                first = model.select(model.pk).order_by(model.pk).offset(slot("offset"))
+                return table.select().where(model.pk >= first.limit(1)).order_by(
+                    model.pk).limit(slot("limit"))
+            return table.select().where(where()).order_by(model.pk).limit(
+                slot("limit")).offset(slot("offset"))
+
+        def counter():
+            # COUNT(*) with no WHERE: SQLite counts the smallest index, not rows.
+            query = model.select(fn.COUNT(SQL("*")))
             return query if where is None else query.where(where())
-        page = prepared(self.models, ("page", table.rt.name, name), lambda: selecting(
-            table.select()).order_by(model.pk).limit(slot("limit")).offset(slot("offset")))
-        rows = page.rows(limit=count, offset=start - 1, **given) if count else []
-        # COUNT(*) with no WHERE: SQLite counts the smallest index, not the rows.
-        counter = prepared(self.models, ("count", table.rt.name, name), lambda: selecting(
-            model.select(fn.COUNT(SQL("*")))))
-        return _total(rows, start, count, lambda: counter.scalar(**given)), rows
+        rows = prepared(self.models, ("page", table.rt.name, name), page).rows(
+            limit=count, offset=start - 1, **given) if count else []
+        counting = prepared(self.models, ("count", table.rt.name, name), counter)
+        return _total(rows, start, count, lambda: counting.scalar(**given)), rows
 
     def render(self, rt, rows, base_url, attributes=None, excluded=None):
         """Rows as wire resources: one query for their groups or members."""

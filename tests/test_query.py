@@ -187,3 +187,22 @@ def test_3_9_returned_rules_with_a_request_only_attribute():
     dropped = scimlite.parse_projection(rt, "name,label")
     assert scimlite.project(rt, thing, {}, dropped) == {
         "schemas": [schema.id], "id": "1", "name": "n"}
+
+
+def test_pages_of_every_user_with_gaps_left_by_deletes(scim):
+    """The unfiltered page starts at the key found at its offset (see
+    Resources._prepared_page): deleted rows leave gaps in the keys, and the
+    pages still hold each user once, in order, with the right total."""
+    ids = [scim.create_user(f"p{i}@example.com")["id"] for i in range(7)]
+    for gone in (ids[1], ids[4]):
+        scim.delete(f"/Users/{gone}")
+    kept = [i for i in ids if i not in (ids[1], ids[4])]
+    seen = []
+    for start in (1, 3, 5):
+        page = scim.get("/Users", startIndex=start, count=2).json
+        assert page["totalResults"] == 5 and page["startIndex"] == start
+        seen += [r["id"] for r in page["Resources"]]
+    assert seen == kept
+    past = scim.get("/Users", startIndex=6, count=2).json
+    assert (past["totalResults"], past["Resources"]) == (5, [])
+    assert scim.get("/Users", count=0).json["totalResults"] == 5

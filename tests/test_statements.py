@@ -134,3 +134,16 @@ def test_a_user_in_no_group_runs_no_groups_query(counts):
     assert not any("RECURSIVE" in s for s in counts[400]["GET user"])
     assert any("RECURSIVE" in s for s in counts[400]["GET user in a group"])
 
+
+
+def test_a_deep_page_skips_keys_not_rows(tmp_path, counts):
+    """startIndex=99901 must not read 99,900 rows of JSON: the page starts
+    at the key found at the offset in the index on pk (flat cost)."""
+    page = next(s for s in counts[400]["list page"] if "LIMIT" in s and "COUNT" not in s)
+    app, _ = build(tmp_path, 1, 0)
+    try:
+        plan = " ".join(str(step) for step in app.scimlite.models.db.execute_sql(
+            f"EXPLAIN QUERY PLAN {page}").fetchall())
+    finally:
+        app.scimlite.close()
+    assert "COVERING INDEX user_pk" in plan, plan
