@@ -456,6 +456,16 @@ def test_every_spelling_of_password_is_redacted(body):
     assert "Secret-C" not in scimlite.loggable_body(json.dumps(body))
 
 
+def test_a_password_spelled_with_json_escapes_is_redacted():
+    """Bodies with no "password" and no \\u escape are kept as sent (not
+    walked); an escape can spell it, so such a body is walked."""
+    for key in ("pass\\u0077ord", "\\u0050ASSWORD"):
+        body = '{"userName": "x", "%s": "Secret-C", "version": "W/\\"1\\""}' % key
+        assert "Secret-C" not in scimlite.loggable_body(body)
+    plain = '{"displayName": "W/\\"3\\"",  "members": []}'
+    assert scimlite.loggable_body(plain) == plain
+
+
 def test_bodies_that_cannot_be_redacted_are_not_kept():
     escaped = '{"userName": "x", "pass\\u0077ord": "Secret-C"'     # not even JSON
     assert "Secret-C" not in scimlite.loggable_body(escaped)
