@@ -4953,16 +4953,16 @@ class Outbox:
         Message, now = self.models.OutboxMessage, dt.datetime.now(dt.timezone.utc)
         stamp = format_datetime(now)
         with self.state.lock, self.state.changes.unit():
-            due = Message.select().where(
-                ((Message.status == "pending") & (Message.next_attempt <= stamp)) |
-                ((Message.status == "sending") & (Message.lease_until < stamp))).order_by(
-                Message.pk).limit(self.CLAIM_WINDOW)
+            due = prepared(self.models, "due messages", lambda: Message.select().where(
+                ((Message.status == "pending") & (Message.next_attempt <= slot("now"))) |
+                ((Message.status == "sending") & (Message.lease_until < slot("now"))))
+                .order_by(Message.pk).limit(self.CLAIM_WINDOW)).rows(now=stamp)
             row = next((r for r in due if not self._overtakes(r)), None)
             if row is None:
                 return None
             row.status, row.attempts = "sending", row.attempts + 1
             row.lease_until = format_datetime(now + dt.timedelta(seconds=self.lease_seconds()))
-            row.save()
+            save_row(self.models, row)
             return row
 
     def _overtakes(self, row):
@@ -4970,9 +4970,11 @@ class Outbox:
         license's mails go in the order they were written ("suspended"
         never overtakes the "issued" before it that waits for a retry)."""
         Message = self.models.OutboxMessage
-        return row.license is not None and Message.select().where(
-            Message.status.in_(("pending", "sending")) & (Message.license == row.license) &
-            (Message.pk < row.pk)).exists()
+        return row.license is not None and prepared(
+            self.models, "older message", lambda: Message.select(Message.pk).where(
+                Message.status.in_(("pending", "sending")) &
+                (Message.license == slot("license")) & (Message.pk < slot("pk"))).limit(1)
+        ).scalar(license=row.license, pk=row.pk) is not None
 
     def _attempt(self, row, mailer):
         """Deliver one row and record how it went; False when the server
@@ -5034,9 +5036,10 @@ class Outbox:
         return delay
 
     def _finish(self, row, **columns):
-        Message = self.models.OutboxMessage
         with self.state.lock, self.state.changes.unit():
-            Message.update(lease_until=None, **columns).where(Message.pk == row.pk).execute()
+            for name, value in {"lease_until": None, **columns}.items():
+                setattr(row, name, value)
+            save_row(self.models, row)      # only these columns
 
     def _clean(self):
         """Sent and dead messages go after log_retention_days."""
