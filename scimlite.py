@@ -184,7 +184,8 @@ SETTINGS = (
     Setting("group_patch_status", 200, int,
             "answer to a successful Group PATCH: 200 with the group, or 204 with no "
             "body (Microsoft's advice for large groups)"),
-    Setting("threads", 8, int, "Waitress worker threads"),
+    Setting("threads", 8, int,
+            "Waitress worker threads (8 measured best on 2 cores; README, Performance)"),
     Setting("connection_limit", 500, int,
             "most connections Waitress holds at once (beyond: new ones wait)"),
     Setting("request_seconds", 15, int,
