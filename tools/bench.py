@@ -9,7 +9,8 @@
                           [--skip-growth]
 
 Needs `wrk` (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)
-and, for the peer column, `pip install scim2-server`.
+and, for the peer column, `pip install scim2-server`; on Debian or Ubuntu,
+run as root, the benchmark installs both itself when they are missing.
 
 Three contenders, each its own process on a free loopback port, each on
 Waitress with --threads worker threads (8: scimlite's default):
@@ -44,6 +45,7 @@ Figures, not assertions: the test suite never times anything.
 import argparse
 import contextlib
 import http.client
+import importlib
 import importlib.metadata
 import json
 import os
@@ -665,13 +667,25 @@ def parse_args(argv):
 
 
 def check_tools(names):
-    """wrk is required; a missing scim2-server only drops its column."""
+    """wrk is required; a missing scim2-server only drops its column.  On a
+    fresh Debian or Ubuntu machine, run as root, both are installed first,
+    so that the benchmark is one command there too."""
+    if not shutil.which("wrk") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk (apt-get install wrk)", file=sys.stderr)
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True)
     if not shutil.which("wrk"):
         sys.exit("wrk not found: install it (Debian/Ubuntu: apt-get install wrk; "
                  "macOS: brew install wrk)")
     if "scim2-server" in names and not has_package("scim2-server"):
-        print("scim2-server not installed (pip install scim2-server): its column is "
-              "left out", file=sys.stderr)
+        print("installing scim2-server, for the peer column (pip install scim2-server)",
+              file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "scim2-server"],
+                       capture_output=True)
+        importlib.invalidate_caches()
+    if "scim2-server" in names and not has_package("scim2-server"):
+        print("scim2-server could not be installed: its column is left out",
+              file=sys.stderr)
         names = [n for n in names if n != "scim2-server"]
     return names
 
