@@ -2292,7 +2292,6 @@ class Prepared:
         return self.db.execute_sql(self.sql, self._values(given))
 
 
-
 class _RowReader:
     """Model rows from a SELECT's values: which column is which field (and
     its conversion, e.g. 0/1 to a bool) is worked out once, not per row."""
@@ -2328,9 +2327,11 @@ def save_row(models, row, ignore=False):
     pk = model._meta.primary_key
     if row.__data__.get(pk.name) is None:
         names = tuple(sorted(row.__data__))
-        statement = prepared(models, ("insert", model.__name__, names, ignore), lambda: (
-            lambda query: query.on_conflict_ignore() if ignore else query)(
-                model.insert({model._meta.fields[n]: slot(n) for n in names})))
+
+        def insert():
+            query = model.insert({model._meta.fields[n]: slot(n) for n in names})
+            return query.on_conflict_ignore() if ignore else query
+        statement = prepared(models, ("insert", model.__name__, names, ignore), insert)
         cursor = statement.run(**_db_values(row, names))
         if cursor.rowcount:
             row.__data__[pk.name] = cursor.lastrowid
@@ -2881,7 +2882,9 @@ class Changes:
     def _nested(self, outer, actor):
         """A write inside a write (a subscriber's, say): part of the outer
         transaction, but a savepoint of its own, so a failure that the outer
-        code catches takes back only this part, and its events with it."""
+        code catches takes back only this part, and its events with it.
+        Inside a `whole` unit (an import) nothing catches and goes on: any
+        failure undoes it all, so no savepoint is needed."""
         mark, outer_actor = len(outer.events), outer.actor
         outer.actor = actor or outer_actor
         try:
@@ -3063,46 +3066,55 @@ class AuthCache:
     use, SQLite says whether anything was committed since the cache was
     filled.  PRAGMA data_version moves when another connection commits
     (another thread, or `revoke-key` run in another process), and a
-    connection's total_changes when it writes itself; either empties the
-    cache.  Expiry is checked on every use, against the clock."""
+    connection's total_changes when it writes itself; either one starts a
+    new, empty snapshot.  A request fills only the snapshot it began with,
+    so a key read just before a revocation lands in a snapshot already
+    dropped, never in the new one.  Expiry is checked on every use."""
 
     def __init__(self, models):
         self.models = models
-        self._keys, self._enabled = {}, None
+        self._snapshot = _AuthSnapshot()
         self._seen = threading.local()      # this thread's connection and its stamp
 
     def admit(self, token):
         """(the active key row whose secret is `token` or None, whether
         SCIM is enabled): what a SCIM request is let in by."""
-        self._forget_if_changed()
-        return self._key(token), self._scim_enabled()
+        snapshot = self._current()
+        return self._key(snapshot, token), self._scim_enabled(snapshot)
 
     def scim_enabled(self):
-        self._forget_if_changed()
-        return self._scim_enabled()
+        return self._scim_enabled(self._current())
 
-    def _key(self, token):
-        row = self._keys.get(hash_api_key(token))
+    def _key(self, snapshot, token):
+        row = snapshot.keys.get(hash_api_key(token))
         if row is None:
             row = find_api_key(self.models, token)
             if row is not None:
-                self._keys[row.key_hash] = row
+                snapshot.keys[row.key_hash] = row
         elif row.expires is not None and row.expires <= now_text():
             return None
         return row
 
-    def _scim_enabled(self):
-        if self._enabled is None:
-            self._enabled = get_option(self.models, "scim_enabled", True)
-        return self._enabled
+    def _scim_enabled(self, snapshot):
+        if snapshot.enabled is None:
+            snapshot.enabled = get_option(self.models, "scim_enabled", True)
+        return snapshot.enabled
 
-    def _forget_if_changed(self):
+    def _current(self):
         connection = self.models.db.connection()
         stamp = (connection, connection.execute("PRAGMA data_version").fetchone()[0],
                  connection.total_changes)
         if getattr(self._seen, "stamp", None) != stamp:
-            self._keys, self._enabled = {}, None
+            self._snapshot = _AuthSnapshot()
             self._seen.stamp = stamp
+        return self._snapshot
+
+
+class _AuthSnapshot:
+    """What AuthCache knows as of one state of the database."""
+
+    def __init__(self):
+        self.keys, self.enabled = {}, None      # key hash -> row; the switch
 
 
 def revoke_api_key(models, name_or_prefix):
@@ -3377,6 +3389,11 @@ class Clock:
         return f"00000000-0000-4000-8000-{number:012d}"
 
 
+# SQLite's integers are 64-bit: an OFFSET past them cannot be bound, and a
+# page that far past every row is empty anyway (startIndex=10**20).
+MAX_OFFSET = 2 ** 62
+
+
 class Resources:
     """The service layer: every read and write of Users and Groups.
 
@@ -3415,8 +3432,8 @@ class Resources:
         where = filter_to_sql(node, table) if node is not None else SQL_TRUE
         try:
             rows = list(table.select().where(where).order_by(
-                *sort_order(table, sort_by, descending)).offset(start - 1).limit(count)) \
-                if count else []
+                *sort_order(table, sort_by, descending)).offset(
+                    min(start - 1, MAX_OFFSET)).limit(count)) if count else []
             total = _total(rows, start, count, table.model.select().where(where).count)
         except peewee.OperationalError as exc:
             # A safety net under MAX_FILTER_DEPTH: SQLite's own parser limits.
@@ -3446,7 +3463,7 @@ class Resources:
             query = model.select(fn.COUNT(SQL("*")))
             return query if where is None else query.where(where())
         rows = prepared(self.models, ("page", table.rt.name, name), page).rows(
-            limit=count, offset=start - 1, **given) if count else []
+            limit=count, offset=min(start - 1, MAX_OFFSET), **given) if count else []
         counting = prepared(self.models, ("count", table.rt.name, name), counter)
         return _total(rows, start, count, lambda: counting.scalar(**given)), rows
 
@@ -3857,7 +3874,8 @@ class _GroupMembers:
         M, resolved = self.M, self.service.resolve_members(ids)
         existing = set(self._present(list(resolved)))
         new = [mid for mid in resolved if mid not in existing]
-        fields = ("member_id", "member_type", "user", "child")
+        fields = ("member_id", "member_type",
+                  *(rt.member_column for rt in RESOURCE_TYPES.values()))
         if new:
             prepared(self.service.models, "add members", lambda: M.insert_from(
                 rows_slot("rows", len(fields)).select_extend(slot("group")),
@@ -6140,7 +6158,8 @@ def import_document(state, document, actor="import"):
             if rt.members_attr:
                 members.append((resource, body.pop(rt.members_attr.name, None) or []))
             meta = resource.get("meta") or {}
-            kept = {"id": resource.get("id"), "created": _kept_time(meta.get("created")),
+            kept = {"id": _kept_id(resource.get("id"), number, rt),
+                    "created": _kept_time(meta.get("created")),
                     "last_modified": _kept_time(meta.get("lastModified"))}
             try:
                 row = service.create(rt, body, actor, kept)
@@ -6151,6 +6170,16 @@ def import_document(state, document, actor="import"):
         for group, wanted in members:
             _import_members(state, group, wanted, actor)
     return dict(counts)
+
+
+def _kept_id(value, number, rt):
+    """An id kept from the file: text with no control character (SQLite's
+    JSON functions, which member lists go through, end a string at NUL)."""
+    if value is not None and (not isinstance(value, str) or not value or
+                              any(ord(c) < 32 for c in value)):
+        raise ValueError(f"resource {number} ({rt.name}): 'id' must be text without "
+                         "control characters")
+    return value
 
 
 def _kept_time(text):

@@ -6,6 +6,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -231,3 +232,42 @@ def test_a_cached_key_answers_as_fast_as_it_is_let_in(file_app):
     finally:
         connection.set_trace_callback(None)
     assert seen == ["PRAGMA data_version"]
+
+
+def test_a_key_read_just_before_its_revocation_is_not_cached_after_it(file_app, monkeypatch):
+    """Thread A reads the key row, then the key is revoked and thread B is
+    refused; A's late fill must not let B in again (review of issue 12)."""
+    state, token = file_app.scimlite, file_app.scimlite.mint_key("okta")
+    read, go_on = threading.Event(), threading.Event()
+    real_find = scimlite.find_api_key
+
+    def find_then_pause(models, key):
+        row = real_find(models, key)
+        if threading.current_thread().name == "A":
+            read.set()
+            go_on.wait(10)
+        return row
+    monkeypatch.setattr(scimlite, "find_api_key", find_then_pause)
+    b_seen, b_turn, b_done = [], threading.Semaphore(0), threading.Semaphore(0)
+
+    def thread_b():             # a long-lived worker thread, as Waitress's are
+        for _ in range(3):
+            b_turn.acquire()
+            b_seen.append(state.auth.admit(token)[0])
+            b_done.release()
+    a = threading.Thread(target=state.auth.admit, args=(token,), name="A")
+    b = threading.Thread(target=thread_b, name="B")
+    b.start()
+    b_turn.release(), b_done.acquire()          # B let in, and its key cached
+    a.start()
+    assert read.wait(10)                        # A has read the row, still active
+    with contextlib.closing(sqlite3.connect(state.settings["db"])) as other:
+        other.execute("UPDATE api_key SET revoked = '2000-01-01T00:00:00.000Z'")
+        other.commit()
+    b_turn.release(), b_done.acquire()          # B sees the revocation
+    go_on.set()
+    a.join(10)                                  # A fills what it began with
+    b_turn.release(), b_done.acquire()
+    b.join(10)
+    assert b_seen[0] is not None
+    assert b_seen[1:] == [None, None]

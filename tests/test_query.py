@@ -206,3 +206,13 @@ def test_pages_of_every_user_with_gaps_left_by_deletes(scim):
     past = scim.get("/Users", startIndex=6, count=2).json
     assert (past["totalResults"], past["Resources"]) == (5, [])
     assert scim.get("/Users", count=0).json["totalResults"] == 5
+
+
+@pytest.mark.parametrize("query", [{}, {"filter": 'userName eq "p0@example.com"'},
+                                   {"filter": 'userName sw "p"'}])
+def test_a_start_index_past_any_integer_is_an_empty_page(scim, query):
+    """SQLite cannot bind an OFFSET past 2**63; such a page is empty, not a 500."""
+    scim.create_user("p0@example.com")
+    page = scim.get("/Users", startIndex=10 ** 20, count=2, **query).json
+    assert (page["totalResults"], page["Resources"]) == (1, [])
+    assert page["startIndex"] == 10 ** 20

@@ -83,6 +83,11 @@ def test_an_import_is_all_or_nothing_and_names_the_bad_resource(tmp_path):
                                                  "displayName": "G",
                                                  "members": [{"value": "nobody"}]}])
     assert scim.get("/Groups").json["totalResults"] == 0
+    for bad in ("nul\x00x", "", 7):      # member lists go through json_each, which ends at NUL
+        with pytest.raises(ValueError, match=r"resource 1 \(User\): 'id' must be text"):
+            scimlite.import_document(app.scimlite, [
+                {"schemas": [scimlite.USER_URN], "id": bad, "userName": "kept@example.com"}])
+    assert scim.get("/Users").json["totalResults"] == 1
     app.scimlite.close()
 
 
