@@ -2385,6 +2385,17 @@ class Table:
         return model.select(model, fn.EXISTS(
             M.select(M.id).where(M.member_id == model.id)).alias("in_group"))
 
+    @staticmethod
+    def may_be_in_a_group(row):
+        """False only when select() found the row in no group (or a write
+        since said so, see set_in_group): its groups need no query."""
+        return getattr(row, "in_group", True)
+
+    @staticmethod
+    def set_in_group(row, member):
+        """What select() would now read for a row a write just changed."""
+        row.in_group = member
+
     def json_path(self, path):
         holder = path.holder_key
         parts = ([holder] if holder else []) + [path.attr.name]
@@ -3531,7 +3542,7 @@ class Resources:
         """Direct and indirect groups of each row (RFC 7643 §4.1.2), in one
         recursive query; UNION (not UNION ALL) ends cycles of nested groups."""
         m, db = self.models, self.models.db
-        rows = [row for row in rows if getattr(row, "in_group", True)]  # see Table.select
+        rows = [row for row in rows if Table.may_be_in_a_group(row)]
         if not rows:
             return {}
         by_id = {row.id: row.pk for row in rows}
@@ -3625,7 +3636,7 @@ class Resources:
             row = save_row(self.models, self.model(rt)(
                 id=resource_id, data=json.dumps(data), created=kept.get("created") or stamp,
                 last_modified=kept.get("last_modified") or stamp, **columns))
-            row.in_group = False        # see Table.select
+            Table.set_in_group(row, False)      # a new resource is in no group
             self._sync_index_rows(rt, row, data, None)
             work.record(f"{rt.name.lower()}.created", row.id, row,
                         attributes=changed_attributes({}, data))
@@ -3711,7 +3722,7 @@ class Resources:
             events = events or [f"{rt.name.lower()}.updated"]
         for event in events:
             work.record(event, row.id, row, attributes=changes)
-        if set(rt.display) & set(changes) and getattr(row, "in_group", True):
+        if set(rt.display) & set(changes) and Table.may_be_in_a_group(row):
             self._touch_holders(row.id)     # their members[].display changed
         return True
 
@@ -3820,7 +3831,7 @@ class Resources:
         and changes the named groups' members (README; tests/test_patch.py)."""
         groups = _DirectGroups(self._direct_groups(row.id), self._check_groups)
         apply_member_ops(ops, groups)
-        row.in_group = bool(groups.target)      # as Table.select() would read it now
+        Table.set_in_group(row, bool(groups.target))
         model = self.model(GROUP_TYPE)
         for gid in sorted(groups.target ^ groups.before):
             group = model.get(model.id == gid)
