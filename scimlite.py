@@ -4011,9 +4011,13 @@ class ProvisioningLog:
     transaction by a background worker (at most a second later) or before
     the admin page reads them, so logging never makes a SCIM request wait
     for a turn in the write queue.  Retention (`log_retention_days`,
-    `log_max_rows`) is applied on every write.
+    `log_max_rows`, and the events') is applied by every flush the admin
+    page asks for, and by the worker's at most once a minute: finding where
+    the newest log_max_rows begin reads that many keys (event_max_rows: a
+    million) while every writer waits for the queue.
     """
     FLUSH_SECONDS = 1.0
+    RETENTION_SECONDS = 60.0
     KEYLESS_ROWS = 1000     # at most this many requests without a valid key
 
     def __init__(self, state):
@@ -4022,7 +4026,7 @@ class ProvisioningLog:
         self.pending, self.reads = collections.deque(), collections.Counter()
         self.last_request = None        # what the dashboard shows, reads included
         self._mutex, self._flushing = threading.Lock(), threading.Lock()
-        self._worker = None
+        self._worker, self._retained = None, -self.RETENTION_SECONDS
 
     def note(self, entry, is_read):
         """Note a request (the dashboard's last request, the daily count of
@@ -4043,20 +4047,24 @@ class ProvisioningLog:
     def _start_worker(self):
         if self._worker is None:
             self._worker = self.state.start_worker(
-                "provisioning-log", self.flush, self.FLUSH_SECONDS, on_commit=False)
+                "provisioning-log", self._scheduled_flush, self.FLUSH_SECONDS,
+                on_commit=False)
 
-    def flush(self):
+    def flush(self, retain=True):
         """Write what waits; apply retention.  One flush at a time: the admin
         page's flush waits for the worker's in progress, so that what it
         then reads includes every request made before it."""
         with self.state.lock, self._flushing:     # always in this order: no deadlock
-            self._flush()
+            self._flush(retain)
 
-    def _flush(self):
+    def _scheduled_flush(self):
+        self.flush(retain=time.monotonic() - self._retained >= self.RETENTION_SECONDS)
+
+    def _flush(self, retain):
         with self._mutex:
             entries, self.pending = list(self.pending), collections.deque()
             reads, self.reads = self.reads, collections.Counter()
-        if not entries and not reads:
+        if not entries and not reads and not retain:
             return
         m = self.models
         with self.state.lock, self.state.changes.unit():     # lock: see ScimLite.lock
@@ -4066,7 +4074,9 @@ class ProvisioningLog:
                 m.ReadCount.insert(day=day, key_name=key_name, count=count).on_conflict(
                     conflict_target=[m.ReadCount.day, m.ReadCount.key_name],
                     update={m.ReadCount.count: m.ReadCount.count + count}).execute()
-            self._apply_retention()
+            if retain:
+                self._apply_retention()
+                self._retained = time.monotonic()
 
     def _apply_retention(self):
         RequestLog = self.models.RequestLog
@@ -5358,7 +5368,7 @@ class ScimLite:
     def close(self):
         while self.workers:
             self.workers.pop().stop()
-        self.log.flush()
+        self.log.flush(retain=False)    # a read-only command writes nothing
         self.models.db.close_all()
 
 

@@ -2,6 +2,7 @@
 kept with who, what and how long; reads counted; secrets redacted;
 retention applied."""
 import json
+import time
 
 import scimlite
 from conftest import SCIMClient
@@ -94,4 +95,25 @@ def test_events_are_kept_for_their_retention_and_up_to_their_cap():
     state.log.flush()
     kept = [e["resource_id"] for e in state.events()]
     assert len(kept) == 5 and kept[1:] == newest            # the oldest went first
+    app.scimlite.close()
+
+
+def test_the_worker_applies_retention_at_most_once_a_minute(tmp_path):
+    """Finding the cut reads log_max_rows keys while writers wait: the
+    worker's flush does it once a minute, the admin page's every time."""
+    app = scimlite.create_app({"db": str(tmp_path / "k.db"), "log_max_rows": 2,
+                               "mailer": "memory"})
+    log, scim = app.scimlite.log, SCIMClient(app, app.scimlite.mint_key("k"))
+    RequestLog = app.scimlite.models.RequestLog
+
+    def stored_after(flush, creates):
+        for _ in range(creates):
+            scim.create_user(f"u{RequestLog.select().count()}-{time.monotonic_ns()}")
+        flush()
+        return RequestLog.select().count()
+    assert stored_after(log._scheduled_flush, 3) == 2          # the first applies it
+    assert stored_after(log._scheduled_flush, 3) == 5          # within the minute: not
+    assert stored_after(log.flush, 0) == 2                     # the page's flush does
+    log._retained -= log.RETENTION_SECONDS
+    assert stored_after(log._scheduled_flush, 1) == 2          # a minute on: again
     app.scimlite.close()
