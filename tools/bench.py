@@ -44,7 +44,6 @@ Figures, not assertions: the test suite never times anything.
 """
 import argparse
 import contextlib
-import http.client
 import importlib
 import importlib.metadata
 import json
@@ -62,7 +61,8 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-from bench_writes import clean_env, describe_commit, free_port, percentile, wait_for_port
+from bench_writes import (Client, clean_env, describe_commit, free_port, percentile,
+                          wait_for_port)
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
@@ -280,27 +280,15 @@ def start_contenders(names, args, work, users, users_file, stack):
 # Clients: keep-alive Python connections, and wrk #############################
 ###############################################################################
 
-class Connection:
-    """One keep-alive connection; send() returns (status, body, milliseconds)."""
+class Connection(Client):
+    """bench_writes' keep-alive client, on a contender's base path."""
 
     def __init__(self, contender):
+        super().__init__(contender.port, contender.token)
         self.base = contender.base
-        self.headers = {"Authorization": f"Bearer {contender.token}",
-                        "Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE}
-        self.conn = http.client.HTTPConnection("127.0.0.1", contender.port, timeout=120)
 
     def send(self, method, path, body=None):
-        payload = None if body is None else json.dumps(body)
-        began = time.perf_counter()
-        try:
-            self.conn.request(method, self.base + path, payload, self.headers)
-            response = self.conn.getresponse()
-            status, data = response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            # A dropped connection is a result too; the next request reconnects.
-            self.conn.close()
-            status, data = type(exc).__name__, b""
-        return status, data, (time.perf_counter() - began) * 1000
+        return super().send(method, self.base + path, body)
 
     def expect(self, status, method, path, body=None):
         got, data, ms = self.send(method, path, body)

@@ -102,10 +102,11 @@ class Client:
                         "Accept": CONTENT_TYPE}
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def send(self, method, path, body):
+    def send(self, method, path, body=None):
+        payload = None if body is None else json.dumps(body)
         began = time.perf_counter()
         try:
-            self.conn.request(method, path, json.dumps(body), self.headers)
+            self.conn.request(method, path, payload, self.headers)
             response = self.conn.getresponse()
             status, data = response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:
