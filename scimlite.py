@@ -3629,8 +3629,7 @@ class Resources:
             if password_hash:
                 columns[rt.password_attr.column] = password_hash
             resource_id = kept.get("id") or self._new_id(rt)
-            if kept.get("id") and self.model(rt).select().where(
-                    self.model(rt).id == resource_id).exists():
+            if kept.get("id") and self._id_taken(rt, resource_id):
                 raise SCIMError.of("uniqueness", f"a {rt.name} with id {resource_id} exists")
             stamp = self.clock.now_text()
             row = save_row(self.models, self.model(rt)(
@@ -3764,14 +3763,19 @@ class Resources:
                 work.record("group.members_changed", group_id, added=[], removed=[row.id])
             work.record(f"{rt.name.lower()}.deleted", row.id)
 
+    def _id_taken(self, rt, resource_id):
+        model = self.model(rt)
+        return prepared(self.models, ("id taken", rt.name), lambda: model.select(
+            model.pk).where(model.id == slot("id")).limit(1)).scalar(
+                id=resource_id) is not None
+
     def _new_id(self, rt):
         """A fresh id; a counted one (deterministic) skips ids a database
         opened again already holds."""
         while True:
             resource_id = self.clock.new_id()
             if not self.clock.deterministic or not any(
-                    self.model(t).select().where(self.model(t).id == resource_id).exists()
-                    for t in RESOURCE_TYPES.values()):
+                    self._id_taken(t, resource_id) for t in RESOURCE_TYPES.values()):
                 return resource_id
 
     def _check_groups(self, ids):
