@@ -24,7 +24,7 @@ The file reads top to bottom; each section uses only those above it.
     Filter          tokenize, parse, check, print, evaluate in memory
     PATCH           paths and operations, applied to a copy
     Projection      attributes / excludedAttributes and `returned` rules
-    Storage         peewee models built per app, migrations
+    Storage         peewee models built per app, SQLite and PostgreSQL, migrations
     SQL             filters and sortBy compiled over a resource type's table
     Events          the write queue, the unit of work, background workers
     Secrets         API keys and password hashes
@@ -162,7 +162,9 @@ class Setting:
 # variables, the CLI flags and config.example.toml (a test keeps them equal).
 SETTINGS = (
     Setting("db", "scimlite.db", str,
-            'SQLite database file (":memory:" for a throw-away database)'),
+            'SQLite database file (":memory:" for a throw-away database), or a '
+            'PostgreSQL URL "postgresql://user:password@host:5432/name" (README: '
+            'several instances)'),
     Setting("host", "127.0.0.1", str, "address the server listens on"),
     Setting("port", 8080, int, "TCP port the server listens on"),
     Setting("base_path", "/scim/v2", str, "URL path of the SCIM API"),
@@ -1900,7 +1902,7 @@ def _exclude(resource, excluded, always):
     return out
 
 ###############################################################################
-# Storage: peewee models built per app, migrations ############################
+# Storage: peewee models per app, SQLite and PostgreSQL, migrations ###########
 ###############################################################################
 
 SCHEMA_VERSION = 4
@@ -1913,10 +1915,10 @@ ADDED_COLUMNS = (
 )
 
 
-class SqliteDatabase(peewee.SqliteDatabase):
-    """peewee's SQLite database, remembering every connection its threads
-    open, so that closing an app closes them all (peewee's close() reaches
-    only the calling thread's): no file handle outlives the app."""
+class _RemembersConnections:
+    """A peewee database remembering every connection its threads open, so
+    that closing an app closes them all (peewee's close() reaches only the
+    calling thread's): no file handle or socket outlives the app."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -1936,6 +1938,19 @@ class SqliteDatabase(peewee.SqliteDatabase):
             connection.close()
 
 
+class SqliteDatabase(_RemembersConnections, peewee.SqliteDatabase):
+    pass
+
+
+class PostgresDatabase(_RemembersConnections, peewee.PostgresqlDatabase):
+    pass
+
+
+def is_postgres(db_setting):
+    """Whether the `db` setting names a PostgreSQL database (a URL)."""
+    return db_setting.startswith(("postgresql://", "postgres://"))
+
+
 def _create_private(path):
     """A new database file is made readable by its owner only (SQLite then
     gives its -wal and -shm files the same mode); an existing file keeps
@@ -1945,11 +1960,20 @@ def _create_private(path):
 
 
 def open_database(path):
-    """A peewee SQLite database: WAL, foreign keys, a busy timeout.
+    """A peewee database: a SQLite file (WAL, foreign keys, a busy timeout),
+    ":memory:", or a postgresql:// URL.
 
-    Write transactions start with BEGIN IMMEDIATE so that two writers queue on
-    the busy timeout instead of failing with "database is locked" halfway.
+    SQLite write transactions start with BEGIN IMMEDIATE so that two writers
+    queue on the busy timeout instead of failing with "database is locked"
+    halfway.
     """
+    if is_postgres(path):
+        try:
+            import psycopg      # noqa: F401  (only PostgreSQL needs it)
+        except ImportError:
+            raise RuntimeError("a postgresql:// database needs the psycopg driver: "
+                               "pip install -r requirements-postgres.txt") from None
+        return PostgresDatabase(path, prefer_psycopg3=True)
     if path == ":memory:":
         # One shared connection; the app serialises requests with a lock.
         db = SqliteDatabase(":memory:", thread_safe=False,
@@ -1970,6 +1994,236 @@ def open_database(path):
     return db
 
 
+# --- dialects: what SQLite and PostgreSQL spell differently --------------------
+# Everything above and below speaks peewee, which writes both.  What it
+# cannot write for both lives here, in two small classes with the same
+# methods: reading JSON, lists given as one JSON value, folding case,
+# locking a row, and the stamp that tells a key cache to start afresh.
+
+def _json_path(keys):
+    """SQLite's JSON path of nested keys: $."name"."familyName"."""
+    return "$" + "".join(f'."{key}"' for key in keys)
+
+
+class SqliteDialect:
+    name = "sqlite"
+    same = "IS"         # equal, or both NULL
+    holds_a_file = True
+
+    def json_value(self, data, keys, attr=None):
+        """The value at `keys` in a JSON column, as SQL compares it: text,
+        a number, 1/0 for true/false; NULL when absent or null."""
+        return fn.json_extract(data, _json_path(keys))
+
+    def json_elements(self, data, keys):
+        """A FROM item `je` over the array at `keys`: je.key (its index) and
+        je.value (an element)."""
+        return NodeList((SQL("json_each("), data, SQL(", ?) AS je", [_json_path(keys)])))
+
+    def element_value(self, key, attr=None):
+        return fn.json_extract(SQL("je.value"), _json_path([key]))
+
+    def primary_first(self):
+        """ORDER BY of json_elements(): the primary element, then in order."""
+        return SQL("json_extract(je.value, '$.primary') = 1 DESC, je.key")
+
+    def literal(self, value):
+        return int(value) if isinstance(value, bool) else value     # JSON true reads as 1
+
+    def fold(self, expr):
+        return fn.scim_fold(expr)       # fold() itself, registered by open_database
+
+    def ordered(self, expr):
+        return expr         # SQLite compares text as bytes: code point order
+
+    def contains(self, expr, value):
+        return fn.instr(expr, value) > 0
+
+    def ends_with(self, expr, value):
+        return fn.substr(expr, -len(value)) == value
+
+    def list_values(self, name, kind):
+        return NodeList((SQL("(SELECT value FROM json_each("), slot(name), SQL("))")))
+
+    def list_rows(self, name, kinds):
+        columns = [fn.json_extract(SQL("value"), f"$[{i}]") for i in range(len(kinds))]
+        return peewee.Select([NodeList((SQL("json_each("), slot(name), SQL(")")))], columns)
+
+    def locked(self, query, skip_locked=False):
+        return query        # one writer at a time: the write queue, BEGIN IMMEDIATE
+
+    def hold(self, db, name):
+        """Hold lock `name` until the transaction ends (PostgreSQL)."""
+
+    def migrating(self, db):
+        return contextlib.nullcontext()
+
+    def table_exists(self, db, name):
+        return db.table_exists(name)
+
+    def inserted_id(self, cursor):
+        return cursor.lastrowid
+
+    def change_stamp(self, db):
+        """What moves whenever keys or options may have changed."""
+        connection = db.connection()
+        return (connection, connection.execute("PRAGMA data_version").fetchone()[0],
+                connection.total_changes)
+
+    def relax_durability(self, db):
+        db.execute_sql("PRAGMA synchronous = NORMAL")
+
+    def prepare(self, db, models):
+        """What a fresh connection's database needs beyond the tables."""
+
+
+MIGRATION_LOCK, SEATS_LOCK = 0x5C1A_0001, 0x5C1A_0002     # PostgreSQL advisory locks
+
+
+class PostgresDialect(SqliteDialect):
+    """PostgreSQL: JSON is read with jsonb operators (the column holds the
+    text as written, so every response is byte for byte the one SQLite gives);
+    text orders by code point (COLLATE "C"), as in SQLite."""
+    name = "postgresql"
+    same = "IS NOT DISTINCT FROM"
+    holds_a_file = False
+
+    def _at(self, data, keys, as_text):
+        return NodeList((data.cast("jsonb"), SQL("#>>" if as_text else "#>"),
+                         peewee.Value(list(keys), unpack=False)))
+
+    def json_value(self, data, keys, attr=None):
+        kind = attr.type if attr is not None else "string"
+        if kind in ("boolean", "integer", "decimal"):
+            # Typed as SQLite's json_extract gives them, NULL if another type.
+            json_type, sql_type = ("boolean", "boolean") if kind == "boolean" else \
+                ("number", "numeric")
+            value = self._at(data, keys, False)
+            return NodeList((SQL("CASE WHEN jsonb_typeof("), value,
+                             SQL(f") = '{json_type}' THEN ("), value,
+                             SQL(f")::{sql_type} END")))
+        return self._at(data, keys, True)
+
+    def json_elements(self, data, keys):
+        array = self._at(data, keys, False)
+        return NodeList((SQL("jsonb_array_elements(CASE WHEN jsonb_typeof("), array,
+                         SQL(") = 'array' THEN "), array,
+                         SQL(" END) WITH ORDINALITY AS je(value, key)")))
+
+    def element_value(self, key, attr=None):
+        return self.json_value(SQL("je.value"), [key], attr)
+
+    def primary_first(self):
+        return SQL("COALESCE(je.value -> 'primary' = 'true'::jsonb, false) DESC, je.key")
+
+    def literal(self, value):
+        return value
+
+    def fold(self, expr):
+        return fn.scim_fold(expr)       # made from fold() by prepare()
+
+    def ordered(self, expr):
+        return NodeList((expr, SQL('COLLATE "C"')))
+
+    def contains(self, expr, value):
+        return fn.strpos(expr, value) > 0
+
+    def ends_with(self, expr, value):
+        return fn.right(expr, len(value)) == value
+
+    def list_values(self, name, kind):
+        return NodeList((SQL("(SELECT (jsonb_array_elements_text("), slot(name),
+                         SQL(f"::jsonb))::{self.TYPES[kind]})")))
+
+    TYPES = {"int": "bigint", "text": "text"}
+
+    def list_rows(self, name, kinds):
+        columns = [SQL(f"(value ->> {i})::{self.TYPES[kind]}")
+                   for i, kind in enumerate(kinds)]
+        return peewee.Select([NodeList((SQL("jsonb_array_elements("), slot(name),
+                                        SQL("::jsonb) AS value")))], columns)
+
+    def locked(self, query, skip_locked=False):
+        # Instances write side by side: a row read to be changed is locked
+        # until commit, so a second writer waits and then reads the change.
+        return query.for_update("FOR UPDATE SKIP LOCKED" if skip_locked else True)
+
+    def hold(self, db, name):
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", [name])
+
+    @contextlib.contextmanager
+    def migrating(self, db):
+        with db.atomic():
+            self.hold(db, MIGRATION_LOCK)
+            yield
+
+    def table_exists(self, db, name):
+        # Where search_path finds it (peewee's table_exists looks in public).
+        return db.execute_sql("SELECT to_regclass(%s) IS NOT NULL",
+                              [f'"{name}"']).fetchone()[0]
+
+    def inserted_id(self, cursor):
+        row = cursor.fetchone()     # INSERT ... RETURNING the key; none if ignored
+        return row[0] if row else None
+
+    def change_stamp(self, db):
+        return db.execute_sql("SELECT n FROM scimlite_auth_version").fetchone()[0]
+
+    def relax_durability(self, db):
+        db.execute_sql("SET synchronous_commit = off")
+
+    def prepare(self, db, models):
+        """scim_fold() as SQL, made from fold() itself (see
+        _fold_function_sql), and the version row AuthCache reads: moved by a
+        trigger on every change of keys or options, by any instance or a
+        hand edit in psql."""
+        icu = db.execute_sql("SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'")
+        db.execute_sql(_fold_function_sql(icu.fetchone() is not None))
+        db.execute_sql("CREATE TABLE IF NOT EXISTS scimlite_auth_version (n bigint NOT NULL)")
+        db.execute_sql("INSERT INTO scimlite_auth_version SELECT 0 WHERE NOT EXISTS "
+                       "(SELECT 1 FROM scimlite_auth_version)")
+        db.execute_sql("CREATE OR REPLACE FUNCTION scimlite_auth_changed() RETURNS trigger "
+                       "LANGUAGE plpgsql AS $$ BEGIN UPDATE scimlite_auth_version "
+                       "SET n = n + 1; RETURN NULL; END $$")
+        for model in (models.ApiKey, models.Option):
+            table = model._meta.table_name
+            db.execute_sql(f'CREATE OR REPLACE TRIGGER "{table}_auth_changed" AFTER INSERT '
+                           f'OR UPDATE OR DELETE OR TRUNCATE ON "{table}" FOR EACH '
+                           "STATEMENT EXECUTE FUNCTION scimlite_auth_changed()")
+
+
+def _fold_function_sql(icu=True):
+    """CREATE FUNCTION scim_fold(text): Python's str.casefold() in SQL.
+
+    PostgreSQL (before 18) has no case folding, only lower(), which differs
+    from casefold() for 183 characters (ß folds to ss, final ς to σ, ...).
+    The function lowers under ICU's root locale (Unicode's own rules, as
+    Python's lower()) and then maps those characters, a table taken from
+    this Python's Unicode data each time scimlite starts.  (A server built
+    without ICU lowers by the database's own locale.)"""
+    singles, expansions = {}, {}
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        lowered, folded = char.lower(), char.casefold()
+        if lowered != folded:
+            (singles if len(lowered) == len(folded) == 1 else expansions)[lowered] = folded
+    expr = "lower($1 COLLATE \"und-x-icu\")" if icu else "lower($1)"
+    for source, target in expansions.items():
+        expr = f"replace({expr}, {_sql_text(source)}, {_sql_text(target)})"
+    expr = (f"translate({expr}, {_sql_text(''.join(singles))}, "
+            f"{_sql_text(''.join(singles.values()))})")
+    return ("CREATE OR REPLACE FUNCTION scim_fold(text) RETURNS text LANGUAGE sql "
+            f"IMMUTABLE STRICT PARALLEL SAFE AS $fold$ SELECT {expr} $fold$")
+
+
+def _sql_text(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def dialect_of(db):
+    return PostgresDialect() if isinstance(db, peewee.PostgresqlDatabase) else SqliteDialect()
+
+
 def build_models(db):
     """The models of one app, bound to its own database: a namespace with
     one model per name the schema tables use (ResourceType.model, Attr.index)."""
@@ -1980,7 +2234,16 @@ def build_models(db):
             legacy_table_names = False
 
     models = {**_resource_models(Base), **_service_models(Base)}
-    return types.SimpleNamespace(db=db, all=tuple(models.values()), prepared={}, **models)
+    dialect = dialect_of(db)
+    if dialect.name == "postgresql":
+        # VARCHAR with no length, as SQLite's: a 300-character userName is
+        # stored on both, not refused by one of them.
+        for model in models.values():
+            for field in model._meta.fields.values():
+                if isinstance(field, peewee.CharField):
+                    field.max_length = None
+    return types.SimpleNamespace(db=db, dialect=dialect, all=tuple(models.values()),
+                                 prepared={}, **models)
 
 
 def _resource_models(Base):
@@ -2185,25 +2448,34 @@ def backup_before_upgrade(path, current):
 def migrate(models, path=":memory:"):
     """Create what is missing; record the schema version in the database.
     An existing file from an older scimlite is copied first (see
-    backup_before_upgrade), then upgraded in one transaction."""
-    db = models.db
+    backup_before_upgrade), then upgraded in one transaction.  On
+    PostgreSQL all of it is one transaction under an advisory lock:
+    instances starting together migrate once, one after the other."""
+    db, dialect = models.db, models.dialect
+    with dialect.migrating(db):
+        _migrate(models, path)
+
+
+def _migrate(models, path):
+    db, dialect = models.db, models.dialect
     with db.atomic():
-        exists = db.table_exists(models.Option._meta.table_name)
+        exists = dialect.table_exists(db, models.Option._meta.table_name)
         current = get_option(models, "schema_version", 0) if exists else 0
     if current > SCHEMA_VERSION:
         raise RuntimeError(f"the database was written by a newer scimlite "
                            f"(schema {current}); upgrade scimlite")
-    if 0 < current < SCHEMA_VERSION and path != ":memory:":
+    if 0 < current < SCHEMA_VERSION and dialect.holds_a_file and path != ":memory:":
         backup_before_upgrade(path, current)
     with db.atomic():
         # Columns first: create_tables() then indexes them.
         for version, table, column, kind, fill in ADDED_COLUMNS:
-            if version > current and db.table_exists(table) and \
+            if version > current and dialect.table_exists(db, table) and \
                     column not in {c.name for c in db.get_columns(table)}:
                 db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
                 if fill:
                     db.execute_sql(f'UPDATE "{table}" SET "{column}" = {fill}')
         db.create_tables(models.all)        # the tables and indexes a version brings
+        dialect.prepare(db, models)
         set_option(models, "schema_version", SCHEMA_VERSION)
 
 
@@ -2237,21 +2509,19 @@ def slot(name):
     return peewee.Value(SLOT + name, converter=False)
 
 
-def in_slot(field, name):
+def in_slot(models, field, name):
     """`field IN (the values of a list)`, the list given at each run as one
     JSON value: one statement, built once, for a list of any length (100
     member ids in a PATCH), instead of one per length with a `?` each."""
-    return peewee.NodeList((field, SQL("IN (SELECT value FROM json_each("), slot(name),
-                            SQL("))")))
+    kind = "int" if field.field_type in ("INT", "AUTO", "BIGINT", "BIGAUTO") else "text"
+    return NodeList((field, SQL("IN"), models.dialect.list_values(name, kind)))
 
 
-def rows_slot(name, width):
+def rows_slot(models, name, kinds):
     """SELECT the rows of a list given at each run as one JSON value (a
-    list of `width`-long lists): INSERT ... FROM it adds any number of rows
-    with one statement, built once."""
-    columns = [fn.json_extract(SQL("value"), f"$[{i}]") for i in range(width)]
-    return peewee.Select([peewee.NodeList((SQL("json_each("), slot(name), SQL(")")))],
-                         columns)
+    list of lists, their columns of `kinds`, "int" or "text"): INSERT ...
+    FROM it adds any number of rows with one statement, built once."""
+    return models.dialect.list_rows(name, kinds)
 
 
 class Prepared:
@@ -2334,7 +2604,7 @@ def save_row(models, row, ignore=False):
         statement = prepared(models, ("insert", model.__name__, names, ignore), insert)
         cursor = statement.run(**_db_values(row, names))
         if cursor.rowcount:
-            row.__data__[pk.name] = cursor.lastrowid
+            row.__data__[pk.name] = models.dialect.inserted_id(cursor)
     elif row._dirty:
         names = tuple(sorted(row._dirty))
         statement = prepared(models, ("update", model.__name__, names), lambda: model.update(
@@ -2357,7 +2627,9 @@ def get_option(models, key, default):
 
 
 def set_option(models, key, value):
-    models.Option.replace(key=key, value=json.dumps(value)).execute()
+    Option = models.Option
+    Option.insert(key=key, value=json.dumps(value)).on_conflict(
+        conflict_target=[Option.key], update={Option.value: json.dumps(value)}).execute()
 
 
 ###############################################################################
@@ -2366,11 +2638,13 @@ def set_option(models, key, value):
 
 # --- the table of one resource type --------------------------------------------
 
+TEXT_TYPES = ("string", "reference", "binary", "dateTime")     # ordered as text
+
 class Table:
     """What the filter compiler needs to know about one resource type's table."""
 
     def __init__(self, rt, models):
-        self.rt, self.models = rt, models
+        self.rt, self.models, self.dialect = rt, models, models.dialect
         self.model = getattr(models, rt.model)
         self.data = self.model.data
 
@@ -2396,12 +2670,13 @@ class Table:
         """What select() would now read for a row a write just changed."""
         row.in_group = member
 
-    def json_path(self, path):
+    def json_keys(self, path):
+        """The nested keys of `path` in the JSON column."""
         holder = path.holder_key
         parts = ([holder] if holder else []) + [path.attr.name]
         if path.sub is not None and not path.attr.multi:
             parts.append(path.sub.name)
-        return "$" + "".join(f'."{p}"' for p in parts)
+        return parts
 
     def operand(self, path):
         """The SQL value of a single-valued attribute (see Attr.storage)."""
@@ -2413,7 +2688,7 @@ class Table:
         if target.column is not None and target.storage in ("json", "column"):
             return getattr(self.model, target.column)
         # Anything else (a password hash) compares as unassigned.
-        return fn.json_extract(self.data, self.json_path(path))
+        return self.dialect.json_value(self.data, self.json_keys(path), target)
 
     def sort_expression(self, path):
         """What `sortBy` orders by (RFC 7644 §3.4.2.3): a multi-valued
@@ -2431,16 +2706,15 @@ class Table:
             target = path.sub or attr.child("value")
             if target is None or attr.storage != "json":
                 raise invalid_value(f"cannot sort by '{path}'")
-            whole = self.json_path(dataclasses.replace(path, sub=None))
+            whole = self.json_keys(dataclasses.replace(path, sub=None))
+            dialect = self.dialect
             expr = NodeList((
-                SQL("(SELECT json_extract(je.value, ?) FROM json_each(",
-                    [f'$."{target.name}"']),
-                self.data,
-                SQL(", ?) AS je ORDER BY json_extract(je.value, '$.primary') = 1 DESC, "
-                    "je.key LIMIT 1)", [whole])))
+                SQL("(SELECT"), dialect.element_value(target.name, target), SQL("FROM"),
+                dialect.json_elements(self.data, whole), SQL("ORDER BY"),
+                dialect.primary_first(), SQL("LIMIT 1)")))
         if target.folds_case and not (not attr.multi and self.is_folded(path)):
-            expr = fn.scim_fold(expr)
-        return expr
+            expr = self.dialect.fold(expr)
+        return self.dialect.ordered(expr) if target.type in TEXT_TYPES else expr
 
     def is_folded(self, path):
         """Whether the operand already holds folded text: the indexed copy
@@ -2479,6 +2753,7 @@ class _IndexElements:
     def __init__(self, model, owner, outer, columns, folded):
         self.model, self.owner, self.outer = model, owner, outer
         self.columns, self.folded = columns, folded
+        self.dialect = dialect_of(model._meta.database)
 
     def operand(self, sub):
         return self.columns[sub.name]
@@ -2496,14 +2771,15 @@ class _JsonElements:
     folded = frozenset()
 
     def __init__(self, table, path):
-        self.table, self.path = table, path
+        self.table, self.path, self.dialect = table, path, table.dialect
 
     def operand(self, sub):
-        return fn.json_extract(SQL("je.value"), f'$."{sub.name}"')
+        return self.dialect.element_value(sub.name, sub)
 
     def exists(self, condition):
-        return NodeList((SQL("EXISTS (SELECT 1 FROM json_each("), self.table.data,
-                         SQL(", ?) AS je WHERE", [self.table.json_path(self.path)]),
+        elements = self.table.dialect.json_elements(self.table.data,
+                                                    self.table.json_keys(self.path))
+        return NodeList((SQL("EXISTS (SELECT 1 FROM"), elements, SQL("WHERE"),
                          condition, SQL(")")))
 
 
@@ -2552,7 +2828,8 @@ def _attr_exp_sql(node, table):
     if path.attr is META_ATTR and path.sub is None:     # `meta pr`: always
         return SQL_TRUE
     if not path.attr.multi:
-        return _value_sql(node, table.operand(path), path.target, table.is_folded(path))
+        return _value_sql(node, table.operand(path), path.target, table.is_folded(path),
+                          table.dialect)
     return _multi_valued_sql(node, table)
 
 
@@ -2581,7 +2858,7 @@ def _schemas_sql(node, table):
     if node.op == "ne":
         return ~_schemas_sql(Compare(node.path, "eq", node.value), table)
     candidates = [(table.rt.schema.id, SQL_TRUE)] + [
-        (ext.id, fn.json_extract(table.data, f'$."{ext.id}"').is_null(False))
+        (ext.id, table.dialect.json_value(table.data, [ext.id]).is_null(False))
         for ext in table.rt.extensions]
     hits = [present for urn, present in candidates if values_match(node, [urn])]
     return functools.reduce(lambda a, b: a | b, hits) if hits else SQL_FALSE
@@ -2635,10 +2912,11 @@ def element_sql(node, elements):
     if isinstance(node, Not):
         return ~element_sql(node.expr, elements)
     sub = node.path.sub
-    return _value_sql(node, elements.operand(sub), sub, sub.name in elements.folded)
+    return _value_sql(node, elements.operand(sub), sub, sub.name in elements.folded,
+                      elements.dialect)
 
 
-def _value_sql(node, expr, attr, pre_folded):
+def _value_sql(node, expr, attr, pre_folded, dialect):
     """One comparison; `pre_folded` when the column already holds folded text."""
     present = _assigned(expr)
     if isinstance(node, Present):
@@ -2649,26 +2927,28 @@ def _value_sql(node, expr, attr, pre_folded):
     if node.value is None:
         return ~present if node.op == "eq" else present
     if node.op == "ne":
-        return ~_value_sql(Compare(node.path, "eq", node.value), expr, attr, pre_folded)
+        return ~_value_sql(Compare(node.path, "eq", node.value), expr, attr, pre_folded,
+                           dialect)
     value = node.value
     if attr.folds_case and isinstance(value, str):
         value = value.casefold()
         if not pre_folded:
-            expr = fn.scim_fold(expr)
-    if isinstance(value, bool):
-        value = int(value)      # SQLite's json_extract reads JSON true as 1
+            expr = dialect.fold(expr)
+    value = dialect.literal(value)
     op = node.op
     if op == "eq":
         test = expr == value
     elif op == "co":
-        test = fn.instr(expr, value) > 0
+        test = dialect.contains(expr, value)
     elif op == "sw":
         test = fn.substr(expr, 1, len(value)) == value
         if isinstance(expr, peewee.Field) and value:
-            test = _prefix_range(expr, value) & test
+            test = _prefix_range(dialect.ordered(expr), value) & test
     elif op == "ew":
-        test = (fn.substr(expr, -len(value)) == value) if value else present
+        test = dialect.ends_with(expr, value) if value else present
     else:
+        if isinstance(value, str):
+            expr = dialect.ordered(expr)
         test = {"gt": expr > value, "ge": expr >= value,
                 "lt": expr < value, "le": expr <= value}[op]
     return present & test
@@ -3078,7 +3358,9 @@ class AuthCache:
     filled.  PRAGMA data_version moves when another connection commits
     (another thread, or `revoke-key` run in another process), and a
     connection's total_changes when it writes itself; either one starts a
-    new, empty snapshot.  A request fills only the snapshot it began with,
+    new, empty snapshot.  On PostgreSQL a version row does it, moved by a
+    trigger on keys and options (see PostgresDialect.prepare): a key
+    revoked through one instance is refused by all of them.  A request fills only the snapshot it began with,
     so a key read just before a revocation lands in a snapshot already
     dropped, never in the new one.  Expiry is checked on every use."""
 
@@ -3112,9 +3394,7 @@ class AuthCache:
         return snapshot.enabled
 
     def _current(self):
-        connection = self.models.db.connection()
-        stamp = (connection, connection.execute("PRAGMA data_version").fetchone()[0],
-                 connection.total_changes)
+        stamp = self.models.dialect.change_stamp(self.models.db)
         if getattr(self._seen, "stamp", None) != stamp:
             self._snapshot = _AuthSnapshot()
             self._seen.stamp = stamp
@@ -3421,10 +3701,14 @@ class Resources:
 
     # --- reading --------------------------------------------------------------
 
-    def get(self, rt, resource_id):
-        table = self.tables[rt.name]
-        row = prepared(self.models, ("get", rt.name), lambda: table.select().where(
-            table.model.id == slot("id"))).first(id=resource_id)
+    def get(self, rt, resource_id, lock=False):
+        """The row of a resource; `lock` it when a write will change it:
+        on PostgreSQL another instance's write of it then waits for this
+        one's commit, and reads what it left (no lost update)."""
+        table, dialect = self.tables[rt.name], self.models.dialect
+        row = prepared(self.models, ("get", rt.name, lock), lambda: (
+            dialect.locked if lock else (lambda query: query))(table.select().where(
+                table.model.id == slot("id")))).first(id=resource_id)
         if row is None:
             raise not_found(f"{rt.name} '{echo(resource_id)}'")
         return row
@@ -3528,11 +3812,12 @@ class Resources:
             names = []
             for rt in RESOURCE_TYPES.values():
                 member = self.model(rt).alias()
-                names += [fn.json_extract(member.data, f'$."{name}"') for name in rt.display]
+                names += [self.models.dialect.json_value(member.data, [name])
+                          for name in rt.display]
                 query = query.join_from(M, member, peewee.JOIN.LEFT_OUTER,
                                         on=(getattr(M, rt.member_column) == member.pk))
             return query.select_extend(fn.COALESCE(*names)).where(
-                in_slot(M.group, "groups")).order_by(M.id)
+                in_slot(self.models, M.group, "groups")).order_by(M.id)
         for group, member_id, member_type, display in prepared(
                 self.models, "members", build).tuples(groups=json.dumps(list(members))):
             members[group].append(render_reference(base_url, member_id, member_type, display))
@@ -3558,12 +3843,13 @@ class Resources:
                 SELECT chain.member_id, m.group_id, 0
                   FROM chain JOIN {group} g ON g.pk = chain.group_pk
                   JOIN {membership} m ON m.member_id = g.id)
-            SELECT chain.member_id, g.id, json_extract(g.data, ?), MAX(chain.direct)
+            SELECT chain.member_id, g.id, g.data, MAX(chain.direct)
               FROM chain JOIN {group} g ON g.pk = chain.group_pk
              GROUP BY chain.member_id, g.pk ORDER BY g.pk"""
         groups = {}
-        display = f'$."{GROUP_TYPE.display[0]}"'
-        for member_id, group_id, name, direct in db.execute_sql(sql, [*by_id, display]):
+        display = GROUP_TYPE.display[0]
+        for member_id, group_id, data, direct in db.execute_sql(sql, list(by_id)):
+            name = json.loads(data).get(display)
             kind = "direct" if direct else "indirect"
             groups.setdefault(by_id[member_id], []).append(
                 render_reference(base_url, group_id, GROUP_TYPE.name, name, kind))
@@ -3655,7 +3941,7 @@ class Resources:
             self.check_if_match(rt, self.get(rt, resource_id), if_match)
         password_hash = _password_hash(password, {})   # before the write queue
         with self.changes.unit(actor) as work:
-            row = self.get(rt, resource_id)
+            row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
             check_immutable(rt, json.loads(row.data), data)
             touched = members is not None and self.change_members(
@@ -3668,7 +3954,7 @@ class Resources:
         operations = read_patch_request(body)
         hashed = self._hash_patched_password(rt, resource_id, operations, if_match)
         with self.changes.unit(actor) as work:
-            row = self.get(rt, resource_id)
+            row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
             patch = Patch(rt, json.loads(row.data))
             for op, path, value in operations:
@@ -3754,7 +4040,7 @@ class Resources:
     def delete(self, rt, resource_id, actor, if_match=None):
         """DELETE (RFC 7644 §3.6); membership rows go with the resource."""
         with self.changes.unit(actor) as work:
-            row = self.get(rt, resource_id)
+            row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
             holders = self._direct_groups(row.id)
             self._touch_holders(row.id)     # one UPDATE for all its groups
@@ -3783,7 +4069,8 @@ class Resources:
         as it comes, even if a later op undoes it)."""
         model, ids = self.model(GROUP_TYPE), list(dict.fromkeys(ids))
         found = {i for (i,) in prepared(self.models, "groups named", lambda: model.select(
-            model.id).where(in_slot(model.id, "ids"))).tuples(ids=json.dumps(ids))}
+            model.id).where(in_slot(self.models, model.id, "ids"))).tuples(
+                ids=json.dumps(ids))}
         missing = [i for i in ids if i not in found]
         if missing:
             raise invalid_value(f"no Group with id '{missing[0]}'")
@@ -3810,7 +4097,8 @@ class Resources:
         for rt in RESOURCE_TYPES.values():
             model = self.model(rt)
             for pk, rid in prepared(self.models, ("named", rt.name), lambda: model.select(
-                    model.pk, model.id).where(in_slot(model.id, "ids"))).tuples(ids=named):
+                    model.pk, model.id).where(in_slot(self.models, model.id, "ids"))).tuples(
+                    ids=named):
                 found[rid] = {**empty, "member_type": rt.name, rt.member_column: pk}
         missing = [i for i in ids if i not in found]
         if missing:
@@ -3836,9 +4124,8 @@ class Resources:
         groups = _DirectGroups(self._direct_groups(row.id), self._check_groups)
         apply_member_ops(ops, groups)
         Table.set_in_group(row, bool(groups.target))
-        model = self.model(GROUP_TYPE)
         for gid in sorted(groups.target ^ groups.before):
-            group = model.get(model.id == gid)
+            group = self.get(GROUP_TYPE, gid, lock=True)
             change = "add" if gid in groups.target else "remove"
             if self.change_members(work, group, [(change, [row.id])]):
                 self._touch(group)
@@ -3878,9 +4165,10 @@ class _GroupMembers:
     def _present(self, ids):
         """Which of `ids` are members now, in the order given."""
         M = self.M
-        there = {mid for (mid,) in prepared(self.service.models, "members named", lambda: (
+        models = self.service.models
+        there = {mid for (mid,) in prepared(models, "members named", lambda: (
             M.select(M.member_id).where((M.group == slot("group")) &
-                                        in_slot(M.member_id, "ids")))).tuples(
+                                        in_slot(models, M.member_id, "ids")))).tuples(
             group=self.group.pk, ids=json.dumps(list(ids)))}
         return [mid for mid in ids if mid in there]
 
@@ -3893,7 +4181,9 @@ class _GroupMembers:
                   *(rt.member_column for rt in RESOURCE_TYPES.values()))
         if new:
             prepared(self.service.models, "add members", lambda: M.insert_from(
-                rows_slot("rows", len(fields)).select_extend(slot("group")),
+                rows_slot(self.service.models, "rows",
+                          ["text", "text"] + ["int"] * (len(fields) - 2)).select_extend(
+                    slot("group")),
                 [getattr(M, f) for f in fields] + [M.group])).run(
                 rows=json.dumps([[mid, *(resolved[mid][f] for f in fields[1:])]
                                  for mid in new]), group=self.group.pk)
@@ -3901,11 +4191,11 @@ class _GroupMembers:
 
     def remove(self, ids):
         """Delete only the listed members that are there."""
-        M = self.M
+        M, models = self.M, self.service.models
         hit = self._present(list(dict.fromkeys(ids)))
         if hit:
-            prepared(self.service.models, "remove members", lambda: M.delete().where(
-                (M.group == slot("group")) & in_slot(M.member_id, "ids"))).run(
+            prepared(models, "remove members", lambda: M.delete().where(
+                (M.group == slot("group")) & in_slot(models, M.member_id, "ids"))).run(
                 group=self.group.pk, ids=json.dumps(hit))
         self.removed += hit
 
@@ -4248,12 +4538,19 @@ def load_license_secret(settings):
     It is kept outside the database, so that the database alone (a stolen
     copy, a leaked backup) gives no working key: `license_secret` when set,
     else a file beside the database, made on first start and readable by
-    its owner only.  An in-memory database gets a fresh one.
+    its owner only.  An in-memory database gets a fresh one.  PostgreSQL
+    has no file beside it, and its instances must share one secret: there
+    `license_secret` (SCIMLITE_LICENSE_SECRET) is required.
     """
     if settings["license_secret"]:
         return settings["license_secret"].encode("utf-8")
     if settings["db"] == ":memory:":
         return secrets.token_hex(32).encode("ascii")
+    if is_postgres(settings["db"]):
+        raise ValueError("a PostgreSQL database needs 'license_secret' (or "
+                         "SCIMLITE_LICENSE_SECRET), the same on every instance: e.g. "
+                         "the output of  python -c 'import secrets; print(secrets."
+                         "token_hex(32))'")
     path = license_secret_path(settings)
     if not os.path.exists(path):
         # Written whole under another name, then linked: a process starting
@@ -4456,7 +4753,8 @@ class Licenses:
         # both NULL (a user with no address).
         def build():
             same = functools.reduce(operator.and_, (
-                peewee.Expression(getattr(License, k), "IS", slot(k)) for k in contact))
+                peewee.Expression(getattr(License, k), self.models.dialect.same, slot(k))
+                for k in contact))
             return License.update({getattr(License, k): slot(k) for k in contact}).where(
                 (License.user_id == slot("user")) & ~same)
         prepared(self.models, "license contact", build).run(user=user.id, **contact)
@@ -4505,7 +4803,11 @@ class Licenses:
 
     def _seat_free(self):
         seats, License = self.settings["license_seats"], self.models.License
-        return not seats or License.select().where(License.status == "active").count() < seats
+        if not seats:
+            return True
+        # Instances on PostgreSQL count and take seats one at a time.
+        self.models.dialect.hold(self.models.db, SEATS_LOCK)
+        return License.select().where(License.status == "active").count() < seats
 
     def _seat_freed(self, work):
         """A seat came free: the oldest waiting license takes it.  With no
@@ -4966,7 +5268,7 @@ class Outbox:
         again (delivery is at least once anyway).  Each fsync saved is one
         that writers in the queue behind it do not wait for."""
         if self.settings["db"] != ":memory:":
-            self.models.db.execute_sql("PRAGMA synchronous = NORMAL")
+            self.models.dialect.relax_durability(self.models.db)
 
     def _seconds_to_next(self):
         """Seconds until the next pending row is due (None: none pending),
@@ -4997,10 +5299,14 @@ class Outbox:
         Message, now = self.models.OutboxMessage, dt.datetime.now(dt.timezone.utc)
         stamp = format_datetime(now)
         with self.state.lock, self.state.changes.unit():
-            due = prepared(self.models, "due messages", lambda: Message.select().where(
-                ((Message.status == "pending") & (Message.next_attempt <= slot("now"))) |
-                ((Message.status == "sending") & (Message.lease_until < slot("now"))))
-                .order_by(Message.pk).limit(self.CLAIM_WINDOW)).rows(now=stamp)
+            # PostgreSQL: rows another instance is claiming are skipped, not
+            # waited for (it marks them "sending" at its commit).
+            due = prepared(self.models, "due messages", lambda: self.models.dialect.locked(
+                Message.select().where(
+                    ((Message.status == "pending") & (Message.next_attempt <= slot("now"))) |
+                    ((Message.status == "sending") & (Message.lease_until < slot("now"))))
+                .order_by(Message.pk).limit(self.CLAIM_WINDOW), skip_locked=True)).rows(
+                    now=stamp)
             row = next((r for r in due if not self._overtakes(r)), None)
             if row is None:
                 return None

@@ -88,9 +88,80 @@ def load_sample(name):
     return {k: v for k, v in body.items() if not k.startswith("_")}
 
 
+# --- the two backends -------------------------------------------------------------
+# A test that takes `app` (or `scim`) or `database` runs on SQLite and on
+# PostgreSQL; @pytest.mark.sqlite_only keeps one on SQLite (a file's mode, a
+# PRAGMA).  PostgreSQL is a throwaway cluster per test session (one per
+# xdist worker), started by tools/pgcluster.py, which installs Debian's
+# postgresql when it is missing; SCIMLITE_TEST_POSTGRES=<url> uses a server
+# of your own instead (its tables are emptied!), and =off skips those runs.
+
+BACKENDS = ("sqlite", "postgresql")
+TEST_LICENSE_SECRET = "0123456789abcdef" * 4
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: run on SQLite alone")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        wanted = os.environ.get("SCIMLITE_TEST_POSTGRES") != "off" and not only
+        # Module scope, so that a module's fixture (test_statements' counts)
+        # may take a backend too.
+        metafunc.parametrize("backend", BACKENDS if wanted else BACKENDS[:1], scope="module")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The URL of a PostgreSQL database for this session."""
+    url = os.environ.get("SCIMLITE_TEST_POSTGRES")
+    if url and url != "off":
+        yield url
+        return
+    sys.path.insert(0, str(ROOT / "tools"))
+    import pgcluster
+    try:
+        cluster = pgcluster.Cluster().start()
+    except pgcluster.Unavailable as exc:
+        pytest.skip(str(exc))
+    yield cluster.url
+    cluster.stop()
+
+
+def empty_postgres(url):
+    """Every table of the database emptied (a test's fresh start)."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [f'"{name}"' for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
 @pytest.fixture
-def app():
-    app = scimlite.create_app({"db": ":memory:", "mailer": "memory"})
+def database(request, backend, tmp_path):
+    """Settings naming a fresh database of the test's backend: a SQLite file,
+    or an emptied PostgreSQL database (with the license secret it needs)."""
+    if backend == "sqlite":
+        return {"db": str(tmp_path / "scimlite.db")}
+    url = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return {"db": url, "license_secret": TEST_LICENSE_SECRET}
+
+
+@pytest.fixture
+def store(request, backend):
+    """Like `database`, but SQLite's is in memory: for a test that does
+    not open its database twice."""
+    return {"db": ":memory:"} if backend == "sqlite" else \
+        request.getfixturevalue("database")
+
+
+@pytest.fixture
+def app(store):
+    app = scimlite.create_app({**store, "mailer": "memory"})
     yield app
     app.scimlite.close()
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scimlite
-from conftest import SCIMClient
+from conftest import TEST_LICENSE_SECRET, SCIMClient, empty_postgres
 
 EXAMPLES = int(os.environ.get("SCIMLITE_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
@@ -34,8 +34,13 @@ paths = st.sampled_from(USER_NAMES + GROUP_NAMES + [
 
 
 @pytest.fixture(scope="module")
-def target():
-    app = scimlite.create_app({"db": ":memory:", "mailer": "memory"})
+def target(backend, request):
+    database = {"db": ":memory:"}
+    if backend == "postgresql":
+        database = {"db": request.getfixturevalue("postgres_url"),
+                    "license_secret": TEST_LICENSE_SECRET}
+        empty_postgres(database["db"])
+    app = scimlite.create_app({**database, "mailer": "memory"})
     scim = SCIMClient(app, app.scimlite.mint_key("fuzz"))
     user = scim.create_user("fuzz@example.com", emails=[{"value": "fuzz@example.com"}])
     group = scim.create_group("Fuzzers", members=[{"value": user["id"]}])

@@ -16,15 +16,15 @@ P = scimlite.PATCH_URN
 KEY = re.compile(r"[2-9A-HJKMNP-Z]{5}(-[2-9A-HJKMNP-Z]{5}){4}")
 
 
-def make(tmp_path=None, **settings):
-    db = str(tmp_path / "licenses.db") if tmp_path else ":memory:"
-    app = scimlite.create_app({"db": db, "mailer": "memory", **settings})
+def make(database, **settings):
+    """An app on `database` (the `store` or `database` fixture's settings)."""
+    app = scimlite.create_app({**database, "mailer": "memory", **settings})
     return app, SCIMClient(app, app.scimlite.mint_key(f"entra-{os.urandom(4).hex()}"))
 
 
 @pytest.fixture
-def lic():
-    app, scim = make()
+def lic(store):
+    app, scim = make(store)
     yield app, scim
     app.scimlite.close()
 
@@ -177,7 +177,7 @@ def test_license_keys_never_reach_the_idp(lic):
 
 
 def test_no_key_is_stored_only_its_keyed_hash(tmp_path):
-    app, scim = make(tmp_path)
+    app, scim = make({"db": str(tmp_path / "licenses.db")})
     scim.create_user("leak@example.com")
     key = mails(app) and app.scimlite.outbox.sent[0].key()
     app.scimlite.close()
@@ -188,26 +188,26 @@ def test_no_key_is_stored_only_its_keyed_hash(tmp_path):
     assert os.stat(tmp_path / "licenses.db.secret").st_mode & 0o077 == 0
 
 
-def test_the_same_key_verifies_after_a_restart_and_a_wrong_secret_is_refused(tmp_path):
-    app, scim = make(tmp_path)
+def test_the_same_key_verifies_after_a_restart_and_a_wrong_secret_is_refused(database):
+    app, scim = make(database)
     scim.create_user("kept@example.com")
     key = mails(app) and app.scimlite.outbox.sent[0].key()
     app.scimlite.close()
-    again, _ = make(tmp_path)
+    again, _ = make(database)
     assert verify(again, key)["code"] == "VALID"
     again.scimlite.close()
     with pytest.raises(RuntimeError, match="license secret is not the one"):
-        make(tmp_path, license_secret="x" * 40)
+        make(database, license_secret="x" * 40)
 
 
-def test_users_stored_before_licenses_existed_get_one_on_upgrade(tmp_path):
-    app, scim = make(tmp_path)
+def test_users_stored_before_licenses_existed_get_one_on_upgrade(database):
+    app, scim = make(database)
     scim.create_user("old@example.com")
     scim.create_user("off@example.com", active=False)
     mails(app)
     app.scimlite.models.License.delete().execute()      # as a schema-3 database had it
     app.scimlite.close()
-    again, _ = make(tmp_path)
+    again, _ = make(database)
     assert mails(again) == [("old@example.com", "Your scimlite license key")]
     again.scimlite.close()
 
@@ -247,8 +247,8 @@ def test_a_changed_address_is_where_the_next_mail_goes(lic):
     assert [to for to, _ in mails(app)] == ["move@old.example", "move@new.example"]
 
 
-def test_each_kind_of_mail_can_be_switched_off():
-    app, scim = make(license_mails=["issued"])
+def test_each_kind_of_mail_can_be_switched_off(store):
+    app, scim = make(store, license_mails=["issued"])
     user = scim.create_user("few@example.com")
     mails(app)
     set_active(scim, user["id"], False)
@@ -275,8 +275,8 @@ def test_hostile_names_cannot_add_headers_and_are_escaped_in_html(lic):
 
 # --- seats -------------------------------------------------------------------------
 
-def test_past_the_seat_limit_a_user_is_created_waits_and_gets_the_next_seat():
-    app, scim = make(license_seats=2, admin_email="it@example.com")
+def test_past_the_seat_limit_a_user_is_created_waits_and_gets_the_next_seat(store):
+    app, scim = make(store, license_seats=2, admin_email="it@example.com")
     first = scim.create_user("one@example.com")
     second = scim.create_user("two@example.com")
     third = scim.create_user("three@example.com")           # created all the same
@@ -302,13 +302,13 @@ def test_past_the_seat_limit_a_user_is_created_waits_and_gets_the_next_seat():
     app.scimlite.close()
 
 
-def test_raising_the_seat_limit_issues_to_waiting_users_on_start(tmp_path):
-    app, scim = make(tmp_path, license_seats=1)
+def test_raising_the_seat_limit_issues_to_waiting_users_on_start(database):
+    app, scim = make(database, license_seats=1)
     scim.create_user("a@example.com")
     scim.create_user("b@example.com")
     assert [to for to, _ in mails(app)] == ["a@example.com"]
     app.scimlite.close()
-    again, _ = make(tmp_path, license_seats=2)
+    again, _ = make(database, license_seats=2)
     assert [to for to, _ in mails(again)] == ["b@example.com"]
     again.scimlite.close()
 
@@ -330,8 +330,8 @@ def test_verify_answers_codes_for_malformed_and_unknown_keys_without_a_scim_key(
     assert response.content_type == "application/json"
 
 
-def test_verify_is_rate_limited_per_address_with_retry_after():
-    app, _ = make(verify_rate_per_minute=5)
+def test_verify_is_rate_limited_per_address_with_retry_after(store):
+    app, _ = make(store, verify_rate_per_minute=5)
     web = webtest.TestApp(app, extra_environ={"REMOTE_ADDR": "203.0.113.9"})
     for _ in range(5):
         web.post_json(scimlite.VERIFY_PATH, {"key": "x"}, status=200)
@@ -408,8 +408,8 @@ def test_the_admin_sees_a_users_license_and_its_key_once_on_request(lic, admin_o
                    status=403)
 
 
-def test_the_dashboard_says_when_users_wait_for_a_seat_or_mail_is_dead(admin_of):
-    app, scim = make(license_seats=1)
+def test_the_dashboard_says_when_users_wait_for_a_seat_or_mail_is_dead(store, admin_of):
+    app, scim = make(store, license_seats=1)
     admin = admin_of(app)
     scim.create_user("first@example.com")
     scim.create_user("second@example.com")

@@ -10,8 +10,11 @@ import scimlite
 from conftest import SCRIPT, SCIMClient
 
 
-def make(tmp_path, name="a.db", **settings):
-    app = scimlite.create_app({"db": str(tmp_path / name), "mailer": "memory", **settings})
+def make(where, name="a.db", **settings):
+    """An app on a database: the `database` fixture's, or a SQLite file
+    `name` in the folder `where`."""
+    database = where if isinstance(where, dict) else {"db": str(where / name)}
+    app = scimlite.create_app({**database, "mailer": "memory", **settings})
     return app, SCIMClient(app, app.scimlite.mint_key(f"k-{os.urandom(3).hex()}"))
 
 
@@ -29,8 +32,8 @@ def without_locations(document):
     return document
 
 
-def test_export_then_import_gives_the_same_store_with_the_same_ids(tmp_path):
-    app, scim = make(tmp_path)
+def test_export_then_import_gives_the_same_store_with_the_same_ids(database, tmp_path):
+    app, scim = make(database)
     ann = scim.create_user("ann@example.com", name={"givenName": "Ann"},
                            emails=[{"value": "ann@example.com", "type": "work"}])
     bob = scim.create_user("bob@example.com", active=False, password="Pa55-word-x")
@@ -40,7 +43,7 @@ def test_export_then_import_gives_the_same_store_with_the_same_ids(tmp_path):
     assert exported["totalResults"] == 4
     assert "password" not in json.dumps(exported)
     app.scimlite.close()
-    again, _ = make(tmp_path, "b.db")
+    again, _ = make(tmp_path, "b.db")      # a SQLite file, from either backend
     counts = scimlite.import_document(again.scimlite, json.loads(json.dumps(exported)))
     assert counts == {"User": 2, "Group": 2}
     round_trip = scimlite.export_document(again.scimlite, "http://x/scim/v2")
@@ -68,8 +71,8 @@ def test_a_hand_written_seed_names_members_by_username_and_loads_once(tmp_path):
     again.scimlite.close()
 
 
-def test_an_import_is_all_or_nothing_and_names_the_bad_resource(tmp_path):
-    app, scim = make(tmp_path)
+def test_an_import_is_all_or_nothing_and_names_the_bad_resource(database):
+    app, scim = make(database)
     scim.create_user("taken@example.com")
     document = [{"schemas": [scimlite.USER_URN], "userName": "new@example.com"},
                 {"schemas": [scimlite.USER_URN], "userName": "TAKEN@example.com"}]
@@ -143,11 +146,11 @@ def test_deterministic_mode_gives_the_same_answers_every_run(tmp_path):
     assert json.loads(first[0])["meta"]["lastModified"] == "2025-06-01T12:00:00.000Z"
 
 
-def test_deterministic_ids_skip_those_a_reopened_database_holds(tmp_path):
-    app, scim = make(tmp_path, deterministic=True)
+def test_deterministic_ids_skip_those_a_reopened_database_holds(database):
+    app, scim = make(database, deterministic=True)
     first = scim.create_user("one@example.com")["id"]
     app.scimlite.close()
-    again, scim = make(tmp_path, deterministic=True)
+    again, scim = make(database, deterministic=True)
     second = scim.create_user("two@example.com")["id"]
     assert first.endswith("001") and second.endswith("002")
     again.scimlite.close()
