@@ -207,16 +207,15 @@ def test_no_mail_leaves_before_its_change_commits(tmp_path, smtp):
     app.scimlite.close()
 
 
-def test_a_row_left_sending_by_a_dead_sender_is_sent_when_its_lease_runs_out(tmp_path, smtp):
+def test_a_row_left_sending_by_a_dead_sender_is_sent_when_its_lease_runs_out(database, smtp):
     smtp.start()
-    app, scim = make(tmp_path, mailer="memory")
+    app, scim = make(database, mailer="memory")
     create(scim, "lease@example.com")
     assert app.scimlite.outbox.wait()
+    Message = app.scimlite.models.OutboxMessage      # as a killed sender left it
+    Message.update(status="sending", lease_until="2000-01-01T00:00:00.000Z").execute()
     app.scimlite.close()
-    with sqlite3.connect(tmp_path / "mail.db") as db:       # as a killed sender left it
-        db.execute("UPDATE outbox_message SET status = 'sending', "
-                   "lease_until = '2000-01-01T00:00:00.000Z'")
-    again, _ = make(tmp_path, **smtp.settings())
+    again, _ = make(database, **smtp.settings())
     assert smtp.inbox.wait(1)
     assert again.scimlite.outbox.wait() and rows(again)[0][1:] == ("sent", 2)
     again.scimlite.close()
