@@ -66,6 +66,7 @@ import hashlib
 import hmac
 import http.client
 import inspect
+import itertools
 import json
 import logging
 import math
@@ -1951,6 +1952,17 @@ def is_postgres(db_setting):
     return db_setting.startswith(("postgresql://", "postgres://"))
 
 
+def database_label(db_setting):
+    """The `db` setting as it may be shown: a URL's password hidden."""
+    if not is_postgres(db_setting):
+        return db_setting
+    parts = urllib.parse.urlsplit(db_setting)
+    if parts.password is None:
+        return db_setting
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
 def _create_private(path):
     """A new database file is made readable by its owner only (SQLite then
     gives its -wal and -shm files the same mode); an existing file keeps
@@ -2076,6 +2088,10 @@ class SqliteDialect:
     def prepare(self, db, models):
         """What a fresh connection's database needs beyond the tables."""
 
+    def after_copy(self, db, models):
+        """After rows came in with their keys (copy_store): SQLite's next
+        key is the largest one plus one by itself."""
+
 
 MIGRATION_LOCK, SEATS_LOCK = 0x5C1A_0001, 0x5C1A_0002     # PostgreSQL advisory locks
 
@@ -2171,6 +2187,16 @@ class PostgresDialect(SqliteDialect):
 
     def relax_durability(self, db):
         db.execute_sql("SET synchronous_commit = off")
+
+    def after_copy(self, db, models):
+        # Rows inserted with their own keys leave each sequence behind.
+        for model in models:
+            key = model._meta.primary_key
+            if isinstance(key, peewee.AutoField):
+                table = model._meta.table_name
+                db.execute_sql(f'SELECT setval(pg_get_serial_sequence(%s, %s), COALESCE('
+                               f'MAX("{key.column_name}"), 0) + 1, false) FROM "{table}"',
+                               [f'"{table}"', key.column_name])
 
     def prepare(self, db, models):
         """scim_fold() as SQL, made from fold() itself (see
@@ -2492,6 +2518,63 @@ def cannot_store(exc):
             return True
         exc = exc.__context__
     return False
+
+
+# --- moving a store to another database ----------------------------------------
+
+SQL_CHUNK = 500     # rows or ids per statement, well under SQLite's variable limit
+
+
+def chunks(items, size=SQL_CHUNK):
+    """Lists of up to `size` items, taken from `items` as they are needed."""
+    items = iter(items)
+    while part := list(itertools.islice(items, size)):
+        yield part
+
+
+def copy_store(source, target):
+    """Copy every row of every table from one store (models) into another
+    database's, empty but for its schema: keys kept, so every reference
+    (a membership, a license's outbox mail) still points where it did.
+
+    The source is read in one transaction (SQLite: no writer can change it
+    meanwhile) and the target written in one: all of it, or nothing.
+    {table: rows copied}."""
+    counts = {}
+    with source.db.atomic(), target.db.atomic():
+        for model in target.all:
+            if model is not target.Option and model.select().exists():
+                raise ValueError(f"the target database is not empty ({model._meta.table_name}"
+                                 " has rows): migrate-db copies into an empty one")
+        target.Option.delete().execute()       # its schema_version comes from the source
+        for mine, theirs in zip(source.all, target.all):
+            rows = _rows_in_key_order(mine).dicts().iterator()
+            counts[mine._meta.table_name] = 0
+            for part in chunks(rows):
+                theirs.insert_many(part).execute()
+                counts[mine._meta.table_name] += len(part)
+        target.dialect.after_copy(target.db, target.all)
+    return counts
+
+
+def tables_that_differ(one, other):
+    """The tables whose rows are not the same in two stores: every column
+    of every row, compared in key order."""
+    differ = []
+    with one.db.atomic(), other.db.atomic():
+        for mine, theirs in zip(one.all, other.all):
+            pairs = itertools.zip_longest(_rows_in_key_order(mine).tuples().iterator(),
+                                          _rows_in_key_order(theirs).tuples().iterator())
+            if any(a != b for a, b in pairs):
+                differ.append(mine._meta.table_name)
+    return differ
+
+
+def _rows_in_key_order(model):
+    ordered = dialect_of(model._meta.database).ordered
+    return model.select().order_by(*[
+        ordered(key) if isinstance(key, peewee.CharField) else key
+        for key in model._meta.get_primary_keys()])
 
 
 # --- statements built once ----------------------------------------------------
@@ -3638,14 +3721,6 @@ def service_provider_config(settings, base_url):
 ###############################################################################
 # Resources: create, read, replace, delete, list ##############################
 ###############################################################################
-
-SQL_CHUNK = 500     # ids per IN (...) list, well under SQLite's variable limit
-
-
-def chunks(items, size=SQL_CHUNK):
-    items = list(items)
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
 
 class Clock:
     """The times and ids resources get: real ones, or (the `deterministic`
@@ -7786,7 +7861,7 @@ def _pytest_fixtures(pytest):
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
 COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password",
             "users", "export", "import", "check-config", "send-test-email", "webhook-secret",
-            "backup", "version")
+            "backup", "migrate-db", "version")
 SECRET_SETTINGS = ("smtp_password", "license_secret", "metrics_token")
 
 
@@ -7841,6 +7916,12 @@ def build_parser():
     backup = command("backup", "copy the database to PATH with SQLite's online backup "
                      "(safe while serving), then check the copy's integrity")
     backup.add_argument("path", metavar="PATH", help="a new file for the copy")
+    move = command("migrate-db", "copy the whole database (users, groups, keys, "
+                   "licenses, outbox, log, settings) into another, empty one, e.g. "
+                   "PostgreSQL, then compare every row; the source is left as it was")
+    move.add_argument("--to", required=True, metavar="DB", dest="target",
+                      help="the target: postgresql://user:password@host/name or a "
+                      "new SQLite file")
     command("version", "print the versions of scimlite, Python, SQLite and the "
             "database's schema")
     return parser
@@ -8008,6 +8089,9 @@ def backup_database(state, path):
     source = state.settings["db"]
     if source == ":memory:":
         raise ValueError("an in-memory database has nothing to back up")
+    if is_postgres(source):
+        raise ValueError("back up PostgreSQL with pg_dump, or copy it into a new SQLite "
+                         "file with migrate-db --to FILE")
     return copy_database(source, path)
 
 
@@ -8022,6 +8106,31 @@ def cmd_backup(state, path, out):
         shutil.copy2(secret, license_secret_path({"db": path}))
         print(f"copied the license secret to {path}.secret: keep the two together, "
               "and the secret as safe as a password", file=out)
+
+
+def cmd_migrate_db(state, target, out):
+    """Copy the store into `target` (copy_store), then read both back and
+    compare every row (tables_that_differ)."""
+    if target in (":memory:", state.settings["db"]):
+        raise ValueError("--to names another database: a PostgreSQL URL or a new file")
+    models = build_models(open_database(target))
+    try:
+        migrate(models, target)
+        counts = copy_store(state.models, models)
+        differ = tables_that_differ(state.models, models)
+    finally:
+        models.db.close_all()
+    if differ:
+        raise ValueError(f"the copy in {database_label(target)} differs from the source "
+                         f"in {', '.join(differ)}: do not use it (empty it and try again)")
+    print(f"copied {sum(counts.values())} rows ({counts['user']} users, {counts['group']} "
+          f"groups) to {database_label(target)}; every row compared equal", file=out)
+    if state.settings["license_secret"]:
+        print("every instance on it needs the same license_secret as this one", file=out)
+    else:
+        print(f"every instance on it needs license_secret (SCIMLITE_LICENSE_SECRET) set to "
+              f"the text in {license_secret_path(state.settings)}: the license keys "
+              "derive from it", file=out)
 
 
 def smtp_steps(settings, message):
@@ -8218,6 +8327,8 @@ def run_command(state, args, out):
         record_audit(state, "webhook_secret.rotated", CLI_CLIENT)
     elif command == "backup":
         cmd_backup(state, args.path, out)
+    elif command == "migrate-db":
+        cmd_migrate_db(state, args.target, out)
     elif command == "version":
         cmd_version(state, out)
 

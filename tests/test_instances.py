@@ -26,11 +26,12 @@ PATCH = scimlite.PATCH_URN
 class Instances:
     """Two scimlite processes on one database; .urls (their SCIM bases)."""
 
-    def __init__(self, url, folder, smtp):
+    def __init__(self, url, folder, smtp, **settings):
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "SCIMLITE_DB": url,
                     "SCIMLITE_LICENSE_SECRET": SECRET, "SCIMLITE_SMTP_HOST": "127.0.0.1",
                     "SCIMLITE_SMTP_PORT": str(smtp.port), "SCIMLITE_SMTP_SECURITY": "none",
-                    "SCIMLITE_MAIL_FROM": "licenses@example.com"}
+                    "SCIMLITE_MAIL_FROM": "licenses@example.com",
+                    **{f"SCIMLITE_{key.upper()}": str(value) for key, value in settings.items()}}
         self.folder, self.ports = folder, [free_port(), free_port()]
         # Started together on an empty database: both migrate at once.
         self.processes = [subprocess.Popen(
@@ -173,6 +174,36 @@ def test_a_key_revoked_through_one_instance_is_refused_by_both(instances):
         refused = {http("GET", url + "/Users", other)[0] for _ in range(24)}
         assert 401 in refused and refused <= {401, 429}
         assert http("GET", url + "/Users", instances.key)[0] == 200
+
+
+def test_scim_switched_off_through_the_cli_is_off_on_both(instances):
+    for url in instances.urls:
+        assert {http("GET", url + "/Users", instances.key)[0] for _ in range(12)} == {200}
+    instances.cli("scim", "disable")
+    for url in instances.urls:
+        assert {http("GET", url + "/Users", instances.key)[0] for _ in range(12)} == {403}
+
+
+def test_license_seats_are_never_exceeded_by_two_instances(postgres_url, tmp_path, smtp):
+    """One seat; each round two users are created at once, one through each
+    instance: one gets the seat, the other waits.  Then both are deleted."""
+    import psycopg
+    empty_postgres(postgres_url)
+    both = Instances(postgres_url, tmp_path, smtp, license_seats=1)
+    try:
+        for round_ in range(12):
+            created = together(*[
+                lambda i=i: both.send(i, "POST", "/Users", user(f"s{round_}-{i}@example.com"))
+                for i in (0, 1)])
+            assert [c[0] for c in created] == [201, 201], created
+            with psycopg.connect(postgres_url) as conn:
+                states = dict(conn.execute("SELECT status, count(*) FROM license "
+                                           "WHERE status <> 'revoked' GROUP BY status"))
+            assert states == {"active": 1, "waiting": 1}, (round_, states)
+            for status, _, body in created:
+                assert both.send(1, "DELETE", f"/Users/{body['id']}")[0] == 204
+    finally:
+        both.stop()
 
 
 def test_the_schema_was_migrated_once(instances, postgres_url):

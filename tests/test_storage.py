@@ -1,4 +1,6 @@
 """Storage: lookups by the hot attributes use indexes, never a table scan."""
+import json
+import sys
 import threading
 
 import pytest
@@ -62,3 +64,23 @@ def test_count_does_not_load_rows(app, scim):
     counted = [q for q in queries if "COUNT" in q.upper()]
     assert len(counted) == 1
     assert not any(q.lstrip().upper().startswith('SELECT "T1"."PK"') for q in queries)
+
+
+def test_sql_folds_case_exactly_as_python(backend, app):
+    """scim_fold() in SQL is Python's casefold() (on PostgreSQL, a function
+    generated from it; on SQLite, fold() itself), on every character that
+    case folding or lowering changes (ß to ss, final ς to σ, Cherokee,
+    ligatures), and on whole strings: filters and sorting on attributes
+    that ignore case must agree with the folded columns Python writes."""
+    chars = [chr(c) for c in range(sys.maxunicode + 1)
+             if not 0xD800 <= c <= 0xDFFF and chr(c).casefold() != chr(c).lower()
+             or chr(c).lower() != chr(c)]
+    texts = chars + ["Straße", "ΣΊΣΥΦΟΣ", "İstanbul", "ǅungla", "ﬁle", "plain ascii"]
+    query = {"postgresql": ("SELECT scim_fold(t) FROM unnest(%s::text[]) WITH ORDINALITY "
+                            "AS u(t, n) ORDER BY n", texts),
+             "sqlite": ("SELECT scim_fold(value) FROM json_each(?) ORDER BY key",
+                        json.dumps(texts))}[backend]
+    folded = [row[0] for row in app.scimlite.models.db.execute_sql(query[0], [query[1]])]
+    wrong = [(t, f, t.casefold()) for t, f in zip(texts, folded) if f != t.casefold()]
+    assert not wrong, wrong[:20]
+    assert len(chars) > 1400
