@@ -2218,6 +2218,7 @@ class PostgresDialect(SqliteDialect):
                            "STATEMENT EXECUTE FUNCTION scimlite_auth_changed()")
 
 
+@functools.lru_cache(maxsize=2)       # 0.3 s of Unicode tables: once per process
 def _fold_function_sql(icu=True):
     """CREATE FUNCTION scim_fold(text): Python's str.casefold() in SQL.
 

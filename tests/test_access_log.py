@@ -9,6 +9,9 @@ import webtest
 import scimlite
 from conftest import SCIMClient
 
+# The access log is written by the HTTP layer: one backend is enough.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def lines(caplog):

@@ -37,6 +37,7 @@ def test_keys_are_stored_only_as_hashes(app):
 
 
 @pytest.mark.parametrize("path", SCIM_ROUTES)
+@pytest.mark.sqlite_only      # refused before any SQL: one backend is enough
 def test_every_scim_route_requires_a_key(anonymous, path):
     resp = anonymous.get(path, status=401)
     assert_scim_error(resp, 401)
@@ -45,6 +46,7 @@ def test_every_scim_route_requires_a_key(anonymous, path):
 
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ",
                                     "scim_abc", "Token scim_abc"])
+@pytest.mark.sqlite_only      # refused before any SQL: one backend is enough
 def test_malformed_authorization_is_401(app, header):
     client = SCIMClient(app, None)
     resp = client.web.get("/scim/v2/Users", headers={"Authorization": header}, status=401)

@@ -1,8 +1,14 @@
 """Discovery: RFC 7644 §4 endpoints, generated from the one schema table."""
 import json
 
+import pytest
+
 import scimlite
 from conftest import SCIMClient, assert_scim_error
+
+# Discovery documents come from the schema tables, not the database: one
+# backend is enough.
+pytestmark = pytest.mark.sqlite_only
 
 
 def _walk(value):

@@ -7,6 +7,9 @@ import webtest
 import scimlite
 from conftest import SCIMClient
 
+# Metrics are counted in memory: one backend is enough.
+pytestmark = pytest.mark.sqlite_only
+
 
 def parse(text):
     """{(name, labels text): value} from the text format; checks each line."""
