@@ -1944,7 +1944,18 @@ class SqliteDatabase(_RemembersConnections, peewee.SqliteDatabase):
 
 
 class PostgresDatabase(_RemembersConnections, peewee.PostgresqlDatabase):
-    pass
+    """PostgreSQL, whose server may go away under a running scimlite (a
+    restart, a failover): a thread's connection found broken is replaced
+    before its next statement, outside a transaction.  The request that met
+    the break was answered 503 (see lost_database)."""
+
+    def cursor(self, named_cursor=None):
+        if not self.is_closed() and not self.in_transaction() and \
+                not self.is_connection_usable():
+            with contextlib.suppress(peewee.DatabaseError, peewee.InterfaceError):
+                self._close(self._state.conn)
+            self._state.reset()
+        return super().cursor(named_cursor)
 
 
 def is_postgres(db_setting):
@@ -2507,15 +2518,29 @@ def _migrate(models, path):
 
 
 def cannot_store(exc):
-    """SQLite could not write: the disk (or max_page_count) is full, or the
-    disk failed.  The transaction was rolled back; it passes when space
-    comes back."""
+    """The database could not write: the disk (or SQLite's max_page_count)
+    is full, or the disk failed.  The transaction was rolled back; it
+    passes when space comes back."""
     # SQLite rolls a full transaction back itself, so peewee's own ROLLBACK
     # then fails ("no transaction is active"): the cause is in the chain.
     while exc is not None:
         text = str(exc).lower()
         if isinstance(exc, (peewee.OperationalError, sqlite3.OperationalError)) and (
                 "full" in text or "disk i/o error" in text):
+            return True
+        if getattr(exc, "sqlstate", None) == "53100":      # PostgreSQL's disk_full
+            return True
+        exc = exc.__context__
+    return False
+
+
+def lost_database(exc):
+    """PostgreSQL could not be reached, dropped the connection (a restart,
+    a failover) or gave the transaction up (a deadlock): nothing was
+    committed, and a retry may pass."""
+    while exc is not None:
+        if type(exc).__module__.startswith("psycopg") and any(
+                kind.__name__ == "OperationalError" for kind in type(exc).__mro__):
             return True
         exc = exc.__context__
     return False
@@ -3337,7 +3362,7 @@ class Worker:
         try:
             due = work()
         except Exception as exc:
-            if cannot_store(exc):       # one line, not a trace a second
+            if cannot_store(exc) or lost_database(exc):     # one line, not a trace
                 log.error("background worker %s cannot store (%s); it tries again",
                           self.name, exc)
             else:
@@ -3444,9 +3469,10 @@ class AuthCache:
     connection's total_changes when it writes itself; either one starts a
     new, empty snapshot.  On PostgreSQL a version row does it, moved by a
     trigger on keys and options (see PostgresDialect.prepare): a key
-    revoked through one instance is refused by all of them.  A request fills only the snapshot it began with,
-    so a key read just before a revocation lands in a snapshot already
-    dropped, never in the new one.  Expiry is checked on every use."""
+    revoked through one instance is refused by all of them.  A request
+    fills only the snapshot it began with, so a key read just before a
+    revocation lands in a snapshot already dropped, never in the new one.
+    Expiry is checked on every use."""
 
     def __init__(self, models):
         self.models = models
@@ -6085,6 +6111,11 @@ def as_scim_error(exc, where):
         log.error("cannot store %s: %s (the disk is full?); nothing was changed", where, exc)
         return SCIMError(507, None, "the server cannot store anything now (its disk is "
                          "full); nothing was changed: retry later", {"Retry-After": "60"})
+    if lost_database(exc):
+        log.error("the database is unavailable on %s: %s; nothing was changed", where,
+                  one_line(str(exc)))
+        return SCIMError(503, None, "the database is unavailable; nothing was changed: "
+                         "retry", {"Retry-After": "1"})
     log.error("unhandled error on %s", where, exc_info=exc)
     return SCIMError(500, None, "internal server error")
 

@@ -160,6 +160,6 @@ def test_the_comparison_sees_an_accepted_change(target):
     """The before/after digest is not blind: a write that succeeds moves it."""
     app, scim, user_id, _ = target
     before = stored(app)
-    scim.patch(f"/Users/{user_id}", {"schemas": [scimlite.PATCH_URN], "Operations": [
+    response = scim.patch(f"/Users/{user_id}", {"schemas": [scimlite.PATCH_URN], "Operations": [
         {"op": "replace", "path": "title", "value": before[:8]}]})
-    assert stored(app) != before
+    assert stored(app) != before, response.text

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import scimlite
-from conftest import SCRIPT, empty_postgres, free_port, http
+from conftest import SCRIPT, SCIMClient, assert_scim_error, empty_postgres, free_port, http
 from test_notify import SMTPServer
 
 SECRET = "fedcba9876543210" * 4
@@ -212,3 +212,27 @@ def test_the_schema_was_migrated_once(instances, postgres_url):
         versions = conn.execute("SELECT value FROM option WHERE key = 'schema_version'")
         assert [row[0] for row in versions] == [str(scimlite.SCHEMA_VERSION)]
         assert conn.execute("SELECT count(*) FROM scimlite_auth_version").fetchone()[0] == 1
+
+
+def test_a_dropped_connection_costs_one_503_then_requests_pass(postgres_url):
+    """The server restarted, failed over, or killed the session: the
+    request that meets it is 503 with Retry-After (never a 500), and the
+    next one runs on a new connection."""
+    import psycopg
+    empty_postgres(postgres_url)
+    app = scimlite.create_app({"db": postgres_url, "license_secret": SECRET,
+                               "mailer": "memory"})
+    try:
+        scim = SCIMClient(app, app.scimlite.mint_key("drop"))
+        scim.create_user("before@example.com")
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                         "pid <> pg_backend_pid() AND datname = current_database()")
+        dropped = scim.post("/Users", {"schemas": [scimlite.USER_URN],
+                                       "userName": "during@example.com"}, status="*")
+        assert_scim_error(dropped, 503)
+        assert dropped.headers["Retry-After"] == "1"
+        scim.create_user("during@example.com")      # the IdP's retry
+        assert scim.get("/Users").json["totalResults"] == 2
+    finally:
+        app.scimlite.close()
