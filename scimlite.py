@@ -2099,6 +2099,12 @@ class SqliteDialect:
     def prepare(self, db, models):
         """What a fresh connection's database needs beyond the tables."""
 
+    def up_to_date(self, db, models):
+        """Whether a start at the current schema may skip migrating: never on
+        SQLite, whose create_tables() (IF NOT EXISTS, one writer) costs
+        nothing and puts back an index someone dropped."""
+        return False
+
     def after_copy(self, db, models):
         """After rows came in with their keys (copy_store): SQLite's next
         key is the largest one plus one by itself."""
@@ -2213,20 +2219,35 @@ class PostgresDialect(SqliteDialect):
         """scim_fold() as SQL, made from fold() itself (see
         _fold_function_sql), and the version row AuthCache reads: moved by a
         trigger on every change of keys or options, by any instance or a
-        hand edit in psql."""
+        hand edit in psql.  Their digest goes in scim_fold's comment, so
+        that a start finding them current runs no DDL (see up_to_date)."""
+        statements = self._extras(db, models)
+        for statement in statements:
+            db.execute_sql(statement)
+        db.execute_sql(f"COMMENT ON FUNCTION scim_fold(text) IS '{_digest(statements)}'")
+
+    def up_to_date(self, db, models):
+        made = db.execute_sql("SELECT obj_description(to_regprocedure('scim_fold(text)'), "
+                              "'pg_proc')").fetchone()[0]
+        return made == _digest(self._extras(db, models))
+
+    def _extras(self, db, models):
         icu = db.execute_sql("SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'")
-        db.execute_sql(_fold_function_sql(icu.fetchone() is not None))
-        db.execute_sql("CREATE TABLE IF NOT EXISTS scimlite_auth_version (n bigint NOT NULL)")
-        db.execute_sql("INSERT INTO scimlite_auth_version SELECT 0 WHERE NOT EXISTS "
-                       "(SELECT 1 FROM scimlite_auth_version)")
-        db.execute_sql("CREATE OR REPLACE FUNCTION scimlite_auth_changed() RETURNS trigger "
-                       "LANGUAGE plpgsql AS $$ BEGIN UPDATE scimlite_auth_version "
-                       "SET n = n + 1; RETURN NULL; END $$")
-        for model in (models.ApiKey, models.Option):
-            table = model._meta.table_name
-            db.execute_sql(f'CREATE OR REPLACE TRIGGER "{table}_auth_changed" AFTER INSERT '
-                           f'OR UPDATE OR DELETE OR TRUNCATE ON "{table}" FOR EACH '
-                           "STATEMENT EXECUTE FUNCTION scimlite_auth_changed()")
+        return [_fold_function_sql(icu.fetchone() is not None),
+                "CREATE TABLE IF NOT EXISTS scimlite_auth_version (n bigint NOT NULL)",
+                "INSERT INTO scimlite_auth_version SELECT 0 WHERE NOT EXISTS "
+                "(SELECT 1 FROM scimlite_auth_version)",
+                "CREATE OR REPLACE FUNCTION scimlite_auth_changed() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN UPDATE scimlite_auth_version "
+                "SET n = n + 1; RETURN NULL; END $$"] + [
+            f'CREATE OR REPLACE TRIGGER "{table}_auth_changed" AFTER INSERT OR UPDATE OR '
+            f'DELETE OR TRUNCATE ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION '
+            "scimlite_auth_changed()"
+            for table in (models.ApiKey._meta.table_name, models.Option._meta.table_name)]
+
+
+def _digest(statements):
+    return hashlib.sha256("\n".join(statements).encode("utf-8")).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=2)       # 0.3 s of Unicode tables: once per process
@@ -2502,6 +2523,10 @@ def _migrate(models, path):
     if current > SCHEMA_VERSION:
         raise RuntimeError(f"the database was written by a newer scimlite "
                            f"(schema {current}); upgrade scimlite")
+    if current == SCHEMA_VERSION and dialect.up_to_date(db, models):
+        # PostgreSQL: no DDL, whose table locks would wait on other
+        # instances' writes (and deadlock with one that waits for us).
+        return
     if 0 < current < SCHEMA_VERSION and dialect.holds_a_file and path != ":memory:":
         backup_before_upgrade(path, current)
     with db.atomic():
@@ -4734,6 +4759,9 @@ class Licenses:
         """At start, once every subscriber listens (the outbox's too):
         check the secret, issue what the stored users are owed."""
         with self.changes.unit() as work:
+            # Instances starting together on PostgreSQL take turns (so would
+            # they at the fingerprint's row below, but only by chance).
+            self.models.dialect.hold(self.models.db, SEATS_LOCK)
             self._check_secret()
             self._fill_seats(work)      # the limit may have been raised
             self._license_unlicensed(work)

@@ -236,3 +236,51 @@ def test_a_dropped_connection_costs_one_503_then_requests_pass(postgres_url):
         assert scim.get("/Users").json["totalResults"] == 2
     finally:
         app.scimlite.close()
+
+
+OWED = 200
+
+
+def test_instances_starting_together_issue_owed_licenses_once(postgres_url, tmp_path, smtp):
+    """Users stored without a license (before licenses existed) are owed one
+    at start: two instances starting at once issue it, and mail it, once."""
+    empty_postgres(postgres_url)
+    app = scimlite.create_app({"db": postgres_url, "license_secret": SECRET,
+                               "mailer": "memory"})
+    # Enough that issuing them takes a while: the two starts overlap.
+    scimlite.import_document(app.scimlite, [{
+        "schemas": [scimlite.USER_URN], "userName": f"owed{i}@example.com",
+        "emails": [{"value": f"owed{i}@example.com", "type": "work"}]} for i in range(OWED)])
+    assert app.scimlite.outbox.wait(30)
+    app.scimlite.models.OutboxMessage.delete().execute()
+    app.scimlite.models.License.delete().execute()      # as a schema-3 database had it
+    app.scimlite.close()
+    both = Instances(postgres_url, tmp_path, smtp)
+    try:
+        assert smtp.inbox.wait(OWED, timeout=90)
+        time.sleep(1.5)         # a second mail would come now
+        assert len(smtp.inbox.messages) == OWED
+        status, _, listed = both.send(1, "GET", "/Users?count=0")
+        assert status == 200 and listed["totalResults"] == OWED
+    finally:
+        both.stop()
+
+
+def test_a_start_on_a_current_database_runs_no_ddl(postgres_url):
+    """DDL takes table locks that wait on other instances' writes (and may
+    deadlock with one of them): a second start, with nothing to migrate,
+    runs none."""
+    empty_postgres(postgres_url)
+    config = {"db": postgres_url, "license_secret": SECRET, "mailer": "memory"}
+    scimlite.create_app(config).scimlite.close()
+    db = scimlite.open_database(postgres_url)
+    models = scimlite.build_models(db)
+    seen = []
+    original = db.execute_sql
+    db.execute_sql = lambda sql, *args, **kw: (seen.append(sql), original(sql, *args, **kw))[1]
+    try:
+        scimlite.migrate(models, postgres_url)
+    finally:
+        db.close_all()
+    assert seen and not [s for s in seen if s.split()[0].upper() in (
+        "CREATE", "ALTER", "COMMENT", "DROP")], seen
