@@ -3,10 +3,11 @@
 
     python tools/bench.py                          # the full run (about 10 minutes)
     python tools/bench.py --quick                  # 1 round of 2 s, sizes 1000,10000
+    python tools/bench.py --db postgresql          # scimlite on PostgreSQL, 1 and 2 instances
     python tools/bench.py [--script PATH] [--threads 8] [--connections 8]
                           [--rounds 3] [--seconds 5] [--users 1000]
                           [--sizes 1000,10000,100000] [--only scimlite,ceiling]
-                          [--skip-growth]
+                          [--skip-growth] [--db sqlite|postgresql] [--logs DIR]
 
 Needs `wrk` (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)
 and, for the peer column, `pip install scim2-server`; on Debian or Ubuntu,
@@ -39,8 +40,26 @@ connection on lookup, GET and the deep page: p50 per size and the
 server's peak RSS; at the largest size of at least 10,000 users, the GET of
 a 10,000-member group.
 
-The last line is one line of JSON with every figure, for diffing runs.
-Figures, not assertions: the test suite never times anything.
+--db postgresql: scimlite's database is PostgreSQL instead of a SQLite
+file.  A throwaway cluster is started (tools/pgcluster.py) with fsync on,
+as durable as SQLite's synchronous=full, and every scimlite start gets a
+fresh database in it (CREATE DATABASE; seeded through the same Python API,
+and dropped when the servers stop); one license_secret serves the whole
+run.  A fourth contender, scimlite-2, is two `serve` processes on one
+database, each with --threads threads: wrk workloads run two wrk at once,
+one per instance with half the connections (requests/s summed, p50 and p99
+the worse of the two), the Python clients alternate between the instances,
+the 1,000-member group uses the first.  Its CPU per request is both
+processes'.  A "DB CPU" column adds the PostgreSQL server's own CPU per
+request (the postmaster and every backend, from /proc), which SQLite spends
+inside scimlite's process.  The contenders default to scimlite and
+scimlite-2: the ceiling and scim2-server have no PostgreSQL, and --only
+still runs them (on SQLite and in memory, as before).  Part 2 runs one
+scimlite on PostgreSQL.
+
+The last line is one line of JSON with every figure, for diffing runs
+(its "db" names the backend).  Figures, not assertions: the test suite
+never times anything.
 """
 import argparse
 import contextlib
@@ -48,6 +67,7 @@ import importlib
 import importlib.metadata
 import json
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -71,7 +91,9 @@ CONTENT_TYPE = "application/scim+json"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-CONTENDERS = ("scimlite", "ceiling", "scim2-server")
+CONTENDERS = ("scimlite", "ceiling", "scim2-server", "scimlite-2")
+DEFAULT_CONTENDERS = {"sqlite": ("scimlite", "ceiling", "scim2-server"),
+                      "postgresql": ("scimlite", "scimlite-2")}
 BASELINE = "ceiling"
 GROWTH_CONTENDERS = ("scimlite", "ceiling")   # scim2-server lives in memory, seeded over HTTP
 TIMED_WORKLOADS = {          # name: (title, driver)
@@ -88,13 +110,16 @@ BIG_GROUP_SIZE, BIG_GROUP_BATCH = 10000, 1000
 
 # Runs in a subprocess with the measured checkout on sys.path, so that the
 # benchmark never imports the scimlite it measures.
+# The database's settings come in BENCH_SEED_SETTINGS (JSON: db, and
+# license_secret on PostgreSQL), not on the command line.
 SEED_SCIMLITE = """
-import importlib, json, sys, time
+import importlib, json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 scimlite = importlib.import_module(sys.argv[2])
-with open(sys.argv[4], encoding="utf-8") as handle:
+with open(sys.argv[3], encoding="utf-8") as handle:
     users = json.load(handle)
-app = scimlite.create_app({"db": sys.argv[3], "mailer": "memory", "license_mails": []})
+settings = json.loads(os.environ["BENCH_SEED_SETTINGS"])
+app = scimlite.create_app({**settings, "mailer": "memory", "license_mails": []})
 began = time.perf_counter()
 scimlite.import_document(app.scimlite, users)
 seconds = time.perf_counter() - began
@@ -146,23 +171,51 @@ def write_targets(path, ids, names):
 ###############################################################################
 
 class Contender:
-    """One server process and what the workloads need to address it."""
+    """One server (one process, or several on one database: scimlite-2) and
+    what the workloads need to address it.  .process, .port, .pid and .log
+    are the first instance's; .instances lists (process, port, log) of all."""
 
     def __init__(self, name, process, port, base, token, ids, names, log):
-        self.name, self.process, self.port, self.base = name, process, port, base
-        self.token, self.ids, self.names, self.log = token, ids, names, log
+        self.name, self.base = name, base
+        self.token, self.ids, self.names = token, ids, names
+        self.instances = [(process, port, log)]
         self.targets = None       # the file workload.lua reads, written on start
         self.seed_seconds = None
+        self.database = None      # the PostgresServer its database lives on, if any
+
+    def add_instance(self, process, port, log):
+        self.instances.append((process, port, log))
+
+    @property
+    def process(self):
+        return self.instances[0][0]
+
+    @property
+    def port(self):
+        return self.instances[0][1]
+
+    @property
+    def log(self):
+        return self.instances[0][2]
 
     @property
     def pid(self):
         return self.process.pid
 
+    def cpu_seconds(self):
+        """utime + stime of every instance's process."""
+        return sum(cpu_seconds(process.pid) for process, _, _ in self.instances)
 
-def launch(command, log, **options):
+    def db_cpu_seconds(self):
+        """The PostgreSQL server's CPU, or None on SQLite (spent in-process)."""
+        return self.database.cpu_seconds() if self.database else None
+
+
+def launch(command, log, env=None, **options):
     # A file, not a pipe: a pipe no one reads fills and stalls the server.
     with open(log, "a") as out:
-        return subprocess.Popen(command, stdout=out, stderr=out, env=clean_env(), **options)
+        return subprocess.Popen(command, stdout=out, stderr=out, env=env or clean_env(),
+                                **options)
 
 
 def stop(process):
@@ -175,11 +228,93 @@ def stop(process):
             process.wait()
 
 
+def proc_stat(pid):
+    """/proc/PID/stat's fields after the name: [1] is the parent's pid, [11]
+    and [12] utime and stime, [13] and [14] those of waited-for children."""
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()    # the name may hold spaces
+
+
 def cpu_seconds(pid):
     """utime + stime of a process, from /proc/PID/stat (fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()   # the name may hold spaces
+    fields = proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(parent):
+    """A process's CPU with its children's: its own, the children it has
+    waited for (cutime, cstime), and every living child's."""
+    fields = proc_stat(parent)
+    ticks = sum(int(f) for f in fields[11:15])
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            child = proc_stat(entry.name)
+            if child[1] == str(parent):
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class PostgresServer:
+    """The run's throwaway PostgreSQL cluster (tools/pgcluster.py), durable:
+    fsync on, as SQLite runs with synchronous=full.  Each scimlite start gets
+    a database of its own, made empty and dropped when its servers stop."""
+
+    def __init__(self):
+        import pgcluster          # only --db postgresql needs it
+        import psycopg
+        self.psycopg = psycopg
+        self.cluster = pgcluster.Cluster(durable=True)
+        self.secret = secrets.token_hex(32)     # one license_secret for the run
+        self.made = 0
+        self.version = None
+
+    def start(self):
+        self.cluster.start()
+        with self.connect() as conn:
+            self.version = conn.execute("SHOW server_version").fetchone()[0]
+        return self
+
+    def stop(self, logs=None):
+        """Stop the cluster, first counting its log's ERROR lines on stderr
+        (and keeping the log in `logs`, when given)."""
+        log = self.cluster.folder / "server.log"
+        with contextlib.suppress(OSError):
+            lines = [line for line in log.read_text(errors="replace").splitlines()
+                     if "ERROR:" in line or "FATAL:" in line or "PANIC:" in line]
+            if lines:
+                print(f"  PostgreSQL's log: {len(lines)} ERROR/FATAL lines, the first:",
+                      file=sys.stderr)
+                for line in lines[:10]:
+                    print(f"    {line[:300]}", file=sys.stderr)
+            if logs:
+                logs.mkdir(parents=True, exist_ok=True)
+                shutil.copy(log, logs / "postgresql.log")
+        self.cluster.stop()
+
+    def connect(self, name="scimlite"):
+        return self.psycopg.connect(self.url(name), autocommit=True)
+
+    def url(self, name):
+        return self.cluster.url.rsplit("/", 1)[0] + "/" + name
+
+    def new_database(self):
+        self.made += 1
+        name = f"bench_{self.made}"
+        with self.connect() as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return name
+
+    def drop_database(self, name):
+        with self.connect() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def cpu_seconds(self):
+        """The postmaster's, its children's, living and gone."""
+        with open(self.cluster.data / "postmaster.pid") as handle:
+            pid = int(handle.readline())
+        return tree_cpu_seconds(pid)
 
 
 def peak_rss_mb(pid):
@@ -190,33 +325,58 @@ def peak_rss_mb(pid):
     return None
 
 
-def run_checked(command, what):
-    done = subprocess.run(command, capture_output=True, text=True, env=clean_env())
+def run_checked(command, what, env=None):
+    done = subprocess.run(command, capture_output=True, text=True, env=env or clean_env())
     if done.returncode != 0:
         raise RuntimeError(f"{what} failed ({done.returncode}):\n"
                            f"{(done.stdout + done.stderr)[-3000:]}")
     return done.stdout
 
 
-def seed_scimlite(script, db, users_file):
-    """Import the users in a subprocess; the token and the seconds it took."""
+def seed_scimlite(script, settings, users_file):
+    """Import the users in a subprocess; the token and the seconds it took.
+    settings: the database's (db, and license_secret on PostgreSQL)."""
     command = [sys.executable, "-c", SEED_SCIMLITE, str(script.parent), script.stem,
-               str(db), str(users_file)]
-    return json.loads(run_checked(command, "seeding scimlite").splitlines()[-1])
+               str(users_file)]
+    env = {**clean_env(), "BENCH_SEED_SETTINGS": json.dumps(settings)}
+    return json.loads(run_checked(command, "seeding scimlite", env).splitlines()[-1])
 
 
-def start_scimlite(args, work, users, users_file, stack):
-    db, log, config = work / "scimlite.db", work / "scimlite.log", work / "scimlite.toml"
-    seeded = seed_scimlite(args.script, db, users_file)
+def start_scimlite(args, work, users, users_file, stack, instances=1):
+    """scimlite on a fresh, seeded database: a SQLite file, or with --db
+    postgresql a new database on the run's cluster; `instances` serve
+    processes on it, each on its own port with --threads threads."""
+    name = "scimlite" if instances == 1 else f"scimlite-{instances}"
+    config = work / "scimlite.toml"
+    env = clean_env()
+    if args.pg:
+        database = args.pg.new_database()
+        stack.callback(args.pg.drop_database, database)   # after the servers stop
+        settings = {"db": args.pg.url(database), "license_secret": args.pg.secret}
+        env.update(SCIMLITE_DB=settings["db"], SCIMLITE_LICENSE_SECRET=args.pg.secret)
+    else:
+        settings = {"db": str(work / "scimlite.db")}
+    seeded = seed_scimlite(args.script, settings, users_file)
     config.write_text(f'threads = {args.threads}\nmailer = "console"\n'
                       'log_level = "warning"\n')
-    port = free_port()
-    process = launch([sys.executable, str(args.script), "serve", "--config", str(config),
-                      "--db", str(db), "--port", str(port)], log)
-    stack.callback(stop, process)
-    contender = Contender("scimlite", process, port, "/scim/v2", seeded["token"],
-                          [u["id"] for u in users], [u["userName"] for u in users], log)
+    contender = None
+    for number in range(1, instances + 1):
+        log = work / ("scimlite.log" if instances == 1 else f"scimlite-{number}.log")
+        port = free_port()
+        command = [sys.executable, str(args.script), "serve", "--config", str(config),
+                   "--port", str(port)]
+        if not args.pg:
+            command += ["--db", settings["db"]]
+        process = launch(command, log, env=env)
+        stack.callback(stop, process)
+        if contender is None:
+            contender = Contender(name, process, port, "/scim/v2", seeded["token"],
+                                  [u["id"] for u in users], [u["userName"] for u in users],
+                                  log)
+        else:
+            contender.add_instance(process, port, log)
     contender.seed_seconds = seeded["seconds"]
+    contender.database = args.pg
     return contender
 
 
@@ -252,15 +412,20 @@ def start_scim2_server(args, work, users, users_file, stack):
 
 
 def wait_until_listening(contender):
-    try:
-        wait_for_port(contender.process, contender.port, timeout=120)
-    except RuntimeError as exc:
-        tail = Path(contender.log).read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{contender.name}: {exc}; its output:\n{tail}") from None
+    for process, port, log in contender.instances:
+        try:
+            wait_for_port(process, port, timeout=120)
+        except RuntimeError as exc:
+            tail = Path(log).read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{contender.name}: {exc}; its output:\n{tail}") from None
+
+
+def start_scimlite_2(args, work, users, users_file, stack):
+    return start_scimlite(args, work, users, users_file, stack, instances=2)
 
 
 STARTERS = {"scimlite": start_scimlite, "ceiling": start_ceiling,
-            "scim2-server": start_scim2_server}
+            "scim2-server": start_scim2_server, "scimlite-2": start_scimlite_2}
 
 
 def start_contenders(names, args, work, users, users_file, stack):
@@ -281,10 +446,12 @@ def start_contenders(names, args, work, users, users_file, stack):
 ###############################################################################
 
 class Connection(Client):
-    """bench_writes' keep-alive client, on a contender's base path."""
+    """bench_writes' keep-alive client, on a contender's base path (on its
+    instance number `instance`, modulo how many it has)."""
 
-    def __init__(self, contender):
-        super().__init__(contender.port, contender.token)
+    def __init__(self, contender, instance=0):
+        port = contender.instances[instance % len(contender.instances)][1]
+        super().__init__(port, contender.token)
         self.base = contender.base
 
     def send(self, method, path, body=None):
@@ -327,9 +494,10 @@ def each_in_threads(work, parts):
         raise failures[0]
 
 
-def wrk_command(contender, kind, args, connections, start):
-    url = f"http://127.0.0.1:{contender.port}"
-    return ["wrk", "--threads", str(min(2, connections)), "--connections", str(connections),
+def wrk_command(contender, kind, args, connections, start, port=None, threads=None):
+    url = f"http://127.0.0.1:{port or contender.port}"
+    threads = threads or min(2, connections)
+    return ["wrk", "--threads", str(threads), "--connections", str(connections),
             "--duration", f"{args.seconds}s", "--timeout", "30s", "--script", str(LUA),
             "--header", f"Authorization: Bearer {contender.token}",
             "--header", f"Content-Type: {CONTENT_TYPE}",
@@ -338,28 +506,55 @@ def wrk_command(contender, kind, args, connections, start):
 
 
 def run_wrk(contender, kind, args, connections):
-    """One wrk run: requests/s, p50, p99 and server CPU per request."""
+    """One wrk run: requests/s, p50, p99 and server CPU per request.
+
+    On several instances (scimlite-2), one wrk per instance at once, the
+    connections shared out and wrk's 2 threads too (so that the load
+    generator takes the same CPU): requests/s summed, p50 and p99 the worse
+    instance's, CPU the sum of every instance's process."""
     start = max(1, len(contender.ids) - 99)
-    before = cpu_seconds(contender.pid)
-    output = run_checked(wrk_command(contender, kind, args, connections, start), "wrk")
-    used = cpu_seconds(contender.pid) - before
-    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
-    figures = json.loads(line[len("BENCH "):])
-    return run_figures(figures["requests"], figures["seconds"], figures["p50_ms"],
-                       figures["p99_ms"], used, figures["non2xx"] + figures["socket_errors"])
+    ports = [port for _, port, _ in contender.instances][:connections]
+    shares = [connections // len(ports) + (i < connections % len(ports))
+              for i in range(len(ports))]
+    threads = max(1, min(2, connections) // len(ports))
+    before, db_before = contender.cpu_seconds(), contender.db_cpu_seconds()
+    runs = [subprocess.Popen(wrk_command(contender, kind, args, share, start, port,
+                                         min(threads, share)),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=clean_env())
+            for port, share in zip(ports, shares)]
+    outputs = [run.communicate() for run in runs]
+    used = contender.cpu_seconds() - before
+    db_used = None if db_before is None else contender.db_cpu_seconds() - db_before
+    each = []
+    for run, (out, err) in zip(runs, outputs):
+        if run.returncode != 0:
+            raise RuntimeError(f"wrk failed ({run.returncode}):\n{(out + err)[-3000:]}")
+        line = next(line for line in out.splitlines() if line.startswith("BENCH "))
+        each.append(json.loads(line[len("BENCH "):]))
+    done = sum(f["requests"] for f in each)
+    return run_figures(done, max(f["seconds"] for f in each),
+                       max(f["p50_ms"] for f in each), max(f["p99_ms"] for f in each),
+                       used, sum(f["non2xx"] + f["socket_errors"] for f in each),
+                       rps=sum(f["requests"] / f["seconds"] for f in each), db_used=db_used)
 
 
-def run_figures(done, seconds, p50, p99, cpu_used, errors):
-    """What a run reports: throughput, latency, the server's CPU per request."""
-    return {"rps": round(done / seconds, 1), "p50_ms": round(p50, 3),
-            "p99_ms": round(p99, 3), "cpu_ms": round(cpu_used * 1000 / max(done, 1), 3),
-            "requests": done, "errors": errors}
+def run_figures(done, seconds, p50, p99, cpu_used, errors, rps=None, db_used=None):
+    """What a run reports: throughput, latency, the server's CPU per request
+    (and on PostgreSQL the database server's, db_cpu_ms)."""
+    figures = {"rps": round(done / seconds if rps is None else rps, 1),
+               "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
+               "cpu_ms": round(cpu_used * 1000 / max(done, 1), 3),
+               "requests": done, "errors": errors}
+    if db_used is not None:
+        figures["db_cpu_ms"] = round(db_used * 1000 / max(done, 1), 3)
+    return figures
 
 
 def create_once(connection, tag):
     name = f"new-{tag}@example.com"
-    status, _, ms = connection.send("POST", "/Users", new_user(name, tag))
-    return status == 201, ms
+    status, data, ms = connection.send("POST", "/Users", new_user(name, tag))
+    return status == 201, ms, None if status == 201 else f"POST {status} {data[:200]!r}"
 
 
 def entra_cycle(connection, tag):
@@ -368,30 +563,51 @@ def entra_cycle(connection, tag):
     query = urllib.parse.quote(f'userName eq "{name}"')
     status, data, looked = connection.send("GET", f"/Users?filter={query}")
     found_none = status == 200 and json.loads(data)["totalResults"] == 0
-    status, _, created = connection.send("POST", "/Users", new_user(name, tag))
-    return found_none and status == 201, looked + created
+    failure = None if found_none else f"GET {status} {data[:200]!r}"
+    status, data, created = connection.send("POST", "/Users", new_user(name, tag))
+    if status != 201:
+        failure = f"POST {status} {data[:200]!r}"
+    return failure is None, looked + created, failure
 
 
 PYTHON_JOBS = {"create": create_once, "entra": entra_cycle}
 
 
 def run_python(contender, kind, args, round_number):
-    """--connections threads, each one connection, for --seconds."""
+    """--connections threads, each one connection, for --seconds; on several
+    instances (scimlite-2) the threads alternate between them."""
     job, samples, failures = PYTHON_JOBS[kind], [], []   # list.append is atomic
+    reasons = []
 
     def hammer(number):
-        connection, deadline = Connection(contender), time.perf_counter() + args.seconds
-        n = 0
+        connection = Connection(contender, number)
+        deadline, n = time.perf_counter() + args.seconds, 0
         while time.perf_counter() < deadline:
-            ok, ms = job(connection, f"r{round_number}-t{number}-{n}")
+            ok, ms, reason = job(connection, f"r{round_number}-t{number}-{n}")
             (samples if ok else failures).append(ms)
+            if reason:
+                reasons.append(reason)
             n += 1
-    before, began = cpu_seconds(contender.pid), time.perf_counter()
+    before, db_before = contender.cpu_seconds(), contender.db_cpu_seconds()
+    began = time.perf_counter()
     each_in_threads(hammer, range(args.connections))
-    elapsed, used = time.perf_counter() - began, cpu_seconds(contender.pid) - before
+    elapsed, used = time.perf_counter() - began, contender.cpu_seconds() - before
+    db_used = None if db_before is None else contender.db_cpu_seconds() - db_before
+    report_failures(contender, kind, reasons)
     ordered = sorted(samples + failures)
     return run_figures(len(ordered), elapsed, percentile(ordered, .5),
-                       percentile(ordered, .99), used, len(failures))
+                       percentile(ordered, .99), used, len(failures), db_used=db_used)
+
+
+def report_failures(contender, kind, reasons):
+    """Each kind of failed request once, with how often, on stderr."""
+    counted = {}
+    for reason in reasons:
+        key = reason.split(" ", 2)[:2] if " " in reason else [reason]
+        counted.setdefault(" ".join(key), [0, reason])[0] += 1
+    for key, (count, example) in counted.items():
+        print(f"    {contender.name} {kind}: {count} x {key}, e.g. {example}",
+              file=sys.stderr, flush=True)
 
 
 def build_group(contender, connection, size, batch, name):
@@ -411,25 +627,31 @@ def build_group(contender, connection, size, batch, name):
 
 def run_group(contender, args, round_number):
     """The 1,000-member group: 10 PATCHes of 100, then a GET; their total time."""
-    connection = Connection(contender)
-    before = cpu_seconds(contender.pid)
+    connection = Connection(contender)        # the first instance
+    before, db_before = contender.cpu_seconds(), contender.db_cpu_seconds()
     path, took = build_group(contender, connection, GROUP_SIZE, GROUP_BATCH,
                              f"Bench group {round_number}")
     group, ms = connection.expect(200, "GET", path)
-    used = cpu_seconds(contender.pid) - before
+    used = contender.cpu_seconds() - before
     if len(group.get("members", [])) != GROUP_SIZE:
         raise RuntimeError(f"{contender.name}: the group has {len(group['members'])} members")
-    return {"total_ms": round(took + ms, 1), "cpu_ms": round(used * 1000), "requests": 11}
+    figures = {"total_ms": round(took + ms, 1), "cpu_ms": round(used * 1000), "requests": 11}
+    if db_before is not None:
+        figures["db_cpu_ms"] = round((contender.db_cpu_seconds() - db_before) * 1000)
+    return figures
 
 
 def warm_up(contender):
-    """A few requests of each read, so that no first-request cost lands in a run."""
-    connection = Connection(contender)
-    for user_id, name in list(zip(contender.ids, contender.names))[:20]:
-        query = urllib.parse.quote(f'userName eq "{name}"')
-        connection.send("GET", f"/Users?filter={query}")
-        connection.send("GET", f"/Users/{user_id}")
-    connection.send("GET", f"/Users?startIndex={max(1, len(contender.ids) - 99)}&count=100")
+    """A few requests of each read on every instance, so that no
+    first-request cost lands in a run."""
+    for instance in range(len(contender.instances)):
+        connection = Connection(contender, instance)
+        for user_id, name in list(zip(contender.ids, contender.names))[:20]:
+            query = urllib.parse.quote(f'userName eq "{name}"')
+            connection.send("GET", f"/Users?filter={query}")
+            connection.send("GET", f"/Users/{user_id}")
+        connection.send("GET", f"/Users?startIndex={max(1, len(contender.ids) - 99)}"
+                               "&count=100")
 
 
 ###############################################################################
@@ -450,6 +672,7 @@ def run_round(args, names, work, users, users_file, round_number, results):
     # Reads first, at exactly --users users; then the writes, which add users;
     # the group last, since a user in a group may cost more to render.
     with contextlib.ExitStack() as stack:
+        stack.callback(check_logs, work, args, f"round-{round_number}")  # once all stop
         contenders = start_contenders(names, args, work, users, users_file, stack)
         for contender in contenders:
             warm_up(contender)
@@ -463,13 +686,34 @@ def run_round(args, names, work, users, users_file, round_number, results):
                       f"{describe_figures(figures)}", file=sys.stderr, flush=True)
 
 
+def check_logs(work, args, label):
+    """After the servers stop: every server log's WARNING, ERROR and
+    Traceback lines counted on stderr, the first few shown; with --logs DIR
+    each log is kept there as LABEL-CONTENDER-FILE."""
+    for log in sorted(Path(work).glob("*/*.log")):
+        text = log.read_text(errors="replace")
+        bad = [line for line in text.splitlines()
+               if " WARNING " in line or " ERROR " in line or " CRITICAL " in line
+               or line.startswith("Traceback")]
+        if bad:
+            print(f"  {label} {log.parent.name}/{log.name}: {len(bad)} warning or error "
+                  "lines, the first:", file=sys.stderr)
+            for line in bad[:5]:
+                print(f"    {line[:300]}", file=sys.stderr)
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, args.logs / f"{label}-{log.parent.name}-{log.name}")
+
+
 def describe_figures(figures):
     if figures is None:
         return "n/a"
     if "total_ms" in figures:
         return f"{figures['total_ms']:.0f} ms total"
-    return (f"{figures['rps']:.0f}/s  p99 {figures['p99_ms']:.1f} ms  "
-            f"CPU {figures['cpu_ms']:.2f} ms/req  errors {figures['errors']}")
+    db = f" + DB {figures['db_cpu_ms']:.2f}" if "db_cpu_ms" in figures else ""
+    return (f"{figures['rps']:.0f}/s  p50 {figures['p50_ms']:.1f}  p99 "
+            f"{figures['p99_ms']:.1f} ms  CPU {figures['cpu_ms']:.2f}{db} ms/req  "
+            f"errors {figures['errors']}")
 
 
 def median_figures(rounds):
@@ -512,12 +756,14 @@ def print_workload(kind, title, by_name, names, args):
     driver = "wrk" if TIMED_WORKLOADS[kind][1] == "wrk" else "Python keep-alive clients"
     print(f"\n{title}\n  ({driver}, {args.connections} connections, "
           f"{rounds_text(args)} of {args.seconds} s)")
-    print(f"  {'server':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} "
-          f"{'x ceiling':>10}")
+    db = f" {'DB CPU ms':>10}" if args.pg else ""
+    print(f"  {'server':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11}"
+          f"{db} {'x ceiling':>10}")
     for name in names:
         f = by_name.get(name) or {}
+        db = f" {cell(f.get('db_cpu_ms'), '10.2f')}" if args.pg else ""
         print(f"  {name:<13} {cell(f.get('rps'), '8.0f')} {cell(f.get('p50_ms'), '8.2f')} "
-              f"{cell(f.get('p99_ms'), '8.1f')} {cell(f.get('cpu_ms'), '11.2f')} "
+              f"{cell(f.get('p99_ms'), '8.1f')} {cell(f.get('cpu_ms'), '11.2f')}{db} "
               f"{cell(f.get('x_ceiling'), '10.2f')}")
         if f.get("errors"):
             print(f"  {'':<13} ({f['errors']:.0f} failed requests a round, median)")
@@ -526,10 +772,13 @@ def print_workload(kind, title, by_name, names, args):
 def print_group(by_name, names, args):
     print(f"\n1,000-member group: POST, 10 PATCHes adding 100 members, one GET "
           f"(one client, {rounds_text(args)})")
-    print(f"  {'server':<13} {'total ms':>9} {'CPU ms':>8}")
+    db = f" {'DB CPU ms':>10}" if args.pg else ""
+    print(f"  {'server':<13} {'total ms':>9} {'CPU ms':>8}{db}")
     for name in names:
         f = by_name.get(name) or {}
-        print(f"  {name:<13} {cell(f.get('total_ms'), '9.0f')} {cell(f.get('cpu_ms'), '8.0f')}")
+        db = f" {cell(f.get('db_cpu_ms'), '10.0f')}" if args.pg else ""
+        print(f"  {name:<13} {cell(f.get('total_ms'), '9.0f')} "
+              f"{cell(f.get('cpu_ms'), '8.0f')}{db}")
 
 
 def part_one(args, names, work):
@@ -559,6 +808,7 @@ def run_size(args, names, work, size, big_group):
     users_file = write_json(work / f"users-{size}.json", users)
     rows = {}
     with contextlib.ExitStack() as stack:
+        stack.callback(check_logs, work, args, f"size-{size}")
         contenders = start_contenders(names, args, work, users, users_file, stack)
         for contender in contenders:
             warm_up(contender)
@@ -581,8 +831,9 @@ def time_big_group(contender):
     return {"get_ms": round(statistics.median(gets), 1), "build_ms": round(built)}
 
 
-def print_growth(growth, names, sizes):
-    print("\nGrowth: one connection (wrk -c1), p50 ms; seed = import_document "
+def print_growth(growth, names, sizes, args):
+    where = " on PostgreSQL" if args.pg else ""
+    print(f"\nGrowth{where}: one connection (wrk -c1), p50 ms; seed = import_document "
           "(scimlite) or insert_many (ceiling)")
     print(f"  {'users':>8} {'server':<10} {'seed s':>7} {'lookup':>7} {'GET':>7} "
           f"{'list 100':>9} {'peak RSS MB':>12}")
@@ -600,6 +851,9 @@ def print_growth(growth, names, sizes):
 
 def part_two(args, names, work):
     names = [n for n in names if n in GROWTH_CONTENDERS]
+    if not names:
+        print("\nPart 2 skipped: neither scimlite nor the ceiling is a contender")
+        return {}
     sizes = sorted(args.sizes)
     big = max((s for s in sizes if s >= BIG_GROUP_SIZE), default=None)
     growth = {}
@@ -611,7 +865,7 @@ def part_two(args, names, work):
         growth[str(size)] = run_size(args, names, size_dir, size, size == big)
         print(f"  {size:,} users done", file=sys.stderr, flush=True)
         shutil.rmtree(size_dir, ignore_errors=True)
-    print_growth(growth, names, sizes)
+    print_growth(growth, names, sizes, args)
     if big and "scimlite" in names:
         group = growth[str(big)]["scimlite"]["group_10k"]
         print(f"  scimlite: GET of a 10,000-member group at {big:,} users: "
@@ -637,8 +891,23 @@ def parse_args(argv):
     parser.add_argument("--users", type=int, default=1000, help="users of part 1")
     parser.add_argument("--sizes", help="growth sizes: 1000,10000,100000 "
                                         "(--quick: 1000,10000)")
-    parser.add_argument("--only", default=",".join(CONTENDERS),
-                        help="comma-separated subset of " + ",".join(CONTENDERS))
+    parser.add_argument("--only",
+                        help="comma-separated subset of " + ",".join(CONTENDERS) +
+                        " (default: " + ",".join(DEFAULT_CONTENDERS["sqlite"]) +
+                        "; with --db postgresql: " +
+                        ",".join(DEFAULT_CONTENDERS["postgresql"]) + ", since the ceiling "
+                        "and scim2-server have no PostgreSQL: named here they still run, "
+                        "on SQLite and in memory; scimlite-2, two scimlite processes on "
+                        "one database, needs --db postgresql)")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="scimlite's database: a SQLite file (the default) or a "
+                        "fresh database per start on a throwaway, durable (fsync on) "
+                        "PostgreSQL cluster (tools/pgcluster.py; Debian's postgresql is "
+                        "installed when missing, as root); part 2 then runs scimlite "
+                        "alone on PostgreSQL")
+    parser.add_argument("--logs", type=Path, metavar="DIR",
+                        help="keep every server's log in DIR (they are scanned for "
+                        "warnings and errors either way)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-growth", action="store_true")
     args = parser.parse_args(argv)
@@ -647,10 +916,16 @@ def parse_args(argv):
     args.sizes = [int(s) for s in (args.sizes or ("1000,10000" if args.quick else
                                                   "1000,10000,100000")).split(",")]
     args.script = args.script.resolve()
-    args.only = [n.strip() for n in args.only.split(",") if n.strip()]
+    only = args.only or ",".join(DEFAULT_CONTENDERS[args.db])
+    args.only = [n.strip() for n in only.split(",") if n.strip()]
     unknown = set(args.only) - set(CONTENDERS)
     if unknown:
         parser.error(f"--only knows {', '.join(CONTENDERS)}, not {', '.join(unknown)}")
+    if "scimlite-2" in args.only and args.db != "postgresql":
+        parser.error("scimlite-2 (two instances on one database) needs --db postgresql")
+    args.pg = None          # the PostgresServer, once started
+    if args.logs:
+        args.logs = args.logs.resolve()
     return args
 
 
@@ -686,17 +961,23 @@ def has_package(name):
         return False
 
 
-def versions():
-    found = {name: importlib.metadata.version(name)
-             for name in ("waitress", "bottle", "peewee", "scim2-server") if has_package(name)}
-    return {"python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version, **found}
+def versions(args):
+    packages = ("waitress", "bottle", "peewee", "scim2-server", "psycopg")
+    found = {name: importlib.metadata.version(name) for name in packages
+             if has_package(name) and (name != "psycopg" or args.pg)}
+    server = {"postgresql": args.pg.version} if args.pg else {}
+    return {"python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version, **server,
+            **found}
 
 
 def print_header(args, names):
-    described = ", ".join(f"{k} {v}" for k, v in versions().items())
+    described = ", ".join(f"{k} {v}" for k, v in versions(args).items())
+    database = ("scimlite on PostgreSQL (a throwaway local cluster, fsync on; a fresh "
+                "database per start)" if args.pg else "scimlite on SQLite")
     print(f"scimlite {args.script} at commit {describe_commit(args.script)}\n"
           f"{described}; {os.cpu_count()} CPUs; every server on Waitress with "
-          f"{args.threads} threads over loopback\ncontenders: {', '.join(names)}", flush=True)
+          f"{args.threads} threads over loopback\n{database}\n"
+          f"contenders: {', '.join(names)}", flush=True)
 
 
 def raise_on_sigterm():
@@ -708,17 +989,25 @@ def main(argv=None):
     args = parse_args(argv)
     names = check_tools(args.only)
     raise_on_sigterm()
-    print_header(args, names)
-    report = {"commit": describe_commit(args.script), "versions": versions(),
-              "cpus": os.cpu_count(), "threads": args.threads,
-              "connections": args.connections, "rounds": args.rounds,
-              "seconds": args.seconds, "users": args.users}
     began = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory(prefix="scimlite-bench-") as work:
-            report["main"] = part_one(args, names, Path(work))
+        with contextlib.ExitStack() as stack:
+            if args.db == "postgresql":
+                print("starting a PostgreSQL cluster (tools/pgcluster.py, fsync on)",
+                      file=sys.stderr, flush=True)
+                server = PostgresServer()
+                stack.callback(server.stop, args.logs)
+                args.pg = server.start()
+            print_header(args, names)
+            report = {"commit": describe_commit(args.script), "db": args.db,
+                      "versions": versions(args), "cpus": os.cpu_count(),
+                      "threads": args.threads, "connections": args.connections,
+                      "rounds": args.rounds, "seconds": args.seconds, "users": args.users}
+            work = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="scimlite-bench-")))
+            report["main"] = part_one(args, names, work)
             if not args.skip_growth:
-                report["growth"] = part_two(args, names, Path(work))
+                report["growth"] = part_two(args, names, work)
     except KeyboardInterrupt:
         sys.exit(130)      # the servers are stopped and the files gone; no traceback
     report["run_seconds"] = round(time.monotonic() - began)
