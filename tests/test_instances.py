@@ -85,7 +85,7 @@ def smtp():
 
 @pytest.fixture
 def instances(postgres_url, tmp_path, smtp):
-    empty_postgres(postgres_url)
+    empty_postgres(postgres_url, drop=True)       # both instances migrate it at once
     both = Instances(postgres_url, tmp_path, smtp)
     yield both
     both.stop()
@@ -270,7 +270,7 @@ def test_a_start_on_a_current_database_runs_no_ddl(postgres_url):
     """DDL takes table locks that wait on other instances' writes (and may
     deadlock with one of them): a second start, with nothing to migrate,
     runs none."""
-    empty_postgres(postgres_url)
+    empty_postgres(postgres_url, drop=True)
     config = {"db": postgres_url, "license_secret": SECRET, "mailer": "memory"}
     scimlite.create_app(config).scimlite.close()
     db = scimlite.open_database(postgres_url)
