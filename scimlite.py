@@ -2087,6 +2087,9 @@ class SqliteDialect:
     def inserted_id(self, cursor):
         return cursor.lastrowid
 
+    def describe(self, db):
+        return f"SQLite {sqlite3.sqlite_version}"
+
     def change_stamp(self, db):
         """What moves whenever keys or options may have changed."""
         connection = db.connection()
@@ -2203,6 +2206,11 @@ class PostgresDialect(SqliteDialect):
     def inserted_id(self, cursor):
         row = cursor.fetchone()     # INSERT ... RETURNING the key; none if ignored
         return row[0] if row else None
+
+    def describe(self, db):
+        import psycopg
+        server = db.execute_sql("SHOW server_version").fetchone()[0]
+        return f"PostgreSQL {server} (psycopg {psycopg.__version__})"
 
     def change_stamp(self, db):
         return db.execute_sql("SELECT n FROM scimlite_auth_version").fetchone()[0]
@@ -8028,7 +8036,7 @@ def cmd_serve(settings, out):
     app = create_app(settings)
     state = app.scimlite
     url = tenant_url(settings)
-    print(f"scimlite {__version__}: database {settings['db']}", file=out)
+    print(f"scimlite {__version__}: database {database_label(settings['db'])}", file=out)
     if not state.keys():
         token = state.mint_key("default")
         print("First start: an API key was minted. Paste these into Microsoft Entra "
@@ -8319,13 +8327,14 @@ def cmd_check_config(path, environ, out):
     changed = {s.key: settings[s.key] for s in SETTINGS if settings[s.key] != s.default}
     print(f"{path}: ok", file=out)
     for key, value in changed.items():
-        shown = "(set)" if key in SECRET_SETTINGS else json.dumps(value)
+        shown = "(set)" if key in SECRET_SETTINGS else json.dumps(
+            database_label(value) if key == "db" else value)
         print(f"  {key} = {shown}", file=out)
 
 
 def cmd_version(state, out):
     print(f"scimlite {__version__}\nPython {sys.version.split()[0]}\n"
-          f"SQLite {sqlite3.sqlite_version}\ndatabase schema "
+          f"{state.models.dialect.describe(state.models.db)}\ndatabase schema "
           f"{get_option(state.models, 'schema_version', 0)} (this scimlite writes "
           f"{SCHEMA_VERSION})", file=out)
 

@@ -143,3 +143,18 @@ def test_version_names_every_part(tmp_path):
     assert status == 0
     assert out.splitlines()[0] == f"scimlite {scimlite.__version__}"
     assert f"database schema {scimlite.SCHEMA_VERSION}" in out and "SQLite 3." in out
+
+
+def test_a_database_password_is_never_shown(tmp_path, postgres_url):
+    """check-config and serve's banner name the database without the
+    password of its URL; version names the server it runs on."""
+    secret_url = postgres_url.replace("scimlite@", "scimlite:hunter2-secret@", 1)
+    config = tmp_path / "c.toml"
+    config.write_text(f'db = "{secret_url}"\n')
+    status, out = run("check-config", str(config))
+    assert status == 0 and "hunter2" not in out and "scimlite:***@" in out
+    assert scimlite.database_label(secret_url) == secret_url.replace("hunter2-secret", "***")
+    assert scimlite.database_label("/var/lib/scimlite.db") == "/var/lib/scimlite.db"
+    status, out = run("version", "--db", postgres_url, environ={
+        "SCIMLITE_LICENSE_SECRET": "ab" * 32})
+    assert status == 0 and "PostgreSQL" in out
