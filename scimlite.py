@@ -222,7 +222,8 @@ SETTINGS = (
             "limit is created and waits for a seat, oldest first"),
     Setting("license_secret", "", str,
             "secret that license keys and the webhook secret derive from (empty: "
-            "kept in the file DB.secret beside the database, made on first start)"),
+            "kept in the file DB.secret beside the database, made on first start; "
+            "required with PostgreSQL, the same on every instance)"),
     Setting("license_mails", list(LICENSE_MAILS), list,
             "license changes mailed to the user: issued, suspended, restored, revoked"),
     Setting("product_name", "scimlite", str, "the product named in license mails"),
