@@ -6148,8 +6148,10 @@ def as_scim_error(exc, where):
     if isinstance(exc, SCIMError):
         return exc
     if isinstance(exc, peewee.IntegrityError):
-        # A concurrent write won the race past _check_unique.
-        log.warning("integrity error on %s", where, exc_info=exc)
+        # A concurrent write won the race past _check_unique (another thread,
+        # or another instance on PostgreSQL): the unique index decided.
+        log.warning("%s lost a race to a concurrent write: %s", where,
+                    one_line(str(exc)))
         return SCIMError.of("uniqueness", "the resource conflicts with one that "
                             "already exists")
     if isinstance(exc, (peewee.OperationalError, sqlite3.OperationalError)) and \
