@@ -2055,7 +2055,9 @@ class SqliteDialect:
         return int(value) if isinstance(value, bool) else value     # JSON true reads as 1
 
     def fold(self, expr):
-        return fn.scim_fold(expr)       # fold() itself, registered by open_database
+        # SQLite: fold() itself, registered by open_database; PostgreSQL: a
+        # function generated from it (see PostgresDialect.prepare).
+        return fn.scim_fold(expr)
 
     def ordered(self, expr):
         return expr         # SQLite compares text as bytes: code point order
@@ -2161,9 +2163,6 @@ class PostgresDialect(SqliteDialect):
     def literal(self, value):
         return value
 
-    def fold(self, expr):
-        return fn.scim_fold(expr)       # made from fold() by prepare()
-
     def ordered(self, expr):
         return NodeList((expr, SQL('COLLATE "C"')))
 
@@ -2174,16 +2173,16 @@ class PostgresDialect(SqliteDialect):
         return fn.right(expr, len(value)) == value
 
     def list_values(self, name, kind):
-        return NodeList((SQL("(SELECT (jsonb_array_elements_text("), slot(name),
-                         SQL(f"::jsonb))::{self.TYPES[kind]})")))
+        return NodeList((SQL("(SELECT (json_array_elements_text("), slot(name),
+                         SQL(f"::json))::{self.TYPES[kind]})")))
 
     TYPES = {"int": "bigint", "text": "text"}
 
     def list_rows(self, name, kinds):
         columns = [SQL(f"(value ->> {i})::{self.TYPES[kind]}")
                    for i, kind in enumerate(kinds)]
-        return peewee.Select([NodeList((SQL("jsonb_array_elements("), slot(name),
-                                        SQL("::jsonb) AS value")))], columns)
+        return peewee.Select([NodeList((SQL("json_array_elements("), slot(name),
+                                        SQL("::json) AS value")))], columns)
 
     def locked(self, query, skip_locked=False):
         # Instances write side by side: a row read to be changed is locked
