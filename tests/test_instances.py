@@ -43,9 +43,13 @@ class Instances:
             threading.Thread(target=lambda p=process, out=lines: out.extend(p.stdout),
                              daemon=True).start()
         self.urls = [f"http://127.0.0.1:{port}/scim/v2" for port in self.ports]
-        self.key = self.cli("mint-key", "race").strip()
-        for url in self.urls:
-            self._wait_until_up(url)
+        try:
+            self.key = self.cli("mint-key", "race").strip()
+            for url in self.urls:
+                self._wait_until_up(url)
+        except BaseException:
+            self.stop()         # one that started is not left running
+            raise
 
     def cli(self, *args):
         done = subprocess.run([sys.executable, SCRIPT, *args], env=self.env, cwd=self.folder,
@@ -71,7 +75,8 @@ class Instances:
 
     def stop(self):
         for process in self.processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in self.processes:
             process.wait(timeout=30)
 
