@@ -2894,21 +2894,20 @@ class Table:
                 raise SCIMError.of("invalidFilter", f"{attr.name} can be filtered on "
                                    "value and type only")
             return _IndexElements(m.Membership, m.Membership.group, self.model,
-                                  columns, set())
+                                  columns, set(), self.dialect)
         if attr.index and subs == {"value"} and not every_element:
             index = getattr(m, attr.index)
             return _IndexElements(index, index.owner, self.model,
-                                  {"value": index.value_key}, {"value"})
+                                  {"value": index.value_key}, {"value"}, self.dialect)
         return None
 
 
 class _IndexElements:
     """Elements of a multi-valued attribute kept in their own indexed table."""
 
-    def __init__(self, model, owner, outer, columns, folded):
+    def __init__(self, model, owner, outer, columns, folded, dialect):
         self.model, self.owner, self.outer = model, owner, outer
-        self.columns, self.folded = columns, folded
-        self.dialect = dialect_of(model._meta.database)
+        self.columns, self.folded, self.dialect = columns, folded, dialect
 
     def operand(self, sub):
         return self.columns[sub.name]

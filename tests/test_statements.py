@@ -18,7 +18,7 @@ import json
 import pytest
 
 import scimlite
-from conftest import SCIMClient, empty_postgres
+from conftest import TEST_LICENSE_SECRET, SCIMClient, empty_postgres
 
 PATCH_URN = scimlite.PATCH_URN
 
@@ -136,7 +136,7 @@ def counts(tmp_path_factory, backend, request):
     for users, members in ((10, 3), (400, 300)):
         database = tmp_path_factory.mktemp(f"n{users}") if backend == "sqlite" else {
             "db": request.getfixturevalue("postgres_url"),
-            "license_secret": "s" * 64}
+            "license_secret": TEST_LICENSE_SECRET}
         app, scim = build(database, users, members)
         try:
             found[users] = {name: count(app, scim, request)
