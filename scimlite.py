@@ -204,8 +204,9 @@ SETTINGS = (
             'log lines as "text" or "json" (one object per line); each request is '
             "one line: time, method, path, status, duration, key name, request id"),
     Setting("trusted_proxies", [], list,
-            "addresses of reverse proxies whose X-Request-Id header is kept as the "
-            "request id (from anyone else, a new id is made)"),
+            "addresses of reverse proxies trusted with X-Forwarded-Proto and "
+            "X-Forwarded-Host (the URLs scimlite builds) and X-Request-Id (kept as "
+            "the request id); from anyone else these headers are ignored"),
     Setting("session_idle_minutes", 30, int,
             "an admin session ends after this many minutes without a request"),
     Setting("session_max_hours", 12, int,
@@ -6210,11 +6211,56 @@ def install_error_pages(app, state):
 
 def request_base_url(state):
     """The SCIM base URL for Location and meta.location (RFC 7644 §3.1)."""
-    root = state.settings["public_url"]
-    if not root:
-        parts = bottle.request.urlparts
-        root = f"{parts.scheme}://{parts.netloc}"
-    return root + state.settings["base_path"]
+    return request_origin(state.settings) + state.settings["base_path"]
+
+
+FORWARDED_HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+
+def request_origin(settings):
+    """scheme://host of this server as the client addressed it: every link
+    scimlite builds starts here (Location, meta.location, $ref, the admin
+    cookie's secure flag).
+
+    public_url, when set, always wins.  Else the request's own scheme and
+    Host, and X-Forwarded-Proto / X-Forwarded-Host only from an address in
+    trusted_proxies: anyone can send them, and Bottle's request.urlparts
+    believes them from any client.  (Waitress strips them itself unless
+    told otherwise; scimlite decides, so that an app embedded under another
+    WSGI server is no easier to steer.)"""
+    if settings["public_url"]:
+        return settings["public_url"]
+    environ = bottle.request.environ
+    scheme = environ.get("wsgi.url_scheme") or "http"
+    host = environ.get("HTTP_HOST") or _server_host(environ, scheme)
+    if environ.get("REMOTE_ADDR") in settings["trusted_proxies"]:
+        # A chain of proxies lists the one the client reached first.
+        proto = (environ.get("HTTP_X_FORWARDED_PROTO") or "").split(",")[0].strip().lower()
+        forwarded = (environ.get("HTTP_X_FORWARDED_HOST") or "").split(",")[0].strip()
+        scheme = proto if proto in ("http", "https") else scheme
+        host = forwarded if FORWARDED_HOST.fullmatch(forwarded) else host
+    return f"{scheme}://{host}"
+
+
+def _server_host(environ, scheme):
+    """The host of an HTTP/1.0 request without a Host header."""
+    host, port = environ.get("SERVER_NAME") or "127.0.0.1", environ.get("SERVER_PORT")
+    return host if not port or port == ("443" if scheme == "https" else "80") \
+        else f"{host}:{port}"
+
+
+def request_is_https(settings):
+    return request_origin(settings).startswith("https://")
+
+
+def listening_url(settings):
+    """http://host:port/ of the `host` and `port` settings (an IPv6
+    address in brackets), or public_url when set."""
+    if settings["public_url"]:
+        return settings["public_url"]
+    host = settings["host"]
+    return f"http://[{host}]:{settings['port']}" if ":" in host else \
+        f"http://{host}:{settings['port']}"
 
 
 ###############################################################################
@@ -6813,13 +6859,7 @@ def check_admin_password(state, password):
 
 def setup_url(state, token):
     """The one-time URL where the first administrator chooses a password."""
-    return f"{state.settings['public_url'] or tenant_root(state.settings)}{ADMIN}/setup?token={token}"
-
-
-def tenant_root(settings):
-    host = settings["host"]
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings['port']}"
+    return f"{listening_url(state.settings)}{ADMIN}/setup?token={token}"
 
 
 # --- sessions: an opaque id in a cookie, the rest in the database ------------
@@ -6831,12 +6871,7 @@ def start_session(state, client):
         state.models.AdminSession.create(token_hash=hash_api_key(token), csrf=csrf,
                                          created=stamp, last_seen=stamp, client=client)
     bottle.response.set_cookie(SESSION_COOKIE, token, path=ADMIN, httponly=True,
-                               samesite="strict", secure=request_is_https(state))
-
-
-def request_is_https(state):
-    return bottle.request.urlparts.scheme == "https" or \
-        state.settings["public_url"].startswith("https://")
+                               samesite="strict", secure=request_is_https(state.settings))
 
 
 def current_session(state):
@@ -7819,7 +7854,8 @@ class LiveServer:
         self.app = app
         self.token = app.scimlite.mint_key(f"live-server-{new_token()[:8]}")
         self._server = waitress.server.create_server(
-            app, host="127.0.0.1", port=0, threads=threads, ident="scimlite")
+            app, host="127.0.0.1", port=0, threads=threads, ident="scimlite",
+            clear_untrusted_proxy_headers=False)      # scimlite decides (request_origin)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self.base_url = self.url + app.scimlite.settings["base_path"]
         self._thread = threading.Thread(target=self._server.run, name="scimlite-live-server",
@@ -8025,11 +8061,7 @@ def settings_from_args(args, environ):
 
 
 def tenant_url(settings):
-    if settings["public_url"]:
-        return settings["public_url"] + settings["base_path"]
-    host = settings["host"]
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings['port']}{settings['base_path']}"
+    return listening_url(settings) + settings["base_path"]
 
 
 def cmd_serve(settings, out):
@@ -8058,6 +8090,7 @@ def cmd_serve(settings, out):
     server = waitress.create_server(
         app, host=settings["host"], port=settings["port"], threads=settings["threads"],
         ident="scimlite", connection_limit=settings["connection_limit"],
+        clear_untrusted_proxy_headers=False,        # scimlite decides (request_origin)
         # scimlite answers oversized bodies itself, as SCIM errors
         max_request_body_size=settings["max_body_bytes"] * 4 + 65536)
     print(f"Serving on http://{settings['host']}:{settings['port']}/ (Ctrl+C or SIGTERM "
