@@ -62,6 +62,7 @@ import email.headerregistry
 import email.message
 import email.policy
 import email.utils
+import errno
 import hashlib
 import hmac
 import http.client
@@ -329,6 +330,11 @@ def echo(value):
 
 def not_found(what):
     return SCIMError(404, None, f"{what} not found")
+
+
+class StartError(RuntimeError):
+    """scimlite cannot start as configured.  Its message is one line that
+    names the problem and the fix (the command line prints it and exits 2)."""
 
 ###############################################################################
 # Schema: the attribute tables (RFC 7643 §4, §8.7.1) ##########################
@@ -1996,8 +2002,8 @@ def open_database(path):
         try:
             import psycopg      # noqa: F401  (only PostgreSQL needs it)
         except ImportError:
-            raise RuntimeError("a postgresql:// database needs the psycopg driver: "
-                               "pip install -r requirements-postgres.txt") from None
+            raise StartError("a postgresql:// database needs the psycopg driver: "
+                             "pip install -r requirements-postgres.txt") from None
         return PostgresDatabase(path, prefer_psycopg3=True)
     if path == ":memory:":
         # One shared connection; the app serialises requests with a lock.
@@ -2518,8 +2524,8 @@ def backup_before_upgrade(path, current):
         return target
     result = copy_database(path, target)
     if result != "ok":
-        raise RuntimeError(f"the backup {target} before the upgrade is not sound "
-                           f"({result}); the database was left as it was")
+        raise StartError(f"the backup {target} before the upgrade is not sound "
+                         f"({result}); the database was left as it was")
     log.warning("upgrading the database from schema %s to %s; a copy of it as it "
                 "was is in %s", current, SCHEMA_VERSION, target)
     return target
@@ -2542,8 +2548,9 @@ def _migrate(models, path):
         exists = dialect.table_exists(db, models.Option._meta.table_name)
         current = get_option(models, "schema_version", 0) if exists else 0
     if current > SCHEMA_VERSION:
-        raise RuntimeError(f"the database was written by a newer scimlite "
-                           f"(schema {current}); upgrade scimlite")
+        raise StartError(f"the database was written by a newer scimlite "
+                         f"(schema {current}); upgrade scimlite, or choose another "
+                         "file with --db PATH")
     if current == SCHEMA_VERSION and dialect.up_to_date(db, models):
         # PostgreSQL: no DDL, whose table locks would wait on other
         # instances' writes (and deadlock with one that waits for us).
@@ -2561,6 +2568,58 @@ def _migrate(models, path):
         db.create_tables(models.all)        # the tables and indexes a version brings
         dialect.prepare(db, models)
         set_option(models, "schema_version", SCHEMA_VERSION)
+
+
+def open_store(path):
+    """The models of database `path`, migrated; a database that cannot be
+    opened is a StartError naming the problem and the fix."""
+    try:
+        models = build_models(open_database(path))
+    except OSError as exc:      # a new file that cannot be made
+        raise StartError(_store_problem(path, exc)) from None
+    try:
+        if models.dialect.holds_a_file and path != ":memory:":
+            _check_sqlite_file(path, models.Option._meta.table_name)
+        migrate(models, path)
+    except BaseException as exc:
+        models.db.close_all()
+        if isinstance(exc, (OSError, peewee.DatabaseError, sqlite3.DatabaseError)):
+            raise StartError(_store_problem(path, exc)) from None
+        raise
+    return models
+
+
+def _check_sqlite_file(path, option_table):
+    """A file that holds tables but not scimlite's (--db naming another
+    program's database) is refused, read-only: opened for writing, it would
+    be switched to WAL, then filled with scimlite's tables."""
+    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+        tables = {name for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and option_table not in tables:
+        raise StartError(f"{path} is a database of another program (it has tables, "
+                         "none of them scimlite's): choose a new file with --db PATH")
+
+
+def _store_problem(path, exc):
+    """One line for a database that does not open: what, and what to do."""
+    if is_postgres(path):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"cannot open the PostgreSQL database {database_label(path)} ({first}): "
+                "check the URL in db / SCIMLITE_DB and that the server is up")
+    folder = os.path.dirname(os.path.abspath(path))
+    text = str(exc).lower()
+    if "not a database" in text:
+        return (f"{path} is not a SQLite database: is --db right? A new scimlite "
+                "database needs a new file name (--db PATH)")
+    if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
+        return f"{path} is a folder: --db names a file, e.g. --db {os.path.join(path, 'scimlite.db')}"
+    if not os.path.isdir(folder):
+        return (f"the folder {folder} does not exist: create it, or choose another "
+                "place with --db PATH")
+    return (f"cannot write the database {path} ({exc}): choose a folder scimlite may "
+            "write in with --db PATH")
 
 
 def cannot_store(exc):
@@ -4695,7 +4754,7 @@ def load_license_secret(settings):
     if settings["db"] == ":memory:":
         return secrets.token_hex(32).encode("ascii")
     if is_postgres(settings["db"]):
-        raise ValueError("a PostgreSQL database needs 'license_secret' (or "
+        raise StartError("a PostgreSQL database needs 'license_secret' (or "
                          "SCIMLITE_LICENSE_SECRET), the same on every instance: e.g. "
                          "the output of  python -c 'import secrets; print(secrets."
                          "token_hex(32))'")
@@ -4715,7 +4774,7 @@ def load_license_secret(settings):
             os.unlink(draft)
     text = Path(path).read_text("utf-8").strip()
     if len(text) < 32:
-        raise RuntimeError(f"{path}: the license secret is shorter than 32 characters")
+        raise StartError(f"{path}: the license secret is shorter than 32 characters")
     return text.encode("utf-8")
 
 
@@ -4793,7 +4852,7 @@ class Licenses:
         fingerprint = derive_secret(self.secret, "fingerprint").hex()[:16]
         stored = get_option(self.models, SECRET_FINGERPRINT_OPTION, None)
         if stored not in (None, fingerprint) and self.models.License.select().exists():
-            raise RuntimeError(
+            raise StartError(
                 "the license secret is not the one this database's licenses were made "
                 f"with (see license_secret, or the file {license_secret_path(self.settings)}"
                 "); restore it, or no license key will verify")
@@ -5745,8 +5804,7 @@ class ScimLite:
 
     def __init__(self, settings):
         self.settings = settings
-        self.models = build_models(open_database(settings["db"]))
-        migrate(self.models, settings["db"])
+        self.models = open_store(settings["db"])
         self.changes = Changes(self.models, WriteQueue.for_database(settings["db"]))
         self.clock = Clock(settings["deterministic"])
         self.resources = Resources(self.models, self.changes, self.clock)
@@ -8064,9 +8122,72 @@ def tenant_url(settings):
     return listening_url(settings) + settings["base_path"]
 
 
+def open_listeners(settings):
+    """The listening sockets of `host` and `port`, bound before anything
+    else happens: a port that is taken, a port without permission or a
+    host that does not resolve is a StartError, before a key is minted or
+    a token printed.  Port 0 takes a free port (settings["port"] then says
+    which)."""
+    host, port = settings["host"], settings["port"]
+    try:
+        found = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
+                                   socket.IPPROTO_TCP, socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartError(f"--host {host!r} does not resolve ({exc.strerror}): give an "
+                         "address of this machine, e.g. --host 127.0.0.1 (or 0.0.0.0 "
+                         "for every interface)") from None
+    sockets = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):    # once each
+            # Port 0: the second family takes the port the first was given.
+            address = (address[0], settings["port"], *address[2:])
+            sockets.append(_bound_socket(family, kind, proto, address, settings))
+            settings["port"] = sockets[0].getsockname()[1]
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _bound_socket(family, kind, proto, address, settings):
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as Waitress does
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise StartError(_listen_problem(settings, exc)) from None
+    return sock
+
+
+def _listen_problem(settings, exc):
+    """One line for a socket that does not bind: what, and what to do."""
+    host, port = settings["host"], settings["port"]
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} on {host} is in use by another program: stop it, or "
+                f"choose another port with --port {port + 1 if port < 65535 else 8080}")
+    if exc.errno == errno.EACCES:
+        return (f"no permission to listen on port {port} (ports below 1024 need root): "
+                "choose one above 1023 with --port 8080, and put a reverse proxy on "
+                "80 and 443")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"{host} is not an address of this machine: choose one with --host, "
+                "e.g. --host 127.0.0.1 (or 0.0.0.0 for every interface)")
+    return f"cannot listen on {host} port {port} ({exc.strerror}): choose --host and --port"
+
+
 def cmd_serve(settings, out):
     import waitress        # only serving needs it; embedding apps may bring their own
-    app = create_app(settings)
+    sockets = open_listeners(settings)
+    try:
+        app = create_app(settings)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     state = app.scimlite
     url = tenant_url(settings)
     print(f"scimlite {__version__}: database {database_label(settings['db'])}", file=out)
@@ -8088,7 +8209,7 @@ def cmd_serve(settings, out):
               f"  {setup_url(state, state.new_setup_token())}", file=out)
     print_mail_notes(state, out)
     server = waitress.create_server(
-        app, host=settings["host"], port=settings["port"], threads=settings["threads"],
+        app, sockets=sockets, threads=settings["threads"],
         ident="scimlite", connection_limit=settings["connection_limit"],
         clear_untrusted_proxy_headers=False,        # scimlite decides (request_origin)
         # scimlite answers oversized bodies itself, as SCIM errors
@@ -8229,9 +8350,8 @@ def cmd_migrate_db(state, target, out):
     compare every row (tables_that_differ)."""
     if target in (":memory:", state.settings["db"]):
         raise ValueError("--to names another database: a PostgreSQL URL or a new file")
-    models = build_models(open_database(target))
+    models = open_store(target)
     try:
-        migrate(models, target)
         counts = copy_store(state.models, models)
         differ = tables_that_differ(state.models, models)
     finally:
@@ -8468,6 +8588,14 @@ def main(argv=None, environ=None, out=None):
         print(f"scimlite: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    try:
+        return _run(args, settings, environ, out)
+    except StartError as exc:
+        print(f"scimlite: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args, settings, environ, out):
     if args.command == "serve":
         cmd_serve(settings, out)
         return 0
