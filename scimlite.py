@@ -1440,6 +1440,12 @@ def _same_element(attr, old, new):
         fold(old.get("type")) == fold(new.get("type"))
 
 
+def _drop_empty_extensions(data):
+    """An extension left with no attribute is no value (RFC 7643 §2.5)."""
+    for key in [k for k in data if k.startswith("urn:") and not data[k]]:
+        del data[key]
+
+
 def _unset_other_primaries(items, chosen):
     # RFC 7644 §3.5.2: setting primary true on one value sets it false on the rest.
     for item in items:
@@ -1731,8 +1737,7 @@ class Patch:
             holder.pop(attr.name, None)
         else:
             holder[attr.name] = value
-        for key in [k for k in self.data if k.startswith("urn:") and not self.data[k]]:
-            del self.data[key]
+        _drop_empty_extensions(self.data)
 
     # --- membership (rows, not JSON) -------------------------------------------
 
@@ -1767,8 +1772,7 @@ class Patch:
         default is filled in: an attribute a PATCH removes "SHALL be
         considered unassigned" (RFC 7644 §3.5.2.2); an unassigned `active`
         still reads as active wherever scimlite decides (licenses)."""
-        for key in [k for k in self.data if k.startswith("urn:") and not self.data[k]]:
-            del self.data[key]
+        _drop_empty_extensions(self.data)
         check_required(self.rt, self.data)
         return self.data
 
@@ -3542,8 +3546,17 @@ def mint_api_key(models, name, expires=None):
     return token
 
 
+def key_state(row, now=None):
+    """"revoked", "expired" or "active": the one definition of a key that
+    works (active_keys() is the same test in SQL)."""
+    if row.revoked:
+        return "revoked"
+    return "expired" if row.expires is not None and row.expires <= (now or now_text()) \
+        else "active"
+
+
 def active_keys(models, now=None):
-    """Keys that work: not revoked, not expired (at `now`, else now)."""
+    """Keys whose key_state() is "active" (at `now`, else now), as a query."""
     ApiKey = models.ApiKey
     return ApiKey.select().where(ApiKey.revoked.is_null() & (
         ApiKey.expires.is_null() | (ApiKey.expires > (now or now_text()))))
@@ -3599,7 +3612,7 @@ class AuthCache:
             row = find_api_key(self.models, token)
             if row is not None:
                 snapshot.keys[row.key_hash] = row
-        elif row.expires is not None and row.expires <= now_text():
+        elif key_state(row) != "active":
             return None
         return row
 
@@ -3635,8 +3648,15 @@ def revoke_api_key(models, name_or_prefix):
             raise LookupError(f"no active key named or starting with {text!r}")
         if len(rows) > 1:
             raise LookupError(f"{text!r} matches {len(rows)} keys; use the prefix")
-        ApiKey.update(revoked=now_text()).where(ApiKey.id == rows[0].id).execute()
+        revoke_key(models, rows[0].id)
     return rows[0].name
+
+
+def revoke_key(models, key_id):
+    """Mark key `key_id` revoked now, if it is not yet; whether it was."""
+    ApiKey = models.ApiKey
+    return bool(ApiKey.update(revoked=now_text()).where(
+        (ApiKey.id == key_id) & ApiKey.revoked.is_null()).execute())
 
 
 def key_prefix(row):
@@ -4584,17 +4604,10 @@ class ProvisioningLog:
         days = self.settings["log_retention_days"]
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
         RequestLog.delete().where(RequestLog.at < cutoff).execute()
-        keep_from = (RequestLog.select(RequestLog.pk).order_by(RequestLog.pk.desc())
-                     .offset(self.settings["log_max_rows"]).limit(1).scalar())
-        if keep_from is not None:
-            RequestLog.delete().where(RequestLog.pk <= keep_from).execute()
+        keep_newest(RequestLog, self.settings["log_max_rows"])
         # Requests with no valid key cost nothing to send: their own smaller
         # cap, so they can never push the real provisioning history out.
-        keyless = RequestLog.key_name.is_null()
-        keep_from = (RequestLog.select(RequestLog.pk).where(keyless)
-                     .order_by(RequestLog.pk.desc()).offset(self.KEYLESS_ROWS).limit(1).scalar())
-        if keep_from is not None:
-            RequestLog.delete().where(keyless & (RequestLog.pk <= keep_from)).execute()
+        keep_newest(RequestLog, self.KEYLESS_ROWS, RequestLog.key_name.is_null())
         ReadCount = self.models.ReadCount
         ReadCount.delete().where(ReadCount.day < cutoff[:10]).execute()
         self._apply_event_retention()
@@ -4607,10 +4620,16 @@ class ProvisioningLog:
         days = self.settings["event_retention_days"]
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
         Event.delete().where(Event.at < cutoff).execute()
-        keep_from = (Event.select(Event.pk).order_by(Event.pk.desc())
-                     .offset(self.settings["event_max_rows"]).limit(1).scalar())
-        if keep_from is not None:
-            Event.delete().where(Event.pk <= keep_from).execute()
+        keep_newest(Event, self.settings["event_max_rows"])
+
+
+def keep_newest(model, rows, where=SQL_TRUE):
+    """Delete all but the newest `rows` rows (of those `where` selects):
+    finding where they begin reads that many keys, from the newest."""
+    keep_from = (model.select(model.pk).where(where).order_by(model.pk.desc())
+                 .offset(rows).limit(1).scalar())
+    if keep_from is not None:
+        model.delete().where(where & (model.pk <= keep_from)).execute()
 
 
 def _storable(entry):
@@ -5135,24 +5154,42 @@ def smtp_failure(exc):
     return DeliveryError(f"{type(exc).__name__}: {exc}")
 
 
-def open_smtp(settings):
-    """A logged-in SMTP connection as the settings say (smtp_security:
-    "starttls", "tls" from the first byte, or "none")."""
-    host, port, timeout = settings["smtp_host"], settings["smtp_port"], settings["smtp_timeout"]
+def smtp_session_steps(settings):
+    """The steps of opening an SMTP session as the settings say
+    (smtp_security: "starttls", "tls" from the first byte, or "none"):
+    (session, [(what the step is, how to take it)]); session["smtp"] is the
+    connection once made.  open_smtp() takes them all; send-test-email takes
+    them one by one, to say which one failed."""
+    host, port = settings["smtp_host"], settings["smtp_port"]
+    security, timeout = settings["smtp_security"], settings["smtp_timeout"]
     context = ssl.create_default_context()
-    if settings["smtp_security"] == "tls":
-        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    session = {}
+
+    def connect():
+        session["smtp"] = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context) \
+            if security == "tls" else smtplib.SMTP(host, port, timeout=timeout)
+
+    steps = [(f"connection to {host}:{port}" + (" with TLS" if security == "tls" else ""),
+              connect)]
+    if security == "starttls":
+        steps.append(("TLS: STARTTLS", lambda: session["smtp"].starttls(context=context)))
+    if settings["smtp_username"]:
+        steps.append((f"login as {settings['smtp_username']!r}", lambda: session["smtp"].login(
+            settings["smtp_username"], settings["smtp_password"])))
+    return session, steps
+
+
+def open_smtp(settings):
+    """A logged-in SMTP connection as the settings say."""
+    session, steps = smtp_session_steps(settings)
     try:
-        if settings["smtp_security"] == "starttls":
-            smtp.starttls(context=context)
-        if settings["smtp_username"]:
-            smtp.login(settings["smtp_username"], settings["smtp_password"])
+        for _, step in steps:
+            step()
     except BaseException:
-        smtp.close()
+        if "smtp" in session:
+            session["smtp"].close()
         raise
-    return smtp
+    return session["smtp"]
 
 
 def smtp_send(smtp, message):
@@ -5255,6 +5292,27 @@ class MemoryMailer:
 
     def close(self):
         pass
+
+
+def mailer_kind(settings):
+    """How mail leaves: "memory", "console" (mailer = "console", or "smtp"
+    while smtp_host is empty) or "smtp"."""
+    if settings["mailer"] == "memory":
+        return "memory"
+    return "console" if settings["mailer"] == "console" or not settings["smtp_host"] \
+        else "smtp"
+
+
+def describe_mailer(settings):
+    """Where mail goes, in words (the start-up lines, the outbox page)."""
+    kind = mailer_kind(settings)
+    if kind == "memory":
+        return "kept in memory (mailer = \"memory\"): nothing leaves the process"
+    if kind == "console":
+        return ("printed to the console, NOT sent (set smtp_host; check it with "
+                "python scimlite.py send-test-email ADDRESS)")
+    return (f"SMTP via {settings['smtp_host']}:{settings['smtp_port']} "
+            f"({settings['smtp_security']}), from {settings['mail_from']}")
 
 
 def webhook_secret_of(secret, generation):
@@ -5492,12 +5550,10 @@ class Outbox:
         return (parse_datetime(due) - dt.datetime.now(dt.timezone.utc)).total_seconds()
 
     def _mailer(self):
-        kind = self.settings["mailer"]
+        kind = mailer_kind(self.settings)
         if kind == "memory":
             return MemoryMailer(self.sent)
-        if kind == "console" or not self.settings["smtp_host"]:
-            return ConsoleMailer()
-        return SmtpMailer(self.settings)
+        return ConsoleMailer() if kind == "console" else SmtpMailer(self.settings)
 
     def lease_seconds(self):
         """How long a claimed row is left to its sender: the steps of a
@@ -5999,6 +6055,12 @@ def request_header(name):
     return bottle.request.environ.get("HTTP_" + name.upper().replace("-", "_"))
 
 
+def retry_after(seconds):
+    """Retry-After (RFC 9110 §10.2.3) for a wait: whole seconds, rounded up,
+    at least 1 (a client told 0 would come straight back)."""
+    return str(max(1, math.ceil(seconds)))
+
+
 def bearer_token():
     scheme, _, token = (request_header("Authorization") or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -6084,7 +6146,7 @@ def authenticate(state):
         wait = state.auth_failures.failed(client_address(), token or "", time.monotonic())
         if wait:
             raise SCIMError(429, None, "too many failed authentications from this "
-                            "address; retry later", {"Retry-After": str(math.ceil(wait))})
+                            "address; retry later", {"Retry-After": retry_after(wait)})
         challenge = 'Bearer realm="scimlite"' + (', error="invalid_token"' if token else "")
         raise SCIMError(401, None, "a valid API key is required: "
                         "'Authorization: Bearer <key>'" if not token else
@@ -6094,7 +6156,7 @@ def authenticate(state):
     wait = state.key_limit and state.key_limit.wait(row.name, time.monotonic())
     if wait:
         raise SCIMError(429, None, f"the key '{row.name}' is over key_rate_per_minute; "
-                        "retry later", {"Retry-After": str(math.ceil(wait))})
+                        "retry later", {"Retry-After": retry_after(wait)})
     if not enabled:
         raise SCIMError(403, None, "SCIM provisioning is disabled on this server; "
                         "an administrator can enable it with: python scimlite.py "
@@ -6242,6 +6304,11 @@ SECURITY_HEADERS = {
 }
 
 
+def set_security_headers():
+    for name, value in SECURITY_HEADERS.items():
+        bottle.response.set_header(name, value)
+
+
 def install_error_pages(app, state):
     """Bottle's own errors (no route, wrong method) as SCIM JSON on SCIM paths."""
     details = {404: "no such SCIM endpoint", 405: "method not allowed on this endpoint",
@@ -6261,8 +6328,7 @@ def install_error_pages(app, state):
             text = {404: "no such endpoint"}.get(error.status_code) or details.get(
                 error.status_code, error.status_line)
             return json.dumps({"error": text})
-        for name, value in SECURITY_HEADERS.items():     # e.g. a 404 under /admin
-            bottle.response.set_header(name, value)
+        set_security_headers()      # e.g. a 404 under /admin
         return bottle.Bottle.default_error_handler(app, error)
     app.default_error_handler = handler
 
@@ -7012,8 +7078,7 @@ def admin_route(app, state, pages, path, methods=("GET",), public=False):
     def decorate(callback):
         @functools.wraps(callback)
         def page(*args, **kwargs):
-            for name, value in SECURITY_HEADERS.items():
-                bottle.response.set_header(name, value)
+            set_security_headers()
             with state.lock:
                 session = current_session(state)
                 if session is None and not public:
@@ -7094,8 +7159,7 @@ def describe_keys(state):
     now = now_text()
     out = []
     for row in reversed(state.keys()):
-        kind = "revoked" if row.revoked else "expired" if row.expires and \
-            row.expires <= now else "active"
+        kind = key_state(row, now)
         last_day = None if not row.expires else (parse_datetime(row.expires) -
                                                  dt.timedelta(seconds=1)).date().isoformat()
         out.append({"id": row.id, "name": row.name, "prefix": key_prefix(row),
@@ -7232,9 +7296,9 @@ def _install_access(route, render, state, pages, throttle):
         if bottle.request.method == "POST":
             wait = throttle.attempt(client, time.monotonic())
             if wait:
-                bottle.response.set_header("Retry-After", str(int(wait) + 1))
+                bottle.response.set_header("Retry-After", retry_after(wait))
                 return pages.render("login.html", 429, session=None, csrf=form_token(),
-                                    error=f"Too many failed attempts: wait {int(wait) + 1} "
+                                    error=f"Too many failed attempts: wait {retry_after(wait)} "
                                           "seconds, then try again.")
             if check_admin_password(state, bottle.request.forms.getunicode("password") or ""):
                 throttle.succeeded(client)
@@ -7263,9 +7327,9 @@ def _install_account(route, render, state, throttle):
             new = forms.getunicode("new") or ""
             wait = throttle.attempt(client, time.monotonic())
             if wait:
-                bottle.response.set_header("Retry-After", str(int(wait) + 1))
+                bottle.response.set_header("Retry-After", retry_after(wait))
                 return render("password.html", session, error="Too many failed attempts: "
-                              f"wait {int(wait) + 1} seconds, then try again.")
+                              f"wait {retry_after(wait)} seconds, then try again.")
             if not check_admin_password(state, forms.getunicode("current") or ""):
                 record_audit(state, "password.failed", client)
                 error = "The current password is not right."
@@ -7355,7 +7419,7 @@ def _install_keys(route, render, state, flash):
                           text="That key does not exist.")
         if bottle.request.method == "POST" and not row.revoked:
             with state.changes.unit():
-                ApiKey.update(revoked=now_text()).where(ApiKey.id == key_id).execute()
+                revoke_key(state.models, key_id)
             record_audit(state, "key.revoked", client_address(), name=row.name)
             see_other(f"{ADMIN}/keys")
         return render("revoke.html", session, key={"id": row.id, "name": row.name,
@@ -7489,15 +7553,6 @@ def _install_licenses(route, render, state, flash):
             "text": "Copy it now: you will not see it again. Give it to your webhook "
                     "receiver; the old one no longer signs."}
         see_other(f"{ADMIN}/outbox")
-
-
-def describe_mailer(settings):
-    if settings["mailer"] == "memory":
-        return "kept in memory (mailer = \"memory\"): nothing leaves the process"
-    if settings["mailer"] == "console" or not settings["smtp_host"]:
-        return "printed to the console: set smtp_host to send mail"
-    return (f"SMTP via {settings['smtp_host']}:{settings['smtp_port']} "
-            f"({settings['smtp_security']}), from {settings['mail_from']}")
 
 
 def _install_logs(route, render, state):
@@ -7687,8 +7742,7 @@ def _install_pages(app, state):
 
     @app.get("/")
     def index():
-        for name, value in SECURITY_HEADERS.items():
-            bottle.response.set_header(name, value)
+        set_security_headers()
         return template.render(version=__version__, tenant_url=request_base_url(state),
                                admin=ADMIN)
 
@@ -7755,7 +7809,7 @@ def _install_license_api(app, state):
         wait = limit.wait(client_address(), time.monotonic())
         if wait:
             return answer(429, {"error": "too many verifications from this address"},
-                          [("Retry-After", str(max(1, round(wait + 0.5))))])
+                          [("Retry-After", retry_after(wait))])
         try:
             too_long = declared_length() > VERIFY_BODY_BYTES
         except SCIMError as exc:
@@ -8306,11 +8360,7 @@ def print_mail_notes(state, out):
     """Where mail goes, said at start: printed mail is easy to mistake for
     sent mail.  The first webhook signing secret is shown here, once."""
     settings = state.settings
-    if settings["mailer"] == "smtp" and not settings["smtp_host"]:
-        print("  Mail:         printed here, NOT sent (set smtp_host; check it with "
-              "python scimlite.py send-test-email ADDRESS)", file=out)
-    else:
-        print(f"  Mail:         {describe_mailer(settings)}", file=out)
+    print(f"  Mail:         {describe_mailer(settings)}", file=out)
     if settings["webhook_url"] and get_option(state.models, WEBHOOK_SECRET_OPTION,
                                               None) is None:
         print(f"  Webhooks:     to {settings['webhook_url']}, signed with\n"
@@ -8371,28 +8421,12 @@ def cmd_migrate_db(state, target, out):
 
 def smtp_steps(settings, message):
     """The steps of sending one mail that these settings take, each (what it
-    is, how to do it), so that a failure names its step."""
+    is, how to do it), so that a failure names its step: the name looked
+    up, the session opened (smtp_session_steps), the mail sent."""
     host, port = settings["smtp_host"], settings["smtp_port"]
-    security, timeout = settings["smtp_security"], settings["smtp_timeout"]
-    context = ssl.create_default_context()
-    smtp = {}
-
-    def connect():
-        if security == "tls":
-            smtp["c"] = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-        else:
-            smtp["c"] = smtplib.SMTP(host, port, timeout=timeout)
-
-    steps = [(f"DNS: looking up {host}", lambda: socket.getaddrinfo(host, port)),
-             (f"connection to {host}:{port}" + (" with TLS" if security == "tls" else ""),
-              connect)]
-    if security == "starttls":
-        steps.append(("TLS: STARTTLS", lambda: smtp["c"].starttls(context=context)))
-    if settings["smtp_username"]:
-        steps.append((f"login as {settings['smtp_username']!r}", lambda: smtp["c"].login(
-            settings["smtp_username"], settings["smtp_password"])))
-    steps.append(("sending", lambda: smtp_send(smtp["c"], message)))
-    return smtp, steps
+    session, steps = smtp_session_steps(settings)
+    return session, [(f"DNS: looking up {host}", lambda: socket.getaddrinfo(host, port)),
+                     *steps, ("sending", lambda: smtp_send(session["smtp"], message))]
 
 
 def cmd_send_test_email(settings, address, out):
@@ -8402,11 +8436,11 @@ def cmd_send_test_email(settings, address, out):
     subject, text, _ = render_mail("test", {"product": settings["product_name"],
                                            "host": settings["smtp_host"]})
     message = compose_mail(settings, uuid.uuid4().hex, address, "", subject, text, None)
-    if settings["mailer"] != "smtp" or not settings["smtp_host"]:
+    if mailer_kind(settings) != "smtp":
         ConsoleMailer(out).send(message)
         raise ValueError("smtp_host is empty (or mailer is not \"smtp\"): mail is printed "
                          "to the console, as above, and not sent")
-    smtp, steps = smtp_steps(settings, message)
+    session, steps = smtp_steps(settings, message)
     try:
         for step, action in steps:
             try:
@@ -8415,8 +8449,8 @@ def cmd_send_test_email(settings, address, out):
                 raise ValueError(f"{step} failed: {smtp_explained(exc)}") from None
             print(f"ok  {step}", file=out)
     finally:
-        if "c" in smtp:
-            smtp["c"].close()
+        if "smtp" in session:
+            session["smtp"].close()
     print(f"sent a test mail to {address} (the server said: {reply})", file=out)
 
 
@@ -8498,7 +8532,8 @@ def cmd_list_keys(state, out):
     if not rows:
         print("no API keys; mint one with: python scimlite.py mint-key NAME", file=out)
     for row in rows:
-        status = f"revoked {row.revoked}" if row.revoked else "active"
+        status = {"revoked": f"revoked {row.revoked}", "expired": f"expired {row.expires}",
+                  "active": "active"}[key_state(row)]
         print(f"{key_prefix(row)}  {row.name:<20} created {row.created}  "
               f"last used {row.last_used or 'never'}  {status}", file=out)
 

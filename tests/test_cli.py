@@ -33,6 +33,19 @@ def test_list_and_revoke_keys(tmp_path):
     assert "revoked 20" in run("list-keys", "--db", db)[1]
 
 
+def test_list_keys_shows_an_expired_key_as_expired(tmp_path):
+    """An expired key no longer works, so list-keys must not call it active
+    (it did: it looked only at `revoked`)."""
+    db = str(tmp_path / "k.db")
+    run("mint-key", "old", "--db", db)
+    state = scimlite.ScimLite(scimlite.load_settings({"db": db}))
+    ApiKey = state.models.ApiKey
+    ApiKey.update(expires="2020-01-01T00:00:00.000Z").execute()
+    state.close()
+    listing = run("list-keys", "--db", db)[1]
+    assert "expired 2020-01-01T00:00:00.000Z" in listing and "active" not in listing
+
+
 def test_errors_exit_nonzero_with_a_message(tmp_path, capsys):
     db = str(tmp_path / "k.db")
     assert run("revoke-key", "ghost", "--db", db)[0] == 1
