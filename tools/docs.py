@@ -43,19 +43,19 @@ environment.
 NOTES = {
     "db": "A PostgreSQL URL needs `requirements-postgres.txt`; what changes with "
           "it, and how to move a SQLite database over, is in [PostgreSQL and several "
-          "instances](../README.md#postgresql-and-several-instances).",
+          "instances](operations.md#postgresql-and-several-instances).",
     "public_url": "Empty, the URL is taken from each request, including "
                   "`X-Forwarded-Proto`/`-Host`, so set it when the proxy does not "
                   "send them (see [Behind a reverse proxy for "
-                  "TLS](../README.md#running-it-for-years)).",
+                  "TLS](operations.md#behind-a-reverse-proxy-for-tls)).",
     "publish_password": "`password` is accepted either way (Okta sends it on create; "
                         "it is stored only as a scrypt hash), but Microsoft's SCIM "
                         "Validator, discovering the schema, refuses a published "
                         "`password` as \"not supported by the SCIM protocol\"; so it is "
                         "left out unless you turn this on (see "
-                        "[Conformance](../README.md#conformance)).",
+                        "[Conformance](reading-clients.md#conformance)).",
     "threads": "8 measured best on 2 cores: see "
-               "[Performance](../README.md#performance).",
+               "[Performance](performance.md#what-makes-a-request-cheap).",
     "request_seconds": "A client dripping a byte at a time holds nothing for long.",
     "connections_per_address": "Beyond it, that address's half-sent then idle "
                                "connections are closed, oldest first, never one "
@@ -67,9 +67,9 @@ NOTES = {
                   "names); in `json`, a request's fields are the object's fields. "
                   "Never a key or a body.",
     "trusted_proxies": "Every answer carries `X-Request-Id`.",
-    "license_seats": "See [Licenses and mail](../README.md#licenses-and-mail) "
+    "license_seats": "See [A license per user](licenses-and-mail.md#a-license-per-user) "
                      "(Seats).",
-    "license_secret": "See [Licenses and mail](../README.md#licenses-and-mail)"
+    "license_secret": "See [A license per user](licenses-and-mail.md#a-license-per-user)"
                       " (Storage): keep it with your backups.",
     "metrics": "`GET /metrics` counts requests by route pattern, method and status, "
                "with a latency histogram; users by state, groups, licenses and outbox "
