@@ -72,6 +72,18 @@ def test_the_readme_is_short_enough_to_read_first():
     assert lines < 300, f"README.md has {lines} lines: move a long part to docs/"
 
 
+def test_the_readme_lists_every_warning_the_dashboard_gives():
+    """One bullet per note attention() (and license_attention()) can add:
+    a new warning on the dashboard is a new line in the README."""
+    import ast
+    import inspect
+    appends = sum(isinstance(node, ast.Call) and ast.unparse(node.func) == "notes.append"
+                  for function in (scimlite.attention, scimlite.license_attention)
+                  for node in ast.walk(ast.parse(inspect.getsource(function))))
+    warnings = README.split("The dashboard warns when:\n\n", 1)[1].split("\n\n", 1)[0]
+    assert appends == len([line for line in warnings.splitlines() if line.startswith("- ")])
+
+
 # --- links ------------------------------------------------------------------
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
