@@ -1,11 +1,30 @@
-"""Docs that cannot drift from the code: README and config.example.toml
-against the settings table and the CLI."""
+"""Docs that cannot drift from the code: README.md, docs/ and
+config.example.toml against the settings table and the CLI.
+
+Where each check looks: every CLI command in README.md; every setting in
+docs/configuration.md, which tools/docs.py generates from scimlite.SETTINGS
+(and the committed page must be what it writes); links in README.md and
+docs/*.md must reach a file, and a heading where they name one."""
+import importlib.util
+import re
 import tomllib
+import unicodedata
 
 import scimlite
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text("utf-8")
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+
+
+def docs_tool():
+    """tools/docs.py as a module (by path: ROOT/docs/ would shadow `import docs`)."""
+    spec = importlib.util.spec_from_file_location("scimlite_docs_tool",
+                                                  ROOT / "tools" / "docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_setting_is_in_the_example_config_with_its_default():
@@ -15,10 +34,24 @@ def test_every_setting_is_in_the_example_config_with_its_default():
         scimlite.load_settings()
 
 
-def test_every_setting_is_in_the_readme():
+def test_the_configuration_page_is_what_tools_docs_writes():
+    assert CONFIGURATION.read_text("utf-8") == docs_tool().configuration_page(), \
+        "docs/configuration.md is stale: run python tools/docs.py"
+
+
+def test_every_setting_is_in_the_configuration_page_with_its_help():
+    page = CONFIGURATION.read_text("utf-8")
     for setting in scimlite.SETTINGS:
-        assert f"`{setting.key}`" in README, setting.key
-        assert f"`{setting.env}`" in README, setting.env
+        row = next((line for line in page.splitlines()
+                    if line.startswith(f"| `{setting.key}` |")), None)
+        assert row, setting.key
+        assert f"`{setting.env}`" in row and setting.help.replace("|", "\\|") in row
+
+
+def test_the_db_setting_names_the_postgresql_url():
+    row = next(line for line in CONFIGURATION.read_text("utf-8").splitlines()
+               if line.startswith("| `db` |"))
+    assert "postgresql://" in row
 
 
 def test_every_cli_command_is_in_the_readme():
@@ -31,6 +64,80 @@ def test_readme_quick_start_is_the_two_commands():
     assert "pip install -r requirements-test.txt && python -m pytest" in README
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert "pip install -r requirements-test.txt && python -m pytest" in ci
+
+
+def test_the_readme_is_short_enough_to_read_first():
+    """The long parts live in docs/; the README stays a newcomer's page."""
+    lines = len(README.splitlines())
+    assert lines < 300, f"README.md has {lines} lines: move a long part to docs/"
+
+
+def test_the_readme_lists_every_warning_the_dashboard_gives():
+    """One bullet per note attention() (and license_attention()) can add:
+    a new warning on the dashboard is a new line in the README."""
+    import ast
+    import inspect
+    appends = sum(isinstance(node, ast.Call) and ast.unparse(node.func) == "notes.append"
+                  for function in (scimlite.attention, scimlite.license_attention)
+                  for node in ast.walk(ast.parse(inspect.getsource(function))))
+    warnings = README.split("The dashboard warns when:\n\n", 1)[1].split("\n\n", 1)[0]
+    assert appends == len([line for line in warnings.splitlines() if line.startswith("- ")])
+
+
+# --- links ------------------------------------------------------------------
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def prose(text):
+    """Markdown without its code: fenced blocks, indented blocks, `spans`."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    text = re.sub(r"^(?: {4}|\t).*$", "", text, flags=re.M)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+def anchors(path):
+    """GitHub's heading ids of a markdown file: lower case, punctuation
+    dropped, spaces to hyphens, repeats numbered."""
+    seen, out = {}, set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", prose(path.read_text("utf-8")), re.M):
+        slug = "".join(c for c in heading.lower().replace("`", "")
+                       if c in " -_" or unicodedata.category(c)[0] in "LN")
+        slug = slug.replace(" ", "-")
+        number = seen.get(slug, 0)
+        seen[slug] = number + 1
+        out.add(slug if not number else f"{slug}-{number}")
+    return out
+
+
+def broken_links(path):
+    broken = []
+    for target in LINK.findall(prose(path.read_text("utf-8"))):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):      # https:, mailto:
+            continue
+        file, _, anchor = target.partition("#")
+        where = (path.parent / file).resolve() if file else path
+        if not where.exists():
+            broken.append(f"{target} (no such file)")
+        elif anchor and where.suffix == ".md" and anchor not in anchors(where):
+            broken.append(f"{target} (no such heading)")
+    return broken
+
+
+def test_every_relative_link_in_the_readme_and_docs_points_at_what_exists():
+    assert DOCS, "docs/*.md"
+    broken = {path.relative_to(ROOT).as_posix(): broken_links(path)
+              for path in [ROOT / "README.md", *DOCS]}
+    assert not {k: v for k, v in broken.items() if v}, broken
+
+
+def test_the_link_check_sees_a_broken_link(tmp_path):
+    (tmp_path / "there.md").write_text("# A heading\n")
+    page = tmp_path / "page.md"
+    page.write_text("[ok](there.md#a-heading) [gone](missing.md) [no](there.md#nope)\n"
+                    "`[in code](missing.md)`\n\n    [indented](missing.md)\n")
+    assert broken_links(page) == ["missing.md (no such file)",
+                                  "there.md#nope (no such heading)"]
 
 
 # --- the file reads top to bottom ---------------------------------------------
