@@ -165,8 +165,8 @@ class Setting:
 SETTINGS = (
     Setting("db", "scimlite.db", str,
             'SQLite database file (":memory:" for a throw-away database), or a '
-            'PostgreSQL URL "postgresql://user:password@host:5432/name" (README: '
-            'several instances)'),
+            'PostgreSQL URL "postgresql://user:password@host:5432/name" '
+            '(docs/operations.md: several instances)'),
     Setting("host", "127.0.0.1", str, "address the server listens on"),
     Setting("port", 8080, int, "TCP port the server listens on"),
     Setting("base_path", "/scim/v2", str, "URL path of the SCIM API"),
@@ -189,7 +189,7 @@ SETTINGS = (
             "answer to a successful Group PATCH: 200 with the group, or 204 with no "
             "body (Microsoft's advice for large groups)"),
     Setting("threads", 8, int,
-            "Waitress worker threads (8 measured best on 2 cores; README, Performance)"),
+            "Waitress worker threads (8 measured best on 2 cores; docs/performance.md)"),
     Setting("connection_limit", 500, int,
             "most connections Waitress holds at once (beyond: new ones wait)"),
     Setting("request_seconds", 15, int,
@@ -763,7 +763,7 @@ def read_resource(rt, body):
 
     data holds readWrite/immutable attributes under their canonical names,
     extension attributes under the extension's URN.  Decisions, documented in
-    README ("How scimlite reads what clients send"):
+    docs/reading-clients.md:
     - readOnly attributes (id, meta, groups, ...) are ignored, RFC 7644 §3.3;
     - unknown attributes and unknown schema URIs are ignored, so that an
       Entra or Okta mapping of a custom attribute never breaks provisioning;
@@ -4347,7 +4347,8 @@ class Resources:
         """Quirk, Bruno's SCIM docs: membership written through the user,
         PATCH /Users/{id} {"op": "Add", "path": "groups", "value": [{"value":
         groupId}]}.  RFC 7643 makes User.groups readOnly; scimlite accepts it
-        and changes the named groups' members (README; tests/test_patch.py)."""
+        and changes the named groups' members (docs/reading-clients.md;
+        tests/test_patch.py)."""
         groups = _DirectGroups(self._direct_groups(row.id), self._check_groups)
         apply_member_ops(ops, groups)
         Table.set_in_group(row, bool(groups.target))
@@ -6055,7 +6056,7 @@ def request_header(name):
     return bottle.request.environ.get("HTTP_" + name.upper().replace("-", "_"))
 
 
-def retry_after(seconds):
+def retry_after_header(seconds):
     """Retry-After (RFC 9110 §10.2.3) for a wait: whole seconds, rounded up,
     at least 1 (a client told 0 would come straight back)."""
     return str(max(1, math.ceil(seconds)))
@@ -6146,7 +6147,7 @@ def authenticate(state):
         wait = state.auth_failures.failed(client_address(), token or "", time.monotonic())
         if wait:
             raise SCIMError(429, None, "too many failed authentications from this "
-                            "address; retry later", {"Retry-After": retry_after(wait)})
+                            "address; retry later", {"Retry-After": retry_after_header(wait)})
         challenge = 'Bearer realm="scimlite"' + (', error="invalid_token"' if token else "")
         raise SCIMError(401, None, "a valid API key is required: "
                         "'Authorization: Bearer <key>'" if not token else
@@ -6156,7 +6157,7 @@ def authenticate(state):
     wait = state.key_limit and state.key_limit.wait(row.name, time.monotonic())
     if wait:
         raise SCIMError(429, None, f"the key '{row.name}' is over key_rate_per_minute; "
-                        "retry later", {"Retry-After": retry_after(wait)})
+                        "retry later", {"Retry-After": retry_after_header(wait)})
     if not enabled:
         raise SCIMError(403, None, "SCIM provisioning is disabled on this server; "
                         "an administrator can enable it with: python scimlite.py "
@@ -7296,9 +7297,9 @@ def _install_access(route, render, state, pages, throttle):
         if bottle.request.method == "POST":
             wait = throttle.attempt(client, time.monotonic())
             if wait:
-                bottle.response.set_header("Retry-After", retry_after(wait))
+                bottle.response.set_header("Retry-After", retry_after_header(wait))
                 return pages.render("login.html", 429, session=None, csrf=form_token(),
-                                    error=f"Too many failed attempts: wait {retry_after(wait)} "
+                                    error=f"Too many failed attempts: wait {retry_after_header(wait)} "
                                           "seconds, then try again.")
             if check_admin_password(state, bottle.request.forms.getunicode("password") or ""):
                 throttle.succeeded(client)
@@ -7327,9 +7328,9 @@ def _install_account(route, render, state, throttle):
             new = forms.getunicode("new") or ""
             wait = throttle.attempt(client, time.monotonic())
             if wait:
-                bottle.response.set_header("Retry-After", retry_after(wait))
+                bottle.response.set_header("Retry-After", retry_after_header(wait))
                 return render("password.html", session, error="Too many failed attempts: "
-                              f"wait {retry_after(wait)} seconds, then try again.")
+                              f"wait {retry_after_header(wait)} seconds, then try again.")
             if not check_admin_password(state, forms.getunicode("current") or ""):
                 record_audit(state, "password.failed", client)
                 error = "The current password is not right."
@@ -7809,7 +7810,7 @@ def _install_license_api(app, state):
         wait = limit.wait(client_address(), time.monotonic())
         if wait:
             return answer(429, {"error": "too many verifications from this address"},
-                          [("Retry-After", retry_after(wait))])
+                          [("Retry-After", retry_after_header(wait))])
         try:
             too_long = declared_length() > VERIFY_BODY_BYTES
         except SCIMError as exc:

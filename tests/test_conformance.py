@@ -1,6 +1,7 @@
 """The public SCIM conformance checker, scim2-tester (PyPI), run in-process
 against scimlite through its WSGI client: every check passes but the two
-whose expectation RFC 7643 does not share (see README, "Conformance")."""
+whose expectation RFC 7643 does not share (see docs/reading-clients.md,
+"Conformance")."""
 import collections
 
 import pytest

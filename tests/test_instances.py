@@ -1,4 +1,4 @@
-"""Several instances on one PostgreSQL database (README: several
+"""Several instances on one PostgreSQL database (docs/operations.md: several
 instances): two `python scimlite.py` processes started together on one
 empty database, raced against each other through their HTTP ports.
 

@@ -326,7 +326,7 @@ def test_bad_filter_is_400_invalid_filter(scim):
 
 
 def test_null_empty_list_and_empty_object_are_no_value_for_any_attribute(scim):
-    """README: null, [] and {} mean "no value" (RFC 7643 §2.5), whatever
+    """docs/reading-clients.md: null, [] and {} mean "no value" (RFC 7643 §2.5), whatever
     the attribute's type."""
     user = scim.post("/Users", {"userName": "n1", "name": [], "active": {},
                                 "title": None, ENT: []}).json
