@@ -18,7 +18,8 @@ Embedding (tests of other projects)::
 The file reads top to bottom; each section uses only those above it.
 
     Constants       URNs, media type, limits, the settings table
-    Errors          SCIMError and the scimType table
+    Errors          SCIMError and the scimType table; StartError
+    Settings        the table of keys with their checks, and the loader
     Schema          the declarative attribute tables (User, Enterprise, Group)
     Values          request bodies checked and normalised against the tables
     Filter          tokenize, parse, check, print, evaluate in memory
@@ -33,7 +34,7 @@ The file reads top to bottom; each section uses only those above it.
     Log             the provisioning log, the audit trail, request metrics
     Licenses        keys, seats, one license per user, the verify answer
     Outbox          mail and webhooks, written with the change, sent after commit
-    Settings        the settings layers, and ScimLite: the state of one app
+    App             ScimLite: everything one app owns
     HTTP            bodies, parameters, auth, errors as SCIM JSON
     Queries         lists, sorting, paging, .search
     Bulk            /Bulk with bulkId references
@@ -147,129 +148,6 @@ MAX_JSON_DEPTH = 64           # nesting of a request body; deeper is 400 (no SCI
 LICENSE_MAILS = ("issued", "suspended", "restored", "revoked")
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One configuration key: its default, type and one line of help."""
-    key: str
-    default: object
-    type: type
-    help: str
-
-    @property
-    def env(self):
-        return "SCIMLITE_" + self.key.upper()
-
-
-# The settings table drives config-file checks, SCIMLITE_* environment
-# variables, the CLI flags and config.example.toml (a test keeps them equal).
-SETTINGS = (
-    Setting("db", "scimlite.db", str,
-            'SQLite database file (":memory:" for a throw-away database), or a '
-            'PostgreSQL URL "postgresql://user:password@host:5432/name" '
-            '(docs/operations.md: several instances)'),
-    Setting("host", "127.0.0.1", str, "address the server listens on"),
-    Setting("port", 8080, int, "TCP port the server listens on"),
-    Setting("base_path", "/scim/v2", str, "URL path of the SCIM API"),
-    Setting("public_url", "", str,
-            "external URL of the server (https://idm.example.com) used in "
-            "Location and meta.location; empty: taken from each request"),
-    Setting("max_body_bytes", 1048576, int,
-            "largest request body accepted, in bytes (larger: 413)"),
-    Setting("page_size", 100, int, "list page size when a client sends no count"),
-    Setting("max_page_size", 1000, int,
-            "largest list page served (advertised as filter.maxResults)"),
-    Setting("bulk_max_operations", 1000, int,
-            "most operations in one /Bulk request (advertised; more: 413)"),
-    Setting("bulk_max_payload_bytes", 1048576, int,
-            "largest /Bulk request body, in bytes (advertised; larger: 413)"),
-    Setting("publish_password", False, bool,
-            "list `password` in /Schemas (it is accepted either way; Microsoft's SCIM "
-            "Validator refuses a published one)"),
-    Setting("group_patch_status", 200, int,
-            "answer to a successful Group PATCH: 200 with the group, or 204 with no "
-            "body (Microsoft's advice for large groups)"),
-    Setting("threads", 8, int,
-            "Waitress worker threads (8 measured best on 2 cores; docs/performance.md)"),
-    Setting("connection_limit", 500, int,
-            "most connections Waitress holds at once (beyond: new ones wait)"),
-    Setting("request_seconds", 15, int,
-            "a request's head and body must arrive within this many seconds of its "
-            "first byte, else the connection is closed (slow clients hold nothing)"),
-    Setting("connections_per_address", 50, int,
-            "most connections one client address may hold (trusted_proxies exempt); "
-            "beyond, its idle or half-sent ones are closed"),
-    Setting("drain_seconds", 20, int,
-            "on SIGTERM or Ctrl+C, how long the requests in flight may take to finish"),
-    Setting("log_level", "info", str, "logging level: debug, info, warning, error"),
-    Setting("log_format", "text", str,
-            'log lines as "text" or "json" (one object per line); each request is '
-            "one line: time, method, path, status, duration, key name, request id"),
-    Setting("trusted_proxies", [], list,
-            "addresses of reverse proxies trusted with X-Forwarded-Proto and "
-            "X-Forwarded-Host (the URLs scimlite builds) and X-Request-Id (kept as "
-            "the request id); from anyone else these headers are ignored"),
-    Setting("session_idle_minutes", 30, int,
-            "an admin session ends after this many minutes without a request"),
-    Setting("session_max_hours", 12, int,
-            "an admin session ends this many hours after login, however busy"),
-    Setting("log_reads", False, bool,
-            "keep every read-only SCIM request in the provisioning log (off: "
-            "reads are counted per day and key, writes and failures kept)"),
-    Setting("log_retention_days", 30, int,
-            "provisioning log entries older than this many days are deleted"),
-    Setting("log_max_rows", 100000, int,
-            "the provisioning log keeps at most this many entries, newest first"),
-    Setting("license_seats", 0, int,
-            "licenses that may be active at once (0: no limit); a user past the "
-            "limit is created and waits for a seat, oldest first"),
-    Setting("license_secret", "", str,
-            "secret that license keys and the webhook secret derive from (empty: "
-            "kept in the file DB.secret beside the database, made on first start; "
-            "required with PostgreSQL, the same on every instance)"),
-    Setting("license_mails", list(LICENSE_MAILS), list,
-            "license changes mailed to the user: issued, suspended, restored, revoked"),
-    Setting("product_name", "scimlite", str, "the product named in license mails"),
-    Setting("admin_email", "", str,
-            "address told when every license seat is taken (empty: dashboard only)"),
-    Setting("mailer", "smtp", str,
-            'how mail leaves: "smtp" (printed to the console while smtp_host is '
-            'empty), "console", or "memory" (kept on the app, for tests)'),
-    Setting("smtp_host", "", str, "SMTP server (empty: mail is printed, not sent)"),
-    Setting("smtp_port", 587, int, "SMTP server port"),
-    Setting("smtp_security", "starttls", str,
-            'SMTP transport security: "starttls", "tls" (implicit, port 465) or "none"'),
-    Setting("smtp_username", "", str, "SMTP login (empty: no login)"),
-    Setting("smtp_password", "", str, "SMTP password (never logged or shown)"),
-    Setting("smtp_timeout", 30, int, "seconds an SMTP server may take to answer"),
-    Setting("mail_from", "scimlite@localhost", str, "the From address of every mail"),
-    Setting("verify_rate_per_minute", 60, int,
-            "license verifications one client address may ask for per minute"),
-    Setting("webhook_url", "", str,
-            "URL that each change event is POSTed to, signed (empty: no webhooks)"),
-    Setting("metrics", False, bool,
-            "serve GET /metrics in the Prometheus text format (off: 404)"),
-    Setting("metrics_token", "", str,
-            "bearer token /metrics asks for (empty: none; keep /metrics off the "
-            "public internet then)"),
-    Setting("deterministic", False, bool,
-            "resources get counted ids and times from a clock that stands still "
-            "until a test moves it (app.scimlite.clock), for snapshot tests"),
-    Setting("seed", "", str,
-            "a JSON file of SCIM users and groups (as `export` writes) loaded at "
-            "start into an empty store (empty: none)"),
-    Setting("key_rate_per_minute", 0, int,
-            "SCIM requests one API key may make per minute (0: no limit); past it, "
-            "429 with Retry-After"),
-    Setting("event_retention_days", 365, int,
-            "events (each change, as a user's history shows it) older than this many "
-            "days are deleted"),
-    Setting("event_max_rows", 1000000, int,
-            "the event table keeps at most this many events, newest first"),
-    Setting("faults", [], list,
-            "failures injected into SCIM requests, to test a client's retries (off: "
-            "empty); each a table of route, method, status/delay/drop, times/fraction"),
-)
-SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
 ###############################################################################
 # Errors ######################################################################
@@ -335,6 +213,389 @@ def not_found(what):
 class StartError(RuntimeError):
     """scimlite cannot start as configured.  Its message is one line that
     names the problem and the fix (the command line prints it and exits 2)."""
+
+###############################################################################
+# Settings: the table of keys with their checks, and the loader ##############
+###############################################################################
+
+ADDRESS = re.compile(r"[!#-'*+\-/-9=?A-Z^-~]+(\.[!#-'*+\-/-9=?A-Z^-~]+)*"
+                     r"@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def is_address(value):
+    return isinstance(value, str) and len(value) <= 254 and ADDRESS.fullmatch(value)
+
+
+def one_line(text, limit=200):
+    """Text for a mail header: control characters (CR, LF...) become
+    spaces, so no value can start a header of its own."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()[:limit]
+
+
+def is_postgres(db_setting):
+    """Whether the `db` setting names a PostgreSQL database (a URL)."""
+    return db_setting.startswith(("postgresql://", "postgres://"))
+
+
+# --- what a value of `faults` is ------------------------------------------------
+
+@dataclass
+class Fault:
+    """A failure injected into matching SCIM requests (the `faults` setting,
+    or LiveServer.inject() in a test): for testing a client's retries.
+
+    route   a glob on the path below base_path, e.g. "/Users*"; method "*"
+    or one method; then what happens: `status` (429 and 503 carry
+    Retry-After: retry_after), `delay` seconds before the request is served,
+    or `drop` (the connection ends mid-response); for the next `times`
+    matching requests, or a `fraction` of them, or (neither) every one.
+    A SCIM request can never change these.
+    """
+    route: str = "*"
+    method: str = "*"
+    status: int | None = None
+    retry_after: int = 1
+    delay: float = 0.0
+    drop: bool = False
+    times: int | None = None
+    fraction: float | None = None
+
+    @classmethod
+    def read(cls, spec):
+        if not isinstance(spec, dict) or set(spec) - {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError(f"a fault is a table of {[f.name for f in dataclasses.fields(cls)]}")
+        fault = cls(**spec)
+        if fault.status not in (None, 429, 500, 503):
+            raise ValueError("a fault's status is 429, 500 or 503")
+        if fault.status is None and not fault.delay and not fault.drop:
+            raise ValueError("a fault needs a status, a delay or drop = true")
+        if fault.fraction is not None and not 0 < fault.fraction <= 1:
+            raise ValueError("a fault's fraction is above 0 and at most 1")
+        return fault
+
+    def matches(self, method, path):
+        return self.method in ("*", method) and fnmatch.fnmatchcase(path, self.route)
+
+
+# --- the checks the table names ------------------------------------------------
+
+def _starts_with_slash(value):
+    if not value.startswith("/"):
+        raise ValueError("must start with '/'")
+
+
+def _no_trailing_slash(value):
+    return value.rstrip("/")
+
+
+def _addresses(value):
+    if not all(isinstance(a, str) for a in value):
+        raise ValueError("must be a list of addresses")
+
+
+def _address_or_empty(value):
+    if value and not is_address(value):
+        raise ValueError("must be an address (it@example.com)")
+
+
+def _mail_from(value):
+    if not is_address(email.utils.parseaddr(value)[1]) or one_line(value) != value:
+        raise ValueError("must be an address, with or without a name: "
+                         "licenses@example.com or Acme Licensing <licenses@example.com>")
+
+
+def _http_url_or_empty(value):
+    if value and not re.match(r"https?://", value):
+        raise ValueError("must start with http:// or https://")
+
+
+def _faults(value):
+    for number, spec in enumerate(value, 1):
+        try:
+            Fault.read(spec)        # refused here, with the reason, if malformed
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"entry {number}: {exc}") from None
+
+
+def _words(values):
+    """("a", "b", "c") as "a, b or c"."""
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+
+
+# --- the table -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, type, one line of help, and what
+    a value must be.  Checked in this order: the type (a string from the
+    environment converted), `choices` (of each element, for a list),
+    `minimum` and `maximum`, `check` (raises ValueError saying what is
+    wrong), then `clean` makes the value as it is kept.  `fold_case`: the
+    choices ignore case, and the value is kept lower-cased.  `required_with`
+    (key, test, why): the setting may not be empty when test(that key's
+    value) holds."""
+    key: str
+    default: object
+    type: type
+    help: str
+    choices: tuple = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    check: object = None
+    clean: object = None
+    fold_case: bool = False
+    required_with: tuple = ()
+
+    @property
+    def env(self):
+        return "SCIMLITE_" + self.key.upper()
+
+    def allowed(self):
+        """What a value must be, in words ("" when any value of the type is)."""
+        if self.choices:
+            return (f"any of {_words(self.choices)}" if self.type is list
+                    else _words(self.choices))
+        if self.minimum is not None and self.maximum is not None:
+            return f"between {self.minimum} and {self.maximum}"
+        if self.minimum is not None:
+            return f"at least {self.minimum}" + (" (0: no limit)" if self.minimum == 0 else "")
+        return ""
+
+    def convert(self, value, source):
+        """`value` as this setting's type (a string from the environment
+        converted), or ValueError naming where it came from."""
+        if self.type is list:
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise ValueError(f"{source}: '{self.key}' must be a JSON array") from None
+            if not isinstance(value, list):
+                raise ValueError(f"{source}: '{self.key}' must be an array")
+        elif self.type is bool:
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+                value = value.strip().lower() in ("true", "1")
+            if not isinstance(value, bool):
+                raise ValueError(f"{source}: '{self.key}' must be true or false")
+        elif self.type is int:
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{source}: '{self.key}' must be an integer")
+        elif not isinstance(value, str):
+            raise ValueError(f"{source}: '{self.key}' must be a string")
+        return value
+
+    def checked(self, value):
+        """`value` checked against the table and cleaned, or ValueError."""
+        if self.fold_case:
+            value = value.lower()
+        items = value if self.type is list else [value]
+        wrong = [v for v in items if self.choices and v not in self.choices]
+        if wrong:
+            shown = ", ".join(map(str, wrong))
+            raise ValueError(f"'{self.key}' takes only {_words(self.choices)}, not {shown}"
+                             if self.type is list else f"'{self.key}' must be {self.allowed()}")
+        if (self.minimum is not None and value < self.minimum) or \
+                (self.maximum is not None and value > self.maximum):
+            raise ValueError(f"'{self.key}' must be {self.allowed()}")
+        if self.check is not None:
+            try:
+                self.check(value)
+            except ValueError as exc:
+                raise ValueError(f"'{self.key}' {exc}") from None
+        return self.clean(value) if self.clean else value
+
+
+# The settings table drives config-file checks, SCIMLITE_* environment
+# variables, the --db/--host/--port flags, docs/configuration.md and
+# config.example.toml (both written by tools/docs.py; tests keep them equal).
+SETTINGS = (
+    Setting("db", "scimlite.db", str,
+            'SQLite database file (":memory:" for a throw-away database), or a '
+            'PostgreSQL URL "postgresql://user:password@host:5432/name" '
+            '(docs/operations.md: several instances)'),
+    Setting("host", "127.0.0.1", str, "address the server listens on"),
+    Setting("port", 8080, int, "TCP port the server listens on",
+            minimum=0, maximum=65535),
+    Setting("base_path", "/scim/v2", str, "URL path of the SCIM API",
+            check=_starts_with_slash, clean=_no_trailing_slash),
+    Setting("public_url", "", str,
+            "external URL of the server (https://idm.example.com) used in "
+            "Location and meta.location; empty: taken from each request",
+            clean=_no_trailing_slash),
+    Setting("max_body_bytes", 1048576, int,
+            "largest request body accepted, in bytes (larger: 413)",
+            minimum=1),
+    Setting("page_size", 100, int, "list page size when a client sends no count",
+            minimum=1),
+    Setting("max_page_size", 1000, int,
+            "largest list page served (advertised as filter.maxResults)",
+            minimum=1),
+    Setting("bulk_max_operations", 1000, int,
+            "most operations in one /Bulk request (advertised; more: 413)",
+            minimum=1),
+    Setting("bulk_max_payload_bytes", 1048576, int,
+            "largest /Bulk request body, in bytes (advertised; larger: 413)",
+            minimum=1),
+    Setting("publish_password", False, bool,
+            "list `password` in /Schemas (it is accepted either way; Microsoft's SCIM "
+            "Validator refuses a published one)"),
+    Setting("group_patch_status", 200, int,
+            "answer to a successful Group PATCH: 200 with the group, or 204 with no "
+            "body (Microsoft's advice for large groups)",
+            choices=(200, 204)),
+    Setting("threads", 8, int,
+            "Waitress worker threads (8 measured best on 2 cores; docs/performance.md)",
+            minimum=1),
+    Setting("connection_limit", 500, int,
+            "most connections Waitress holds at once (beyond: new ones wait)",
+            minimum=1),
+    Setting("request_seconds", 15, int,
+            "a request's head and body must arrive within this many seconds of its "
+            "first byte, else the connection is closed (slow clients hold nothing)",
+            minimum=1),
+    Setting("connections_per_address", 50, int,
+            "most connections one client address may hold (trusted_proxies exempt); "
+            "beyond, its idle or half-sent ones are closed",
+            minimum=1),
+    Setting("drain_seconds", 20, int,
+            "on SIGTERM or Ctrl+C, how long the requests in flight may take to finish",
+            minimum=0),
+    Setting("log_level", "info", str, "logging level: debug, info, warning, error",
+            choices=("debug", "info", "warning", "error"), fold_case=True),
+    Setting("log_format", "text", str,
+            'log lines as "text" or "json" (one object per line); each request is '
+            "one line: time, method, path, status, duration, key name, request id",
+            choices=("text", "json")),
+    Setting("trusted_proxies", [], list,
+            "addresses of reverse proxies trusted with X-Forwarded-Proto and "
+            "X-Forwarded-Host (the URLs scimlite builds) and X-Request-Id (kept as "
+            "the request id); from anyone else these headers are ignored",
+            check=_addresses),
+    Setting("session_idle_minutes", 30, int,
+            "an admin session ends after this many minutes without a request",
+            minimum=1),
+    Setting("session_max_hours", 12, int,
+            "an admin session ends this many hours after login, however busy",
+            minimum=1),
+    Setting("log_reads", False, bool,
+            "keep every read-only SCIM request in the provisioning log (off: "
+            "reads are counted per day and key, writes and failures kept)"),
+    Setting("log_retention_days", 30, int,
+            "provisioning log entries older than this many days are deleted",
+            minimum=1),
+    Setting("log_max_rows", 100000, int,
+            "the provisioning log keeps at most this many entries, newest first",
+            minimum=1),
+    Setting("license_seats", 0, int,
+            "licenses that may be active at once (0: no limit); a user past the "
+            "limit is created and waits for a seat, oldest first",
+            minimum=0),
+    Setting("license_secret", "", str,
+            "secret that license keys and the webhook secret derive from (empty: "
+            "kept in the file DB.secret beside the database, made on first start; "
+            "required with PostgreSQL, the same on every instance)",
+            required_with=("db", is_postgres, "a PostgreSQL database needs 'license_secret' (or SCIMLITE_LICENSE_SECRET), the same on every instance: e.g. the output of  python -c 'import secrets; print(secrets.token_hex(32))'")),
+    Setting("license_mails", list(LICENSE_MAILS), list,
+            "license changes mailed to the user: issued, suspended, restored, revoked",
+            choices=LICENSE_MAILS),
+    Setting("product_name", "scimlite", str, "the product named in license mails"),
+    Setting("admin_email", "", str,
+            "address told when every license seat is taken (empty: dashboard only)",
+            check=_address_or_empty),
+    Setting("mailer", "smtp", str,
+            'how mail leaves: "smtp" (printed to the console while smtp_host is '
+            'empty), "console", or "memory" (kept on the app, for tests)',
+            choices=("smtp", "console", "memory")),
+    Setting("smtp_host", "", str, "SMTP server (empty: mail is printed, not sent)"),
+    Setting("smtp_port", 587, int, "SMTP server port"),
+    Setting("smtp_security", "starttls", str,
+            'SMTP transport security: "starttls", "tls" (implicit, port 465) or "none"',
+            choices=("starttls", "tls", "none")),
+    Setting("smtp_username", "", str, "SMTP login (empty: no login)"),
+    Setting("smtp_password", "", str, "SMTP password (never logged or shown)"),
+    Setting("smtp_timeout", 30, int, "seconds an SMTP server may take to answer",
+            minimum=1),
+    Setting("mail_from", "scimlite@localhost", str, "the From address of every mail",
+            check=_mail_from),
+    Setting("verify_rate_per_minute", 60, int,
+            "license verifications one client address may ask for per minute",
+            minimum=1),
+    Setting("webhook_url", "", str,
+            "URL that each change event is POSTed to, signed (empty: no webhooks)",
+            check=_http_url_or_empty),
+    Setting("metrics", False, bool,
+            "serve GET /metrics in the Prometheus text format (off: 404)"),
+    Setting("metrics_token", "", str,
+            "bearer token /metrics asks for (empty: none; keep /metrics off the "
+            "public internet then)"),
+    Setting("deterministic", False, bool,
+            "resources get counted ids and times from a clock that stands still "
+            "until a test moves it (app.scimlite.clock), for snapshot tests"),
+    Setting("seed", "", str,
+            "a JSON file of SCIM users and groups (as `export` writes) loaded at "
+            "start into an empty store (empty: none)"),
+    Setting("key_rate_per_minute", 0, int,
+            "SCIM requests one API key may make per minute (0: no limit); past it, "
+            "429 with Retry-After",
+            minimum=0),
+    Setting("event_retention_days", 365, int,
+            "events (each change, as a user's history shows it) older than this many "
+            "days are deleted",
+            minimum=1),
+    Setting("event_max_rows", 1000000, int,
+            "the event table keeps at most this many events, newest first",
+            minimum=1),
+    Setting("faults", [], list,
+            "failures injected into SCIM requests, to test a client's retries (off: "
+            "empty); each a table of route, method, status/delay/drop, times/fraction",
+            check=_faults),
+)
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+# --- the loader ------------------------------------------------------------------
+
+def check_settings(settings):
+    """Every setting checked against its row of the table, then the ones
+    that depend on another; `settings` cleaned in place and returned."""
+    for setting in SETTINGS:
+        settings[setting.key] = setting.checked(settings[setting.key])
+    for setting in SETTINGS:
+        if setting.required_with and not settings[setting.key]:
+            other, test, why = setting.required_with
+            if test(settings[other]):
+                raise ValueError(why)
+    return settings
+
+
+def load_settings(config=None, *, environ=None, overrides=None):
+    """The settings: defaults < config (dict or TOML path) < environ < overrides.
+
+    create_app() passes only `config`, so an embedded app never reads the
+    environment by surprise; the CLI adds SCIMLITE_* variables and its flags.
+    """
+    settings = {s.key: s.default for s in SETTINGS}
+    layers = []
+    if isinstance(config, (str, os.PathLike)):
+        with open(config, "rb") as handle:
+            layers.append((str(config), tomllib.load(handle)))
+    elif config is not None:
+        layers.append(("config", dict(config)))
+    if environ is not None:
+        layers.append(("environment", {s.key: environ[s.env] for s in SETTINGS
+                                       if s.env in environ}))
+    layers.append(("command line", {k: v for k, v in (overrides or {}).items()
+                                    if v is not None}))
+    for source, values in layers:
+        for key, value in values.items():
+            if key not in SETTINGS_BY_KEY:
+                raise ValueError(f"{source}: unknown setting '{key}'")
+            settings[key] = SETTINGS_BY_KEY[key].convert(value, source)
+    return check_settings(settings)
+
 
 ###############################################################################
 # Schema: the attribute tables (RFC 7643 §4, §8.7.1) ##########################
@@ -1968,11 +2229,6 @@ class PostgresDatabase(_RemembersConnections, peewee.PostgresqlDatabase):
                 self._close(self._state.conn)
             self._state.reset()
         return super().cursor(named_cursor)
-
-
-def is_postgres(db_setting):
-    """Whether the `db` setting names a PostgreSQL database (a URL)."""
-    return db_setting.startswith(("postgresql://", "postgres://"))
 
 
 def database_label(db_setting):
@@ -4706,10 +4962,6 @@ LICENSE_CHARS = 25
 VERIFY_CODES = {"active": "VALID", "suspended": "SUSPENDED", "waiting": "SUSPENDED",
                 "revoked": "REVOKED"}
 SECRET_FINGERPRINT_OPTION = "license_secret_fingerprint"
-ADDRESS = re.compile(r"[!#-'*+\-/-9=?A-Z^-~]+(\.[!#-'*+\-/-9=?A-Z^-~]+)*"
-                     r"@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-
-
 def license_check_char(body):
     """The check character of a key's first 24 characters: their values
     weighted by position, modulo 31.  31 is a prime above every weight, so
@@ -4773,11 +5025,7 @@ def load_license_secret(settings):
         return settings["license_secret"].encode("utf-8")
     if settings["db"] == ":memory:":
         return secrets.token_hex(32).encode("ascii")
-    if is_postgres(settings["db"]):
-        raise StartError("a PostgreSQL database needs 'license_secret' (or "
-                         "SCIMLITE_LICENSE_SECRET), the same on every instance: e.g. "
-                         "the output of  python -c 'import secrets; print(secrets."
-                         "token_hex(32))'")
+    assert not is_postgres(settings["db"]), "check_settings requires license_secret"
     path = license_secret_path(settings)
     if not os.path.exists(path):
         # Written whole under another name, then linked: a process starting
@@ -4796,10 +5044,6 @@ def load_license_secret(settings):
     if len(text) < 32:
         raise StartError(f"{path}: the license secret is shorter than 32 characters")
     return text.encode("utf-8")
-
-
-def is_address(value):
-    return isinstance(value, str) and len(value) <= 254 and ADDRESS.fullmatch(value)
 
 
 CONTACT_ATTRIBUTES = frozenset({"userName", "emails", "name", "displayName"})
@@ -5097,12 +5341,6 @@ class DeliveryError(Exception):
     def __init__(self, text, permanent=False, session=False):
         super().__init__(text)
         self.permanent, self.session = permanent, session
-
-
-def one_line(text, limit=200):
-    """Text for a mail header: control characters (CR, LF...) become
-    spaces, so no value can start a header of its own."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()[:limit]
 
 
 def render_mail(kind, values):
@@ -5672,125 +5910,8 @@ class Outbox:
 
 
 ###############################################################################
-# Settings and the state of one app ###########################################
+# App: everything one app owns ################################################
 ###############################################################################
-
-def _convert_setting(setting, value, source):
-    """A setting's value as its type, or ValueError naming where it came from."""
-    if setting.type is list:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise ValueError(f"{source}: '{setting.key}' must be a JSON array") from None
-        if not isinstance(value, list):
-            raise ValueError(f"{source}: '{setting.key}' must be an array")
-    elif setting.type is bool:
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-            value = value.strip().lower() in ("true", "1")
-        if not isinstance(value, bool):
-            raise ValueError(f"{source}: '{setting.key}' must be true or false")
-    elif setting.type is int:
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{source}: '{setting.key}' must be an integer")
-    elif not isinstance(value, str):
-        raise ValueError(f"{source}: '{setting.key}' must be a string")
-    return value
-
-
-def _check_settings(settings):
-    if not settings["base_path"].startswith("/"):
-        raise ValueError("'base_path' must start with '/'")
-    settings["base_path"] = settings["base_path"].rstrip("/")
-    settings["public_url"] = settings["public_url"].rstrip("/")
-    if not 0 <= settings["port"] <= 65535:
-        raise ValueError("'port' must be between 0 and 65535")
-    for key in ("max_body_bytes", "page_size", "max_page_size", "threads",
-                "bulk_max_operations", "bulk_max_payload_bytes", "session_idle_minutes",
-                "session_max_hours", "log_retention_days", "log_max_rows",
-                "event_retention_days", "event_max_rows", "connection_limit",
-                "request_seconds", "connections_per_address"):
-        if settings[key] < 1:
-            raise ValueError(f"'{key}' must be at least 1")
-    if settings["group_patch_status"] not in (200, 204):
-        raise ValueError("'group_patch_status' must be 200 or 204")
-    if settings["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError("'log_level' must be debug, info, warning or error")
-    if settings["log_format"] not in ("text", "json"):
-        raise ValueError("'log_format' must be text or json")
-    if not all(isinstance(a, str) for a in settings["trusted_proxies"]):
-        raise ValueError("'trusted_proxies' must be a list of addresses")
-    for fault in settings["faults"]:
-        Fault.read(fault)       # refused here, with the reason, if malformed
-    _check_mail_settings(settings)
-    return settings
-
-
-def _check_mail_settings(settings):
-    choices = {"mailer": ("smtp", "console", "memory"),
-               "smtp_security": ("starttls", "tls", "none")}
-    for key, allowed in choices.items():
-        if settings[key] not in allowed:
-            raise ValueError(f"'{key}' must be one of {', '.join(allowed)}")
-    unknown = set(settings["license_mails"]) - set(LICENSE_MAILS)
-    if unknown:
-        raise ValueError(f"'license_mails' knows only {', '.join(LICENSE_MAILS)}, "
-                         f"not {', '.join(sorted(map(str, unknown)))}")
-    for key in ("smtp_timeout", "verify_rate_per_minute"):
-        if settings[key] < 1:
-            raise ValueError(f"'{key}' must be at least 1")
-    for key in ("license_seats", "key_rate_per_minute"):
-        if settings[key] < 0:
-            raise ValueError(f"'{key}' must be 0 (no limit) or more")
-    sender = email.utils.parseaddr(settings["mail_from"])[1]
-    if not is_address(sender) or one_line(settings["mail_from"]) != settings["mail_from"]:
-        raise ValueError("'mail_from' must be an address, with or without a name: "
-                         "licenses@example.com or Acme Licensing <licenses@example.com>")
-    if settings["admin_email"] and not is_address(settings["admin_email"]):
-        raise ValueError("'admin_email' must be an address (it@example.com)")
-    if settings["webhook_url"] and not re.match(r"https?://", settings["webhook_url"]):
-        raise ValueError("'webhook_url' must start with http:// or https://")
-
-
-@dataclass
-class Fault:
-    """A failure injected into matching SCIM requests (the `faults` setting,
-    or LiveServer.inject() in a test): for testing a client's retries.
-
-    route   a glob on the path below base_path, e.g. "/Users*"; method "*"
-    or one method; then what happens: `status` (429 and 503 carry
-    Retry-After: retry_after), `delay` seconds before the request is served,
-    or `drop` (the connection ends mid-response); for the next `times`
-    matching requests, or a `fraction` of them, or (neither) every one.
-    A SCIM request can never change these.
-    """
-    route: str = "*"
-    method: str = "*"
-    status: int | None = None
-    retry_after: int = 1
-    delay: float = 0.0
-    drop: bool = False
-    times: int | None = None
-    fraction: float | None = None
-
-    @classmethod
-    def read(cls, spec):
-        if not isinstance(spec, dict) or set(spec) - {f.name for f in dataclasses.fields(cls)}:
-            raise ValueError(f"a fault is a table of {[f.name for f in dataclasses.fields(cls)]}")
-        fault = cls(**spec)
-        if fault.status not in (None, 429, 500, 503):
-            raise ValueError("a fault's status is 429, 500 or 503")
-        if fault.status is None and not fault.delay and not fault.drop:
-            raise ValueError("a fault needs a status, a delay or drop = true")
-        if fault.fraction is not None and not 0 < fault.fraction <= 1:
-            raise ValueError("a fault's fraction is above 0 and at most 1")
-        return fault
-
-    def matches(self, method, path):
-        return self.method in ("*", method) and fnmatch.fnmatchcase(path, self.route)
-
 
 class Faults:
     """The faults of one app, consumed as requests match them."""
@@ -5821,32 +5942,6 @@ class Faults:
                         self._faults.remove(fault)
                 return fault
         return None
-
-
-def load_settings(config=None, *, environ=None, overrides=None):
-    """The settings: defaults < config (dict or TOML path) < environ < overrides.
-
-    create_app() passes only `config`, so an embedded app never reads the
-    environment by surprise; the CLI adds SCIMLITE_* variables and its flags.
-    """
-    settings = {s.key: s.default for s in SETTINGS}
-    layers = []
-    if isinstance(config, (str, os.PathLike)):
-        with open(config, "rb") as handle:
-            layers.append((str(config), tomllib.load(handle)))
-    elif config is not None:
-        layers.append(("config", dict(config)))
-    if environ is not None:
-        layers.append(("environment", {s.key: environ[s.env] for s in SETTINGS
-                                       if s.env in environ}))
-    layers.append(("command line", {k: v for k, v in (overrides or {}).items()
-                                    if v is not None}))
-    for source, values in layers:
-        for key, value in values.items():
-            if key not in SETTINGS_BY_KEY:
-                raise ValueError(f"{source}: unknown setting '{key}'")
-            settings[key] = _convert_setting(SETTINGS_BY_KEY[key], value, source)
-    return _check_settings(settings)
 
 
 class ScimLite:

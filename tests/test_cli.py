@@ -163,7 +163,7 @@ def test_a_database_password_is_never_shown(tmp_path, postgres_url):
     password of its URL; version names the server it runs on."""
     secret_url = postgres_url.replace("scimlite@", "scimlite:hunter2-secret@", 1)
     config = tmp_path / "c.toml"
-    config.write_text(f'db = "{secret_url}"\n')
+    config.write_text(f'db = "{secret_url}"\nlicense_secret = "{"ab" * 32}"\n')
     status, out = run("check-config", str(config))
     assert status == 0 and "hunter2" not in out and "scimlite:***@" in out
     assert scimlite.database_label(secret_url) == secret_url.replace("hunter2-secret", "***")
@@ -171,3 +171,12 @@ def test_a_database_password_is_never_shown(tmp_path, postgres_url):
     status, out = run("version", "--db", postgres_url, environ={
         "SCIMLITE_LICENSE_SECRET": "ab" * 32})
     assert status == 0 and "PostgreSQL" in out
+
+
+def test_check_config_says_a_postgresql_database_needs_license_secret(tmp_path, capsys):
+    """What serve would refuse, check-config refuses first: the settings
+    table's required_with, checked by the loader."""
+    config = tmp_path / "c.toml"
+    config.write_text('db = "postgresql://scimlite@127.0.0.1/scimlite"\n')
+    assert run("check-config", str(config))[0] == 1
+    assert "needs 'license_secret'" in capsys.readouterr().err

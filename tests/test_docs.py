@@ -39,6 +39,25 @@ def test_the_configuration_page_is_what_tools_docs_writes():
         "docs/configuration.md is stale: run python tools/docs.py"
 
 
+def test_the_example_config_is_what_tools_docs_writes():
+    """Every key with its help, what it may be and its default, from the table."""
+    assert (ROOT / "config.example.toml").read_text("utf-8") == \
+        docs_tool().example_config(), "config.example.toml is stale: run python tools/docs.py"
+
+
+def test_what_the_table_allows_is_what_the_loader_refuses():
+    """A setting's `allowed` words (docs/configuration.md) are the checks
+    load_settings runs: a value just outside them is refused, naming the key."""
+    import pytest
+    for setting in scimlite.SETTINGS:
+        outside = ([] if setting.minimum is None else [setting.minimum - 1]) + (
+            [] if setting.maximum is None else [setting.maximum + 1]) + (
+            ["no-such-choice"] if setting.choices and setting.type is str else [])
+        for value in outside:
+            with pytest.raises(ValueError, match=setting.key):
+                scimlite.load_settings({setting.key: value})
+
+
 def test_every_setting_is_in_the_configuration_page_with_its_help():
     page = CONFIGURATION.read_text("utf-8")
     for setting in scimlite.SETTINGS:
