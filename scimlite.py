@@ -15,6 +15,9 @@ Embedding (tests of other projects)::
     app = scimlite.create_app({"db": ":memory:"})   # a WSGI app
     token = app.scimlite.mint_key("tests")
 
+The embedding API is __all__ and, on an app, ScimLite.API; the rest is
+internal.
+
 The file reads top to bottom; each section uses only those above it.
 
     Constants       URNs, media type, limits, the settings table
@@ -34,6 +37,7 @@ The file reads top to bottom; each section uses only those above it.
     Log             the provisioning log, the audit trail, request metrics
     Licenses        keys, seats, one license per user, the verify answer
     Outbox          mail and webhooks, written with the change, sent after commit
+    Limits          rate limits, throttles and injected faults, in memory
     App             ScimLite: everything one app owns
     HTTP            bodies, parameters, auth, errors as SCIM JSON
     Queries         lists, sorting, paging, .search
@@ -47,8 +51,12 @@ The file reads top to bottom; each section uses only those above it.
 """
 
 __version__ = "0.1.0"
-__all__ = ["create_app", "serve", "load_settings", "main", "SCIMError", "SETTINGS",
-           "RESOURCE_TYPES", "parse_filter", "__version__"]
+# The embedding API: what other projects may import, kept stable (and, on
+# an app, ScimLite.API).  Every other name is internal and may change.
+__all__ = ["create_app", "serve", "LiveServer", "load_settings", "main", "SCIMError",
+           "StartError", "SETTINGS", "RESOURCE_TYPES", "parse_filter", "SentMail", "Fault",
+           "USER_URN", "GROUP_URN", "ENTERPRISE_URN", "PATCH_URN", "LIST_URN", "ERROR_URN",
+           "SEARCH_URN", "BULK_REQUEST_URN", "BULK_RESPONSE_URN", "__version__"]
 
 import argparse
 import base64
@@ -497,7 +505,10 @@ SETTINGS = (
             "secret that license keys and the webhook secret derive from (empty: "
             "kept in the file DB.secret beside the database, made on first start; "
             "required with PostgreSQL, the same on every instance)",
-            required_with=("db", is_postgres, "a PostgreSQL database needs 'license_secret' (or SCIMLITE_LICENSE_SECRET), the same on every instance: e.g. the output of  python -c 'import secrets; print(secrets.token_hex(32))'")),
+            required_with=("db", is_postgres, "a PostgreSQL database needs "
+                           "'license_secret' (or SCIMLITE_LICENSE_SECRET), the same on "
+                           "every instance: e.g. the output of  python -c 'import "
+                           "secrets; print(secrets.token_hex(32))'")),
     Setting("license_mails", list(LICENSE_MAILS), list,
             "license changes mailed to the user: issued, suspended, restored, revoked",
             choices=LICENSE_MAILS),
@@ -2038,6 +2049,26 @@ class Patch:
         return self.data
 
 
+class Members:
+    """What membership operations change (see apply_member_ops): a group's
+    membership rows, or (the User.groups quirk) the groups a user is
+    directly in; both live with the resources (Resources)."""
+
+    def ids(self):
+        """Every member's id, as a set."""
+        raise NotImplementedError
+
+    def add(self, ids):
+        raise NotImplementedError
+
+    def remove(self, ids):
+        raise NotImplementedError
+
+    def select(self, node):
+        """The ids a value filter over members (`value eq "..."`) selects."""
+        raise NotImplementedError
+
+
 def apply_member_ops(ops, members):
     """The one interpreter of the membership operations a Patch emits.
 
@@ -2874,7 +2905,8 @@ def _store_problem(path, exc):
         return (f"{path} is not a SQLite database: is --db right? A new scimlite "
                 "database needs a new file name (--db PATH)")
     if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
-        return f"{path} is a folder: --db names a file, e.g. --db {os.path.join(path, 'scimlite.db')}"
+        inside = os.path.join(path, "scimlite.db")
+        return f"{path} is a folder: --db names a file, e.g. --db {inside}"
     if not os.path.isdir(folder):
         return (f"the folder {folder} does not exist: create it, or choose another "
                 "place with --db PATH")
@@ -3600,10 +3632,16 @@ class Changes:
     opens the transaction, and gives `work.record(...)` for the events; on
     commit, every after-commit callback hears the events (to wake a sender).
     Nothing slow belongs inside: hash passwords before, render after.
+
+    `lock`: an in-memory database is one connection, so everything that
+    uses it takes turns, reads too (a request holds it throughout, see
+    scim_endpoint; a background thread takes it for what it reads).  A
+    unit takes it first.  For a file or a server, a lock that does nothing.
     """
 
-    def __init__(self, models, queue):
+    def __init__(self, models, queue, lock=None):
         self.models, self.queue = models, queue
+        self.lock = lock or contextlib.nullcontext()
         self.subscribers = {}       # event type -> [handler(unit, event)]
         self.after_commit = []      # [callback(events)], outside the transaction
         self._local = threading.local()
@@ -3622,7 +3660,7 @@ class Changes:
             yield from self._nested(outer, actor)
             return
         work = UnitOfWork(self, actor, whole)
-        with self.queue:
+        with self.lock, self.queue:
             self._local.unit = work
             try:
                 with self.models.db.atomic():
@@ -3677,8 +3715,8 @@ class Worker:
     close() (common in other projects' tests) is still garbage: its worker
     notices and ends."""
 
-    def __init__(self, name, work, interval=60.0):
-        self.name, self.interval = name, interval
+    def __init__(self, name, work, interval=60.0, on_commit=True):
+        self.name, self.interval, self.on_commit = name, interval, on_commit
         self._wake, self._stopping = threading.Event(), threading.Event()
         # The work's owner going away wakes the thread, which then ends.
         self._work = (weakref.WeakMethod(work, lambda _: self._wake.set())
@@ -3735,6 +3773,38 @@ class Worker:
                               self.name)
             due = None
         return self.interval if due is None else max(0.0, min(self.interval, due))
+
+
+class Workers:
+    """The background threads of one app: each started here, woken after
+    every commit that recorded events (those that asked, on_commit), and
+    every one stopped and joined by stop(); none is left behind."""
+
+    def __init__(self):
+        self._started = []
+
+    def start(self, name, work, interval=60.0, on_commit=True):
+        """Run `work()` in a thread of its own every `interval` seconds and,
+        if `on_commit`, after every commit, until stop() (see Worker)."""
+        worker = Worker(name, work, interval, on_commit).start()
+        self._started.append(worker)
+        return worker
+
+    def wake(self, events=None):
+        """An after-commit callback: the workers that act on commits run now."""
+        for worker in self._started:
+            if worker.on_commit:
+                worker.wake()
+
+    def stop(self):
+        while self._started:
+            self._started.pop().stop()
+
+    def __iter__(self):
+        return iter(list(self._started))
+
+    def __len__(self):
+        return len(self._started)
 
 
 def changed_attributes(old, new):
@@ -4632,7 +4702,7 @@ def _password_hash(password, hashed):
     return hashed.get(password) or hash_password(password)
 
 
-class _GroupMembers:
+class _GroupMembers(Members):
     """A group's membership rows, as apply_member_ops() changes them: only
     the rows named are read or written (a 100,000-member group is not read
     to add one member)."""
@@ -4693,7 +4763,7 @@ class _GroupMembers:
             (M.group == self.group.pk) & element_sql(node, elements)).tuples()]
 
 
-class _DirectGroups:
+class _DirectGroups(Members):
     """The groups a resource is directly in, as apply_member_ops() changes
     them (the User.groups quirk); applied to the groups afterwards."""
 
@@ -4798,9 +4868,9 @@ class ProvisioningLog:
     RETENTION_SECONDS = 60.0
     KEYLESS_ROWS = 1000     # at most this many requests without a valid key
 
-    def __init__(self, state):
-        self.state = state
-        self.models, self.settings = state.models, state.settings
+    def __init__(self, changes, settings, workers):
+        self.changes, self.models, self.settings = changes, changes.models, settings
+        self.workers = workers
         self.pending, self.reads = collections.deque(), collections.Counter()
         self.last_request = None        # what the dashboard shows, reads included
         self._mutex, self._flushing = threading.Lock(), threading.Lock()
@@ -4824,7 +4894,7 @@ class ProvisioningLog:
 
     def _start_worker(self):
         if self._worker is None:
-            self._worker = self.state.start_worker(
+            self._worker = self.workers.start(
                 "provisioning-log", self._scheduled_flush, self.FLUSH_SECONDS,
                 on_commit=False)
 
@@ -4832,7 +4902,7 @@ class ProvisioningLog:
         """Write what waits; apply retention.  One flush at a time: the admin
         page's flush waits for the worker's in progress, so that what it
         then reads includes every request made before it."""
-        with self.state.lock, self._flushing:     # always in this order: no deadlock
+        with self.changes.lock, self._flushing:   # always in this order: no deadlock
             self._flush(retain)
 
     def _scheduled_flush(self):
@@ -4845,7 +4915,7 @@ class ProvisioningLog:
         if not entries and not reads and not retain:
             return
         m = self.models
-        with self.state.lock, self.state.changes.unit():     # lock: see ScimLite.lock
+        with self.changes.unit():
             for part in chunks(entries, 100):
                 m.RequestLog.insert_many(part).execute()
             for (day, key_name), count in reads.items():
@@ -4896,11 +4966,11 @@ def _storable(entry):
             if isinstance(v, str) else v for k, v in entry.items()}
 
 
-def record_audit(state, action, client, **detail):
+def record_audit(changes, action, client, **detail):
     """One admin action in the audit trail (login, setup, a key minted...)."""
-    with state.changes.unit():
-        state.models.Audit.create(at=now_text(), action=action, client=client,
-                                  detail=json.dumps(detail, sort_keys=True))
+    with changes.unit():
+        changes.models.Audit.create(at=now_text(), action=action, client=client,
+                                    detail=json.dumps(detail, sort_keys=True))
 
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -5088,10 +5158,8 @@ class Licenses:
     next seat that frees.  Lowering the limit takes no key back.
     """
 
-    def __init__(self, state):
-        self.models, self.settings = state.models, state.settings
-        self.secret = state.secret
-        changes = state.changes
+    def __init__(self, changes, settings, secret):
+        self.models, self.settings, self.secret = changes.models, settings, secret
         changes.subscribe("user.created", self._on_active)
         changes.subscribe("user.reactivated", self._on_active)
         changes.subscribe("user.updated", self._on_updated)
@@ -5601,44 +5669,37 @@ def post_webhook(url, message_id, signing_secret, body, timeout):
 class Outbox:
     """Mail and webhook deliveries: each a row written in the transaction
     of the change that causes it (a transactional outbox), delivered after
-    commit by one background sender, retried on RETRY_DELAYS.
+    commit by the Sender below, retried on RETRY_DELAYS.  Here: the rows
+    written as licenses change (and, with webhook_url, as anything does),
+    what the admin page reads and retries, the webhook signing secret, and
+    what tests wait for.
 
-    A row is claimed before it is sent (status "sending" with a lease), so
-    that two senders never take the same one; a sender that dies mid-send
-    leaves a lease that runs out, and the row is sent again: delivery is at
-    least once, each mail with its row's stable Message-ID and each webhook
-    with its webhook-id, for receivers that deduplicate.  A unique `dedupe`
-    per cause (a license's n-th transition, an event) makes a second row
-    for the same cause impossible.
+    A unique `dedupe` per cause (a license's n-th transition, an event)
+    makes a second row for the same cause impossible.
 
     mailer  "smtp" (console when smtp_host is empty), "console", or
             "memory": mails are kept in `sent` (SentMail), for tests.
     """
-    WORK_SECONDS = 5.0
-    CLEAN_SECONDS = 3600.0
-    CLAIM_WINDOW = 50       # due rows looked at per claim, oldest first
 
-    def __init__(self, state, licenses):
-        self.state, self.licenses = state, licenses
-        self.models, self.settings = state.models, state.settings
+    def __init__(self, changes, settings, secret, licenses, workers):
+        self.changes, self.models, self.settings = changes, changes.models, settings
+        self.secret, self.licenses = secret, licenses
         self.sent = []
-        self._worker, self._cleaned, self._paused_until = None, 0.0, 0.0
+        self.sender = Sender(changes, settings, secret, licenses, self.sent, workers)
         for kind in (*LICENSE_MAILS, "waiting"):
-            state.changes.subscribe(f"license.{kind}", self._on_license)
+            changes.subscribe(f"license.{kind}", self._on_license)
         if self.settings["webhook_url"]:
             for event_type in EVENT_TYPES:
-                state.changes.subscribe(event_type, self._on_event)
+                changes.subscribe(event_type, self._on_event)
 
     def start(self):
-        """Begin sending.  What an earlier process left pending is due at
-        once: whoever restarts scimlite has likely just fixed its mail."""
-        Message = self.models.OutboxMessage
-        with self.state.lock, self.state.changes.unit():
-            Message.update(next_attempt=now_text()).where(Message.status == "pending").execute()
-        self._worker = self.state.start_worker("outbox", self.deliver_due, self.WORK_SECONDS)
-        # close() lets a send in progress finish (and be recorded as sent).
-        self._worker.join_seconds = self.settings["smtp_timeout"] + 5
-        self._worker.wake()
+        """Begin sending (see Sender.start)."""
+        self.sender.start()
+
+    def wake(self):
+        """Let the sender look for due rows now (it also does after every
+        commit, and every few seconds)."""
+        self.sender.wake()
 
     # Rows -------------------------------------------------------------------
 
@@ -5687,22 +5748,20 @@ class Outbox:
 
     def webhook_secret(self):
         """The signing secret webhook receivers check signatures with."""
-        with self.state.lock:
-            generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1)
-        return webhook_secret_of(self.state.secret, generation)
+        return current_webhook_secret(self.changes, self.secret)
 
     def rotate_webhook_secret(self):
         """A new signing secret (the old one stops signing at once); shown
         to whoever asked, once: it is derived again to sign, never stored."""
-        with self.state.lock, self.state.changes.unit():
+        with self.changes.unit():
             generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1) + 1
             set_option(self.models, WEBHOOK_SECRET_OPTION, generation)
-        return webhook_secret_of(self.state.secret, generation)
+        return webhook_secret_of(self.secret, generation)
 
     def retry(self, pk):
         """Send a dead message again, from its first retry delay on."""
         Message, License = self.models.OutboxMessage, self.models.License
-        with self.state.lock, self.state.changes.unit():
+        with self.changes.unit():
             row = Message.get_or_none((Message.pk == pk) & (Message.status == "dead"))
             license = row and row.license and License.get_or_none(License.pk == row.license)
             changed = row and Message.update(
@@ -5710,8 +5769,8 @@ class Outbox:
                 # to where the user's mail goes now: the IdP may have sent an address since
                 recipient=license.email if license else row.recipient).where(
                 (Message.pk == pk) & (Message.status == "dead")).execute()
-        if changed and self._worker:
-            self._worker.wake()
+        if changed:
+            self.wake()
         return bool(changed)
 
     def messages(self, status=None, limit=200):
@@ -5732,14 +5791,13 @@ class Outbox:
         while time.monotonic() < deadline:
             if not self._busy():
                 return True
-            if self._worker:
-                self._worker.wake()
+            self.wake()
             time.sleep(0.02)
         return False
 
     def _busy(self):
         Message = self.models.OutboxMessage
-        with self.state.lock:
+        with self.changes.lock:
             return Message.select().where(
                 ((Message.status == "pending") & (Message.next_attempt <= now_text())) |
                 (Message.status == "sending")).exists()
@@ -5748,7 +5806,49 @@ class Outbox:
         """The mails the "memory" mailer kept for `address`, oldest first."""
         return [m for m in self.sent if m.to.lower() == address.lower()]
 
-    # Sending ----------------------------------------------------------------
+
+
+def current_webhook_secret(changes, secret):
+    with changes.lock:
+        generation = get_option(changes.models, WEBHOOK_SECRET_OPTION, 1)
+    return webhook_secret_of(secret, generation)
+
+
+class Sender:
+    """The one background sender of an app's outbox: every due row, one
+    after another, over one SMTP connection per round.
+
+    A row is claimed before it is sent (status "sending" with a lease), so
+    that two senders (two instances on PostgreSQL) never take the same one;
+    a sender that dies mid-send leaves a lease that runs out, and the row
+    is sent again: delivery is at least once, each mail with its row's
+    stable Message-ID and each webhook with its webhook-id, for receivers
+    that deduplicate.  What a row needs from the database is read first;
+    nothing is held while a server answers.
+    """
+    WORK_SECONDS = 5.0
+    CLEAN_SECONDS = 3600.0
+    CLAIM_WINDOW = 50       # due rows looked at per claim, oldest first
+
+    def __init__(self, changes, settings, secret, licenses, sent, workers):
+        self.changes, self.models, self.settings = changes, changes.models, settings
+        self.secret, self.licenses, self.sent, self.workers = secret, licenses, sent, workers
+        self._worker, self._cleaned, self._paused_until = None, 0.0, 0.0
+
+    def start(self):
+        """Begin sending.  What an earlier process left pending is due at
+        once: whoever restarts scimlite has likely just fixed its mail."""
+        Message = self.models.OutboxMessage
+        with self.changes.unit():
+            Message.update(next_attempt=now_text()).where(Message.status == "pending").execute()
+        self._worker = self.workers.start("outbox", self.deliver_due, self.WORK_SECONDS)
+        # close() lets a send in progress finish (and be recorded as sent).
+        self._worker.join_seconds = self.settings["smtp_timeout"] + 5
+        self._worker.wake()
+
+    def wake(self):
+        if self._worker is not None:
+            self._worker.wake()
 
     def deliver_due(self):
         """One round: every due row, one after another, over one SMTP
@@ -5781,7 +5881,7 @@ class Outbox:
         """Seconds until the next pending row is due (None: none pending),
         so that a retry 15 s away is tried in 15 s, not at the next round."""
         Message = self.models.OutboxMessage
-        with self.state.lock:
+        with self.changes.lock:
             due = (Message.select(fn.MIN(Message.next_attempt))
                    .where(Message.status == "pending").scalar())
         if due is None:
@@ -5803,7 +5903,7 @@ class Outbox:
     def _claim(self):
         Message, now = self.models.OutboxMessage, dt.datetime.now(dt.timezone.utc)
         stamp = format_datetime(now)
-        with self.state.lock, self.state.changes.unit():
+        with self.changes.unit():
             # PostgreSQL: rows another instance is claiming are skipped, not
             # waited for (it marks them "sending" at its commit).
             due = prepared(self.models, "due messages", lambda: self.models.dialect.locked(
@@ -5854,9 +5954,9 @@ class Outbox:
         """Deliver one row.  What it needs from the database is read first,
         under the app's lock; nothing is held while a server answers."""
         context = json.loads(row.context)
-        with self.state.lock:
+        with self.changes.lock:
             if row.kind == "webhook":
-                secret = self.webhook_secret()
+                secret = current_webhook_secret(self.changes, self.secret)
             elif row.template in KEY_TEMPLATES:
                 license = self.models.License.get_by_id(row.license)
                 # Suspended meanwhile: sent all the same, and the "suspended"
@@ -5891,7 +5991,7 @@ class Outbox:
         return delay
 
     def _finish(self, row, **columns):
-        with self.state.lock, self.state.changes.unit():
+        with self.changes.unit():
             for name, value in {"lease_until": None, **columns}.items():
                 setattr(row, name, value)
             save_row(self.models, row)      # only these columns
@@ -5904,14 +6004,146 @@ class Outbox:
         Message = self.models.OutboxMessage
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) -
                                  dt.timedelta(days=self.settings["log_retention_days"]))
-        with self.state.lock, self.state.changes.unit():
+        with self.changes.unit():
             Message.delete().where(Message.status.in_(("sent", "dead")) &
                                   (Message.created < cutoff)).execute()
 
 
 ###############################################################################
-# App: everything one app owns ################################################
+# Limits: rate limits, throttles and injected faults, in memory ###############
 ###############################################################################
+
+class RateLimit:
+    """At most `per_minute` requests per client address: a token bucket
+    that holds a minute's worth and refills evenly.  In memory, per app;
+    a request over the limit is answered at once (429), never made to sleep."""
+    MAX_ADDRESSES = 10000
+
+    def __init__(self, per_minute):
+        self.per_minute, self.per_second = per_minute, per_minute / 60.0
+        self.buckets = {}       # address -> (tokens, when counted)
+        self._mutex = threading.Lock()
+
+    def wait(self, client, now):
+        """0 if `client` may go ahead (its token is spent), else the seconds
+        until it may."""
+        with self._mutex:
+            tokens, last = self.buckets.pop(client, (self.per_minute, now))
+            tokens = min(self.per_minute, tokens + (now - last) * self.per_second)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.per_second
+            self.buckets[client] = (tokens - (not wait), now)    # newest last
+            if len(self.buckets) > self.MAX_ADDRESSES:
+                self._forget(now)
+            return wait
+
+    def _forget(self, now):
+        """Addresses quiet for a minute have full buckets: forget them; if
+        that is not enough (many addresses at once), the longest quiet."""
+        self.buckets = {c: v for c, v in self.buckets.items() if now - v[1] < 60}
+        for client in list(self.buckets)[:len(self.buckets) - self.MAX_ADDRESSES // 2]:
+            del self.buckets[client]
+
+
+class AuthFailures:
+    """Failed SCIM authentication, per client address: probing made visible
+    and slowed.  An address may fail FREE_PER_MINUTE times a minute; past
+    that its failures are answered 429 with Retry-After.  A valid key is
+    checked first and never slowed, even from a throttled address (behind
+    a proxy, the IdP and a prober share one).  Failures are logged at most
+    once a minute per address, with the key's public prefix, never a token."""
+    FREE_PER_MINUTE = 20
+    LOG_SECONDS = 60.0
+
+    def __init__(self):
+        self.limit = RateLimit(self.FREE_PER_MINUTE)
+        self._quiet = {}        # address -> (logged at, failures since)
+        self._mutex = threading.Lock()
+
+    def failed(self, client, token, now):
+        """Count one failure; the seconds the client must wait (0: none)."""
+        self._log(client, token, now)
+        return self.limit.wait(client, now)
+
+    def _log(self, client, token, now):
+        with self._mutex:
+            logged, since = self._quiet.get(client, (None, 0))
+            if logged is not None and now - logged < self.LOG_SECONDS:
+                self._quiet[client] = (logged, since + 1)
+                return
+            if len(self._quiet) >= RateLimit.MAX_ADDRESSES:
+                self._quiet.clear()
+            self._quiet[client] = (now, 0)
+        shown = (token[:len(KEY_PREFIX) + KEY_PUBLIC_CHARS] + "..."
+                 if token.startswith(KEY_PREFIX) else "not a scimlite key") if token else "none"
+        log.warning("SCIM authentication failed from %s (key: %s)%s", client, shown,
+                    f"; {since} more failures from it in the minute before" if since else "")
+
+
+class LoginThrottle:
+    """Failed logins slowed down per client address and overall, in memory.
+
+    An address may fail LOGIN_FREE times; after that each attempt waits
+    twice as long as the last (2, 4, 8 s ... at most LOGIN_MAX_WAIT).
+    Overall, more than LOGIN_BURST failures in a minute (many addresses)
+    space every attempt LOGIN_SPACING seconds apart.  A wait is answered at
+    once with 429 and Retry-After (a request never sleeps: sleeping would
+    hold a server thread), and the real administrator waits seconds, not
+    hours.  A success clears its address.
+    """
+    LOGIN_FREE, LOGIN_MAX_WAIT = 5, 300
+    LOGIN_BURST, LOGIN_SPACING = 30, 2.0
+    MAX_ADDRESSES = 10000
+
+    def __init__(self):
+        self.by_client = {}                      # address -> (failures, last failure)
+        self.recent = collections.deque()        # times of recent failures, any address
+        self._mutex = threading.Lock()
+
+    def attempt(self, client, now):
+        """Seconds `client` must wait (0: go ahead).  A permitted attempt is
+        counted as a failure at once, before the slow password check, so
+        parallel requests cannot all slip past; success clears it."""
+        with self._mutex:
+            wait = self._wait(client, now)
+            if not wait:
+                self._failed(client, now)
+            return wait
+
+    def wait(self, client, now):
+        """Seconds `client` must wait before its next attempt (0: go ahead)."""
+        with self._mutex:
+            return self._wait(client, now)
+
+    def _wait(self, client, now):
+        count, last = self.by_client.get(client, (0, 0.0))
+        wait = 0.0
+        if count >= self.LOGIN_FREE:      # the exponent is capped: no overflow, ever
+            doubling = min(count - self.LOGIN_FREE + 1, 10)
+            wait = min(self.LOGIN_MAX_WAIT, 2.0 ** doubling) - (now - last)
+        while self.recent and now - self.recent[0] > 60:
+            self.recent.popleft()
+        if len(self.recent) > self.LOGIN_BURST:
+            wait = max(wait, self.LOGIN_SPACING - (now - self.recent[-1]))
+        return max(0.0, wait)
+
+    def failed(self, client, now):
+        with self._mutex:
+            self._failed(client, now)
+
+    def _failed(self, client, now):
+        if len(self.by_client) >= self.MAX_ADDRESSES:     # bounded memory
+            stale = [c for c, (_, t) in self.by_client.items()
+                     if now - t > self.LOGIN_MAX_WAIT]
+            for c in stale or list(self.by_client)[:len(self.by_client) // 2]:
+                del self.by_client[c]
+        count, _ = self.by_client.get(client, (0, 0.0))
+        self.by_client[client] = (count + 1, now)
+        self.recent.append(now)
+
+    def succeeded(self, client):
+        with self._mutex:
+            self.by_client.pop(client, None)
+
 
 class Faults:
     """The faults of one app, consumed as requests match them."""
@@ -5944,35 +6176,61 @@ class Faults:
         return None
 
 
-class ScimLite:
-    """Everything one app owns: settings, database, models, services, locks,
-    background workers.  Two apps in one process share none of it.
+###############################################################################
+# App: everything one app owns ################################################
+###############################################################################
 
-    Lifecycle: workers start when added (start_worker) and run until
-    close(), which stops and joins every one of them, then closes the
-    database; none is left behind.
+class ScimLite:
+    """Everything one app owns, built here and nowhere else: settings,
+    database and models, the unit of work, services, the in-memory limits
+    and throttles, the admin page's one-time messages, background workers.
+    Two apps in one process share none of it.  An app reaches it as
+    `app.scimlite`, and the code below calls it `scimlite`.
+
+    The embedding API (API below) is what other projects' tests may use,
+    kept stable: settings, clock (set, advance), faults (add, clear),
+    mint_key(name), revoke_key(name or prefix), keys(), scim_enabled,
+    events(**where), outbox (sent, mail_to(address), wait(), webhook_secret(),
+    licenses.verify(key)), licenses (verify(key)) and close().  Everything
+    else on it is internal and may change.
+
+    Lifecycle: workers start with the services that need them (Workers)
+    and run until close(), which stops and joins every one of them, then
+    closes the database; none is left behind.
     """
+    API = ("settings", "clock", "faults", "mint_key", "revoke_key", "keys", "scim_enabled",
+           "events", "outbox", "licenses", "close")
     KEY_TOUCH_SECONDS = 60      # last_used is written at most this often
 
     def __init__(self, settings):
         self.settings = settings
         self.models = open_store(settings["db"])
-        self.changes = Changes(self.models, WriteQueue.for_database(settings["db"]))
+        # An in-memory database is one connection: everything takes turns.
+        turns = threading.RLock() if settings["db"] == ":memory:" else None
+        self.changes = Changes(self.models, WriteQueue.for_database(settings["db"]), turns)
+        self.lock = self.changes.lock
         self.clock = Clock(settings["deterministic"])
         self.resources = Resources(self.models, self.changes, self.clock)
-        self.workers = []
-        self.changes.after_commit.append(self._wake_workers)
-        # An in-memory database is one connection: requests take turns.
-        memory = settings["db"] == ":memory:"
-        self.lock = threading.RLock() if memory else contextlib.nullcontext()
+        self.workers = Workers()
+        self.changes.after_commit.append(self.workers.wake)
         self.secret = load_license_secret(settings)
-        self.licenses = Licenses(self)
-        self.outbox = Outbox(self, self.licenses)
+        self.licenses = Licenses(self.changes, settings, self.secret)
+        self.outbox = Outbox(self.changes, settings, self.secret, self.licenses,
+                             self.workers)
         self._key_touched = {}
         self.auth = AuthCache(self.models)
-        self.log = ProvisioningLog(self)
+        self.log = ProvisioningLog(self.changes, settings, self.workers)
         self.faults = Faults(settings["faults"])
         self.metrics = Metrics()
+        # What the HTTP layer and the admin pages keep, in memory only.
+        self.auth_failures = AuthFailures()
+        per_key = settings["key_rate_per_minute"]
+        self.key_limit = RateLimit(per_key) if per_key else None
+        self.verify_limit = RateLimit(settings["verify_rate_per_minute"])
+        self.login_throttle = LoginThrottle()
+        self.flash = {}                     # admin session -> a message shown once
+        self.setup_lock = threading.Lock()  # one first setup, even from parallel requests
+        self.setup_token_hash = None
 
     def new_setup_token(self):
         """A one-time token for the first administrator's setup page; only
@@ -5982,21 +6240,12 @@ class ScimLite:
         return token
 
     def check_setup_token(self, token):
-        expected = getattr(self, "setup_token_hash", None)
+        expected = self.setup_token_hash
         return bool(expected and token) and hmac.compare_digest(expected, hash_api_key(token))
 
-    def start_worker(self, name, work, interval=60.0, on_commit=True):
-        """Run `work()` in a background thread every `interval` seconds and,
-        if `on_commit`, after every commit that recorded events, until close()."""
-        worker = Worker(name, work, interval).start()
-        worker.on_commit = on_commit
-        self.workers.append(worker)
-        return worker
-
-    def _wake_workers(self, events):
-        for worker in self.workers:
-            if worker.on_commit:
-                worker.wake()
+    def audit(self, action, client, **detail):
+        """One admin action in the audit trail (see record_audit)."""
+        record_audit(self.changes, action, client, **detail)
 
     def mint_key(self, name):
         with self.changes.unit():
@@ -6037,8 +6286,7 @@ class ScimLite:
                      actor=e.actor, detail=json.loads(e.detail), at=e.at) for e in query]
 
     def close(self):
-        while self.workers:
-            self.workers.pop().stop()
+        self.workers.stop()
         self.log.flush(retain=False)    # a read-only command writes nothing
         self.models.db.close_all()
 
@@ -6168,78 +6416,12 @@ def client_address():
     return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
 
 
-class RateLimit:
-    """At most `per_minute` requests per client address: a token bucket
-    that holds a minute's worth and refills evenly.  In memory, per app;
-    a request over the limit is answered at once (429), never made to sleep."""
-    MAX_ADDRESSES = 10000
-
-    def __init__(self, per_minute):
-        self.per_minute, self.per_second = per_minute, per_minute / 60.0
-        self.buckets = {}       # address -> (tokens, when counted)
-        self._mutex = threading.Lock()
-
-    def wait(self, client, now):
-        """0 if `client` may go ahead (its token is spent), else the seconds
-        until it may."""
-        with self._mutex:
-            tokens, last = self.buckets.pop(client, (self.per_minute, now))
-            tokens = min(self.per_minute, tokens + (now - last) * self.per_second)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.per_second
-            self.buckets[client] = (tokens - (not wait), now)    # newest last
-            if len(self.buckets) > self.MAX_ADDRESSES:
-                self._forget(now)
-            return wait
-
-    def _forget(self, now):
-        """Addresses quiet for a minute have full buckets: forget them; if
-        that is not enough (many addresses at once), the longest quiet."""
-        self.buckets = {c: v for c, v in self.buckets.items() if now - v[1] < 60}
-        for client in list(self.buckets)[:len(self.buckets) - self.MAX_ADDRESSES // 2]:
-            del self.buckets[client]
-
-
-class AuthFailures:
-    """Failed SCIM authentication, per client address: probing made visible
-    and slowed.  An address may fail FREE_PER_MINUTE times a minute; past
-    that its failures are answered 429 with Retry-After.  A valid key is
-    checked first and never slowed, even from a throttled address (behind
-    a proxy, the IdP and a prober share one).  Failures are logged at most
-    once a minute per address, with the key's public prefix, never a token."""
-    FREE_PER_MINUTE = 20
-    LOG_SECONDS = 60.0
-
-    def __init__(self):
-        self.limit = RateLimit(self.FREE_PER_MINUTE)
-        self._quiet = {}        # address -> (logged at, failures since)
-        self._mutex = threading.Lock()
-
-    def failed(self, client, token, now):
-        """Count one failure; the seconds the client must wait (0: none)."""
-        self._log(client, token, now)
-        return self.limit.wait(client, now)
-
-    def _log(self, client, token, now):
-        with self._mutex:
-            logged, since = self._quiet.get(client, (None, 0))
-            if logged is not None and now - logged < self.LOG_SECONDS:
-                self._quiet[client] = (logged, since + 1)
-                return
-            if len(self._quiet) >= RateLimit.MAX_ADDRESSES:
-                self._quiet.clear()
-            self._quiet[client] = (now, 0)
-        shown = (token[:len(KEY_PREFIX) + KEY_PUBLIC_CHARS] + "..."
-                 if token.startswith(KEY_PREFIX) else "not a scimlite key") if token else "none"
-        log.warning("SCIM authentication failed from %s (key: %s)%s", client, shown,
-                    f"; {since} more failures from it in the minute before" if since else "")
-
-
-def authenticate(state):
+def authenticate(scimlite):
     """The name of the API key behind this request, or 401/403 (RFC 7644 §2)."""
     token = bearer_token()
-    row, enabled = state.auth.admit(token) if token else (None, None)
+    row, enabled = scimlite.auth.admit(token) if token else (None, None)
     if row is None:
-        wait = state.auth_failures.failed(client_address(), token or "", time.monotonic())
+        wait = scimlite.auth_failures.failed(client_address(), token or "", time.monotonic())
         if wait:
             raise SCIMError(429, None, "too many failed authentications from this "
                             "address; retry later", {"Retry-After": retry_after_header(wait)})
@@ -6248,8 +6430,8 @@ def authenticate(state):
                         "'Authorization: Bearer <key>'" if not token else
                         "the API key is not valid or has been revoked",
                         headers={"WWW-Authenticate": challenge})
-    state.touch_key(row)
-    wait = state.key_limit and state.key_limit.wait(row.name, time.monotonic())
+    scimlite.touch_key(row)
+    wait = scimlite.key_limit and scimlite.key_limit.wait(row.name, time.monotonic())
     if wait:
         raise SCIMError(429, None, f"the key '{row.name}' is over key_rate_per_minute; "
                         "retry later", {"Retry-After": retry_after_header(wait)})
@@ -6260,23 +6442,23 @@ def authenticate(state):
     return row.name
 
 
-def scim_endpoint(state, callback):
+def scim_endpoint(scimlite, callback):
     """Wrap a SCIM route: auth, one lock for in-memory databases, and every
     failure turned into a SCIM Error (never Bottle's HTML, never a trace)."""
     @functools.wraps(callback)
     def endpoint(*args, **kwargs):
-        started, events = time.perf_counter(), state.changes.collect()
+        started, events = time.perf_counter(), scimlite.changes.collect()
         actor = None
-        fault = state.faults.take(bottle.request.method,
-                                  bottle.request.path[len(state.settings["base_path"]):])
+        fault = scimlite.faults.take(bottle.request.method,
+                                  bottle.request.path[len(scimlite.settings["base_path"]):])
         if fault is not None:
             injected = inject_fault(fault)
             if injected is not None:
-                state.changes.stop_collecting()
+                scimlite.changes.stop_collecting()
                 return injected
-        with state.lock:
+        with scimlite.lock:
             try:
-                actor = authenticate(state)
+                actor = authenticate(scimlite)
                 bottle.request.environ["scimlite.key_name"] = actor
                 response = callback(actor, *args, **kwargs)
             except bottle.HTTPResponse:
@@ -6284,9 +6466,9 @@ def scim_endpoint(state, callback):
             except Exception as exc:
                 where = f"{bottle.request.method} {bottle.request.path}"
                 response = error_response(as_scim_error(exc, where))
-        state.changes.stop_collecting()
+        scimlite.changes.stop_collecting()
         try:
-            log_request(state, actor, response, events, time.perf_counter() - started)
+            log_request(scimlite, actor, response, events, time.perf_counter() - started)
         except Exception:       # the log never turns an answered request into a 500
             log.exception("could not log %s %s", bottle.request.method, bottle.request.path)
         return response
@@ -6310,7 +6492,7 @@ def inject_fault(fault):
                                     "setting): retry later", headers))
 
 
-def log_request(state, actor, response, events, seconds):
+def log_request(scimlite, actor, response, events, seconds):
     """Hand one SCIM request to the provisioning log (see Log).  A read that
     is only counted costs no more than that: its bodies are never read."""
     request = bottle.request
@@ -6321,15 +6503,15 @@ def log_request(state, actor, response, events, seconds):
              "method": method, "path": request.fullpath + (
                  "?" + request.query_string if request.query_string else ""),
              "status": status, "duration_ms": round(seconds * 1000, 2)}
-    if not state.log.note(entry, method == "GET" or request.path.endswith("/.search")):
+    if not scimlite.log.note(entry, method == "GET" or request.path.endswith("/.search")):
         return
     body = response.body if isinstance(response.body, str) else ""
     detail = None
     if status >= 400 and body:
         with contextlib.suppress(ValueError, AttributeError):
             detail = json.loads(body).get("detail")
-    rt, resource_id = resource_type_of(state, request.path, body, status)
-    state.log.keep({**entry, "resource_type": rt, "resource_id": resource_id,
+    rt, resource_id = resource_type_of(scimlite, request.path, body, status)
+    scimlite.log.keep({**entry, "resource_type": rt, "resource_id": resource_id,
                     "summary": summarize(status, events, detail)[:1000],
                     "request_body": loggable_body(_raw_request_body()),
                     "response_body": loggable_body(body)})
@@ -6343,10 +6525,10 @@ def _raw_request_body():
     return body.read(LOGGED_BODY_CHARS * 4)
 
 
-def resource_type_of(state, path, body, status):
+def resource_type_of(scimlite, path, body, status):
     """(type name, id) a SCIM request touched: from its path, or for a
     create from the id it answered with."""
-    rest = path[len(state.settings["base_path"]):]
+    rest = path[len(scimlite.settings["base_path"]):]
     for rt in RESOURCE_TYPES.values():
         if rest == rt.endpoint or rest.startswith(rt.endpoint + "/"):
             resource_id = rest[len(rt.endpoint) + 1:] or None
@@ -6405,11 +6587,11 @@ def set_security_headers():
         bottle.response.set_header(name, value)
 
 
-def install_error_pages(app, state):
+def install_error_pages(app, scimlite):
     """Bottle's own errors (no route, wrong method) as SCIM JSON on SCIM paths."""
     details = {404: "no such SCIM endpoint", 405: "method not allowed on this endpoint",
                500: "internal server error"}
-    base = state.settings["base_path"]
+    base = scimlite.settings["base_path"]
 
     def handler(error):
         path = bottle.request.path
@@ -6429,9 +6611,9 @@ def install_error_pages(app, state):
     app.default_error_handler = handler
 
 
-def request_base_url(state):
+def request_base_url(scimlite):
     """The SCIM base URL for Location and meta.location (RFC 7644 §3.1)."""
-    return request_origin(state.settings) + state.settings["base_path"]
+    return request_origin(scimlite.settings) + scimlite.settings["base_path"]
 
 
 FORWARDED_HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -6509,19 +6691,19 @@ def read_sort(rt, table, params):
     return path, descending
 
 
-def list_resources(state, rt, params):
+def list_resources(scimlite, rt, params):
     """One ListResponse page for GET /{type} and POST /{type}/.search."""
-    service = state.resources
+    service = scimlite.resources
     node = parse_filter(rt, params["filter"]) if params.get("filter") is not None else None
-    start, count = read_paging(params, state.settings)
+    start, count = read_paging(params, scimlite.settings)
     attributes, excluded = read_projection(rt, params)
     sort_by, descending = read_sort(rt, service.tables[rt.name], params)
     total, rows = service.search(rt, node, start, count, sort_by, descending)
-    resources = service.render(rt, rows, request_base_url(state), attributes, excluded)
+    resources = service.render(rt, rows, request_base_url(scimlite), attributes, excluded)
     return list_response(resources, total, start)
 
 
-def search_all(state, params):
+def search_all(scimlite, params):
     """A root query (RFC 7644 §3.4.2.1, via POST /.search): Users, then Groups.
 
     A filter naming attributes one type lacks selects nothing of that type.
@@ -6541,16 +6723,17 @@ def search_all(state, params):
         parts.append((rt, node))
     if not parts:
         raise errors[0]
-    start, count = read_paging(params, state.settings)
+    start, count = read_paging(params, scimlite.settings)
     skip, total, resources = start - 1, 0, []
     for rt, node in parts:
         wanted = count - len(resources)
-        matched, rows = state.resources.search(rt, node, skip + 1, wanted)
+        matched, rows = scimlite.resources.search(rt, node, skip + 1, wanted)
         total += matched
         skip = max(0, skip - matched)
         if rows:
             attributes, excluded = read_projection(rt, params)
-            resources += state.resources.render(rt, rows, request_base_url(state), attributes,
+            resources += scimlite.resources.render(rt, rows, request_base_url(scimlite),
+                                                   attributes,
                                                 excluded)
     return list_response(resources, total, start)
 
@@ -6650,8 +6833,8 @@ class BulkRun:
     failOnErrors stops every pass.
     """
 
-    def __init__(self, state, actor, fail_on, operations):
-        self.state, self.actor, self.fail_on = state, actor, fail_on
+    def __init__(self, scimlite, actor, fail_on, operations):
+        self.scimlite, self.actor, self.fail_on = scimlite, actor, fail_on
         self.operations = operations
         self.declared = collections.Counter(   # bulkId -> how many ops declare it
             op["bulkid"] for op in operations if isinstance(op, dict) and _bulk_id(op))
@@ -6771,12 +6954,12 @@ class BulkRun:
             unresolved = _bulk_refs(body)
             if unresolved:
                 raise invalid_value(f"bulkId not created: {', '.join(sorted(unresolved))}")
-            row = self.state.resources.patch(rt, group_id, body, self.actor)
-            return {**result, "version": self.state.resources.etag(rt, row)}
+            row = self.scimlite.resources.patch(rt, group_id, body, self.actor)
+            return {**result, "version": self.scimlite.resources.etag(rt, row)}
         except SCIMError as error:
             # The group was made only to break the cycle: without its members
             # it is not what the client asked for, so it goes again.
-            self.state.resources.delete(rt, group_id, self.actor)
+            self.scimlite.resources.delete(rt, group_id, self.actor)
             del self.ids[op["bulkid"]]
             return self.failure(op, error)
 
@@ -6803,7 +6986,7 @@ class BulkRun:
             if isinstance(op.get("path"), str) else op.get("path")
         data = _swap_refs(op.get("data"), self.ids)
         rt, resource_id = self._target(method, path, op)
-        service, version = self.state.resources, op.get("version")
+        service, version = self.scimlite.resources, op.get("version")
         if version is not None and not isinstance(version, str):
             raise SCIMError.of("invalidSyntax", "'version' must be an ETag string")
         if method == "POST":
@@ -6834,11 +7017,11 @@ class BulkRun:
         return rt, resource_id
 
     def _location(self, rt, resource_id):
-        return location_of(request_base_url(self.state), rt, resource_id)
+        return location_of(request_base_url(self.scimlite), rt, resource_id)
 
     def success(self, op, row, rt, status):
         result = {"method": op["method"].upper(), "location": self._location(rt, row.id),
-                  "version": self.state.resources.etag(rt, row), "status": str(status)}
+                  "version": self.scimlite.resources.etag(rt, row), "status": str(status)}
         if _bulk_id(op):
             result["bulkId"] = op["bulkid"]
         return result
@@ -6872,12 +7055,12 @@ class BulkRun:
 # "Groups": [...]}).  Ids, meta.created and meta.lastModified are kept;
 # passwords are never exported (writeOnly), so imported users have none.
 
-def export_document(state, base_url):
+def export_document(scimlite, base_url):
     resources = []
     for rt in RESOURCE_TYPES.values():
-        model = state.resources.model(rt)
+        model = scimlite.resources.model(rt)
         for part in chunks(list(model.select().order_by(model.pk))):
-            resources += state.resources.render(rt, part, base_url)
+            resources += scimlite.resources.render(rt, part, base_url)
     return {"schemas": [LIST_URN], "totalResults": len(resources), "Resources": resources}
 
 
@@ -6900,13 +7083,13 @@ def read_import_document(document):
     return sorted(typed, key=lambda item: item[0] is GROUP_TYPE)
 
 
-def import_document(state, document, actor="import"):
+def import_document(scimlite, document, actor="import"):
     """Create every resource in one transaction (all or none), then add
     the groups' members: by id, or by a user's userName or a group's
     displayName (for files written by hand).  {"User": n, "Group": n}."""
     typed, counts, members = read_import_document(document), collections.Counter(), []
-    service = state.resources
-    with state.lock, state.changes.unit(actor, whole=True):
+    service = scimlite.resources
+    with scimlite.changes.unit(actor, whole=True):
         for number, (rt, resource) in enumerate(typed, 1):
             body = {k: v for k, v in resource.items() if k not in ("id", "meta")}
             if rt.members_attr:
@@ -6922,8 +7105,8 @@ def import_document(state, document, actor="import"):
             resource["id"] = row.id
             counts[rt.name] += 1
         for group, wanted in members:
-            _import_members(state, group, wanted, actor)
-    state.models.dialect.after_bulk_load(state.models.db, state.models.all)
+            _import_members(scimlite, group, wanted, actor)
+    scimlite.models.dialect.after_bulk_load(scimlite.models.db, scimlite.models.all)
     return dict(counts)
 
 
@@ -6942,23 +7125,23 @@ def _kept_time(text):
     return format_datetime(when) if when else None
 
 
-def _import_members(state, group, wanted, actor):
+def _import_members(scimlite, group, wanted, actor):
     """Add the members once every resource exists; the group then reads as
     exported (version 1, its lastModified kept), not as changed now."""
-    ids = [_member_id(state, m) for m in wanted if isinstance(m, dict)]
+    ids = [_member_id(scimlite, m) for m in wanted if isinstance(m, dict)]
     if not ids:
         return
-    model = state.resources.model(GROUP_TYPE)
+    model = scimlite.resources.model(GROUP_TYPE)
     row = model.get(model.id == group["id"])
-    state.resources.patch(GROUP_TYPE, group["id"], {"schemas": [PATCH_URN], "Operations": [
+    scimlite.resources.patch(GROUP_TYPE, group["id"], {"schemas": [PATCH_URN], "Operations": [
         {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}]}, actor)
     model.update(version=row.version, last_modified=row.last_modified).where(
         model.pk == row.pk).execute()
 
 
-def _member_id(state, member):
+def _member_id(scimlite, member):
     value = str(member.get("value", ""))
-    User, Group = state.models.User, state.models.Group
+    User, Group = scimlite.models.User, scimlite.models.Group
     for model, column in ((User, User.id), (Group, Group.id),
                           (User, User.user_name_key), (Group, Group.display_name_key)):
         key = value if column.name == "id" else fold(value, None)
@@ -6969,14 +7152,15 @@ def _member_id(state, member):
                      f"displayName {value!r}")
 
 
-def seed_if_empty(state):
+def seed_if_empty(scimlite):
     """The `seed` file, imported when the store has no users and no groups
     (so a restart never imports it twice)."""
-    path = state.settings["seed"]
-    if not path or state.models.User.select().exists() or state.models.Group.select().exists():
+    path = scimlite.settings["seed"]
+    models = scimlite.models
+    if not path or models.User.select().exists() or models.Group.select().exists():
         return None
     with open(path, encoding="utf-8") as handle:
-        return import_document(state, json.load(handle), actor="seed")
+        return import_document(scimlite, json.load(handle), actor="seed")
 
 
 ###############################################################################
@@ -6990,138 +7174,72 @@ ADMIN_PASSWORD_OPTION = "admin_password"
 MIN_ADMIN_PASSWORD = 10         # characters
 
 
-class LoginThrottle:
-    """Failed logins slowed down per client address and overall, in memory.
-
-    An address may fail LOGIN_FREE times; after that each attempt waits
-    twice as long as the last (2, 4, 8 s ... at most LOGIN_MAX_WAIT).
-    Overall, more than LOGIN_BURST failures in a minute (many addresses)
-    space every attempt LOGIN_SPACING seconds apart.  A wait is answered at
-    once with 429 and Retry-After (a request never sleeps: sleeping would
-    hold a server thread), and the real administrator waits seconds, not
-    hours.  A success clears its address.
-    """
-    LOGIN_FREE, LOGIN_MAX_WAIT = 5, 300
-    LOGIN_BURST, LOGIN_SPACING = 30, 2.0
-    MAX_ADDRESSES = 10000
-
-    def __init__(self):
-        self.by_client = {}                      # address -> (failures, last failure)
-        self.recent = collections.deque()        # times of recent failures, any address
-        self._mutex = threading.Lock()
-
-    def attempt(self, client, now):
-        """Seconds `client` must wait (0: go ahead).  A permitted attempt is
-        counted as a failure at once, before the slow password check, so
-        parallel requests cannot all slip past; success clears it."""
-        with self._mutex:
-            wait = self._wait(client, now)
-            if not wait:
-                self._failed(client, now)
-            return wait
-
-    def wait(self, client, now):
-        """Seconds `client` must wait before its next attempt (0: go ahead)."""
-        with self._mutex:
-            return self._wait(client, now)
-
-    def _wait(self, client, now):
-        count, last = self.by_client.get(client, (0, 0.0))
-        wait = 0.0
-        if count >= self.LOGIN_FREE:      # the exponent is capped: no overflow, ever
-            doubling = min(count - self.LOGIN_FREE + 1, 10)
-            wait = min(self.LOGIN_MAX_WAIT, 2.0 ** doubling) - (now - last)
-        while self.recent and now - self.recent[0] > 60:
-            self.recent.popleft()
-        if len(self.recent) > self.LOGIN_BURST:
-            wait = max(wait, self.LOGIN_SPACING - (now - self.recent[-1]))
-        return max(0.0, wait)
-
-    def failed(self, client, now):
-        with self._mutex:
-            self._failed(client, now)
-
-    def _failed(self, client, now):
-        if len(self.by_client) >= self.MAX_ADDRESSES:     # bounded memory
-            stale = [c for c, (_, t) in self.by_client.items()
-                     if now - t > self.LOGIN_MAX_WAIT]
-            for c in stale or list(self.by_client)[:len(self.by_client) // 2]:
-                del self.by_client[c]
-        count, _ = self.by_client.get(client, (0, 0.0))
-        self.by_client[client] = (count + 1, now)
-        self.recent.append(now)
-
-    def succeeded(self, client):
-        with self._mutex:
-            self.by_client.pop(client, None)
+def admin_password_set(scimlite):
+    return get_option(scimlite.models, ADMIN_PASSWORD_OPTION, None) is not None
 
 
-def admin_password_set(state):
-    return get_option(state.models, ADMIN_PASSWORD_OPTION, None) is not None
-
-
-def set_admin_password(state, password, client, action="password.changed"):
+def set_admin_password(scimlite, password, client, action="password.changed"):
     """Store the admin password's scrypt hash (hashed before the write queue)."""
     if len(password) < MIN_ADMIN_PASSWORD:
         raise ValueError(f"the password needs at least {MIN_ADMIN_PASSWORD} characters")
     hashed = hash_password(password)
-    with state.changes.unit():
-        set_option(state.models, ADMIN_PASSWORD_OPTION, hashed)
+    with scimlite.changes.unit():
+        set_option(scimlite.models, ADMIN_PASSWORD_OPTION, hashed)
         if action == "password.changed":      # every other session ends with the old one
-            state.models.AdminSession.delete().execute()
-    record_audit(state, action, client)
+            scimlite.models.AdminSession.delete().execute()
+    scimlite.audit(action, client)
 
 
-def check_admin_password(state, password):
-    stored = get_option(state.models, ADMIN_PASSWORD_OPTION, None)
+def check_admin_password(scimlite, password):
+    stored = get_option(scimlite.models, ADMIN_PASSWORD_OPTION, None)
     return verify_password(password, stored) if stored else False
 
 
-def setup_url(state, token):
+def setup_url(scimlite, token):
     """The one-time URL where the first administrator chooses a password."""
-    return f"{listening_url(state.settings)}{ADMIN}/setup?token={token}"
+    return f"{listening_url(scimlite.settings)}{ADMIN}/setup?token={token}"
 
 
 # --- sessions: an opaque id in a cookie, the rest in the database ------------
 
-def start_session(state, client):
+def start_session(scimlite, client):
     token, csrf = new_token(), new_token()
     stamp = now_text()
-    with state.changes.unit():
-        state.models.AdminSession.create(token_hash=hash_api_key(token), csrf=csrf,
+    with scimlite.changes.unit():
+        scimlite.models.AdminSession.create(token_hash=hash_api_key(token), csrf=csrf,
                                          created=stamp, last_seen=stamp, client=client)
     bottle.response.set_cookie(SESSION_COOKIE, token, path=ADMIN, httponly=True,
-                               samesite="strict", secure=request_is_https(state.settings))
+                               samesite="strict", secure=request_is_https(scimlite.settings))
 
 
-def current_session(state):
+def current_session(scimlite):
     """This request's admin session, or None (none, unknown or expired)."""
     token = bottle.request.get_cookie(SESSION_COOKIE)
     if not token:
         return None
-    AdminSession = state.models.AdminSession
+    AdminSession = scimlite.models.AdminSession
     row = AdminSession.get_or_none(AdminSession.token_hash == hash_api_key(token))
     if row is None:
         return None
     now = dt.datetime.now(dt.timezone.utc)
     idle = now - parse_datetime(row.last_seen) > dt.timedelta(
-        minutes=state.settings["session_idle_minutes"])
+        minutes=scimlite.settings["session_idle_minutes"])
     old = now - parse_datetime(row.created) > dt.timedelta(
-        hours=state.settings["session_max_hours"])
+        hours=scimlite.settings["session_max_hours"])
     if idle or old:
-        end_session(state, row)
+        end_session(scimlite, row)
         return None
     if now - parse_datetime(row.last_seen) > dt.timedelta(minutes=1):   # written rarely
-        with state.changes.unit():
+        with scimlite.changes.unit():
             AdminSession.update(last_seen=now_text()).where(
                 AdminSession.token_hash == row.token_hash).execute()
     return row
 
 
-def end_session(state, row):
-    with state.changes.unit():
-        state.models.AdminSession.delete().where(
-            state.models.AdminSession.token_hash == row.token_hash).execute()
+def end_session(scimlite, row):
+    with scimlite.changes.unit():
+        scimlite.models.AdminSession.delete().where(
+            scimlite.models.AdminSession.token_hash == row.token_hash).execute()
     bottle.response.delete_cookie(SESSION_COOKIE, path=ADMIN)
 
 
@@ -7148,8 +7266,8 @@ def csrf_ok(session, public):
 class Pages:
     """The admin templates of one app, compiled once (templates/*.html)."""
 
-    def __init__(self, state):
-        self.state, self._cache = state, {}
+    def __init__(self, scimlite):
+        self.scimlite, self._cache = scimlite, {}
 
     def render(self, name, code=200, **values):
         template = self._cache.get(name)
@@ -7167,7 +7285,7 @@ def see_other(path):
     bottle.redirect(path, 303)
 
 
-def admin_route(app, state, pages, path, methods=("GET",), public=False):
+def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
     """Install an admin page: session required (else to the login page),
     CSRF checked on POST, security headers on every answer, one lock for
     in-memory databases.  A SCIM bearer key opens nothing here."""
@@ -7175,8 +7293,8 @@ def admin_route(app, state, pages, path, methods=("GET",), public=False):
         @functools.wraps(callback)
         def page(*args, **kwargs):
             set_security_headers()
-            with state.lock:
-                session = current_session(state)
+            with scimlite.lock:
+                session = current_session(scimlite)
                 if session is None and not public:
                     see_other(f"{ADMIN}/login")
                 if bottle.request.method == "POST" and not csrf_ok(session, public):
@@ -7195,30 +7313,30 @@ KEY_EXPIRY_WARNING_DAYS = 14
 ADMIN_PAGE_SIZE = 50
 
 
-def count_users(state):
+def count_users(scimlite):
     """(active, inactive) users, with the same filter SCIM clients use."""
-    table = state.resources.tables[USER_TYPE.name]
+    table = scimlite.resources.tables[USER_TYPE.name]
     inactive = table.model.select().where(
         filter_to_sql(parse_filter(USER_TYPE, f"{USER_TYPE.active} eq false"), table)).count()
     return table.model.select().count() - inactive, inactive
 
 
-def last_request_seen(state):
+def last_request_seen(scimlite):
     """(when, method, path, key name, status) of the last SCIM request, or None."""
-    entry = state.log.last_request
+    entry = scimlite.log.last_request
     if entry is not None:
         return entry
-    ApiKey = state.models.ApiKey
+    ApiKey = scimlite.models.ApiKey
     row = ApiKey.select().where(ApiKey.last_used.is_null(False)).order_by(
         ApiKey.last_used.desc()).first()
     return None if row is None else {"at": row.last_used, "method": None, "path": None,
                                      "key_name": row.name, "status": None}
 
 
-def attention(state, keys, since):
+def attention(scimlite, keys, since):
     """What needs the administrator: a list of (level, text)."""
     notes = []
-    if not state.scim_enabled:
+    if not scimlite.scim_enabled:
         notes.append(("warn", "SCIM is off: every SCIM request is answered 403."))
     if not [k for k in keys if k["state"] == "active"]:
         notes.append(("warn", "There is no active API key: no identity provider can connect."))
@@ -7228,8 +7346,8 @@ def attention(state, keys, since):
         if key["state"] == "active" and key["expires"] and key["expires"] <= soon:
             notes.append(("warn", f"API key ‘{key['name']}’ works until the end of "
                                   f"{key['last_day']}: mint its successor now."))
-    notes += license_attention(state)
-    RequestLog = state.models.RequestLog
+    notes += license_attention(scimlite)
+    RequestLog = scimlite.models.RequestLog
     failures = RequestLog.select().where((RequestLog.status >= 400) &
                                          (RequestLog.at >= since)).count()
     if failures:
@@ -7238,23 +7356,23 @@ def attention(state, keys, since):
     return notes
 
 
-def license_attention(state):
+def license_attention(scimlite):
     """Users waiting for a seat; mail that could not be sent."""
-    notes, counts = [], state.licenses.counts()
+    notes, counts = [], scimlite.licenses.counts()
     if counts["waiting"]:
         notes.append(("warn", f"{counts['waiting']} user(s) wait for a license: every one "
                               f"of the {counts['seats']} seats is taken (license_seats)."))
-    dead = state.outbox.counts()["dead"]
+    dead = scimlite.outbox.counts()["dead"]
     if dead:
         notes.append(("warn", f"{dead} message(s) could not be delivered: see the outbox."))
     return notes
 
 
-def describe_keys(state):
+def describe_keys(scimlite):
     """Every key as the pages show it, newest first."""
     now = now_text()
     out = []
-    for row in reversed(state.keys()):
+    for row in reversed(scimlite.keys()):
         kind = key_state(row, now)
         last_day = None if not row.expires else (parse_datetime(row.expires) -
                                                  dt.timedelta(seconds=1)).date().isoformat()
@@ -7312,9 +7430,9 @@ def directory_filter(rt, params):
     return " and ".join(parts) or None
 
 
-def log_query(state, params):
+def log_query(scimlite, params):
     """The provisioning log rows the filters select, newest first."""
-    RequestLog = state.models.RequestLog
+    RequestLog = scimlite.models.RequestLog
     query = RequestLog.select().order_by(RequestLog.pk.desc())
     status = params.get("status")
     if status in ("2xx", "3xx", "4xx", "5xx"):
@@ -7331,37 +7449,35 @@ def log_query(state, params):
 
 # --- the pages --------------------------------------------------------------------
 
-def install_admin(app, state):
-    pages = Pages(state)
-    flash = {}          # session -> a message shown once (a new key, ...)
+def install_admin(app, scimlite):
+    pages = Pages(scimlite)
+    flash = scimlite.flash
 
     def route(path, methods=("GET",), public=False):
-        return admin_route(app, state, pages, ADMIN + path, methods, public)
+        return admin_route(app, scimlite, pages, ADMIN + path, methods, public)
 
     def render(name, session, **values):
         return pages.render(name, session=session, flash=flash.pop(
             session.token_hash, None) if session else None, **values)
 
-    throttle = LoginThrottle()
-    _install_access(route, render, state, pages, throttle)
-    _install_account(route, render, state, throttle)
-    _install_dashboard(route, render, state)
-    _install_keys(route, render, state, flash)
-    _install_directory(route, render, state)
-    _install_licenses(route, render, state, flash)
-    _install_logs(route, render, state)
+    throttle = scimlite.login_throttle
+    _install_access(route, render, scimlite, pages, throttle)
+    _install_account(route, render, scimlite, throttle)
+    _install_dashboard(route, render, scimlite)
+    _install_keys(route, render, scimlite, flash)
+    _install_directory(route, render, scimlite)
+    _install_licenses(route, render, scimlite, flash)
+    _install_logs(route, render, scimlite)
 
 
-def _install_access(route, render, state, pages, throttle):
-    setup_lock = threading.Lock()       # one setup, even from parallel requests
-
+def _install_access(route, render, scimlite, pages, throttle):
     @route("/setup", ("GET", "POST"), public=True)
     def setup(session):
-        with setup_lock:
+        with scimlite.setup_lock:
             return setup_page(bottle.request.params.get("token") or "")
 
     def setup_page(token):
-        if admin_password_set(state) or not state.check_setup_token(token):
+        if admin_password_set(scimlite) or not scimlite.check_setup_token(token):
             return pages.render("message.html", 404, session=None, title="No setup here",
                                 text="This setup link was used already or is not valid. "
                                      "Sign in, or run: python scimlite.py set-admin-password")
@@ -7372,11 +7488,11 @@ def _install_access(route, render, state, pages, throttle):
                 error = "The two passwords differ."
             else:
                 try:
-                    set_admin_password(state, password, client_address(), "setup")
-                    state.setup_token_hash = None       # used: never again
-                    with state.changes.unit():          # no session from before
-                        state.models.AdminSession.delete().execute()
-                    start_session(state, client_address())
+                    set_admin_password(scimlite, password, client_address(), "setup")
+                    scimlite.setup_token_hash = None       # used: never again
+                    with scimlite.changes.unit():          # no session from before
+                        scimlite.models.AdminSession.delete().execute()
+                    start_session(scimlite, client_address())
                     see_other(ADMIN)
                 except ValueError as exc:
                     error = str(exc)
@@ -7384,7 +7500,7 @@ def _install_access(route, render, state, pages, throttle):
 
     @route("/login", ("GET", "POST"), public=True)
     def login(session):
-        if not admin_password_set(state):
+        if not admin_password_set(scimlite):
             return pages.render("message.html", 200, session=None, title="No administrator yet",
                                 text="Open the setup link the server printed when it "
                                      "started, or run: python scimlite.py set-admin-password")
@@ -7394,25 +7510,26 @@ def _install_access(route, render, state, pages, throttle):
             if wait:
                 bottle.response.set_header("Retry-After", retry_after_header(wait))
                 return pages.render("login.html", 429, session=None, csrf=form_token(),
-                                    error=f"Too many failed attempts: wait {retry_after_header(wait)} "
-                                          "seconds, then try again.")
-            if check_admin_password(state, bottle.request.forms.getunicode("password") or ""):
+                                    error="Too many failed attempts: wait "
+                                          f"{retry_after_header(wait)} seconds, then "
+                                          "try again.")
+            if check_admin_password(scimlite, bottle.request.forms.getunicode("password") or ""):
                 throttle.succeeded(client)
-                record_audit(state, "login.succeeded", client)
-                start_session(state, client)
+                scimlite.audit("login.succeeded", client)
+                start_session(scimlite, client)
                 see_other(ADMIN)
-            record_audit(state, "login.failed", client)
+            scimlite.audit("login.failed", client)
             error = "That password is not right."
         return pages.render("login.html", 401 if error else 200, session=None,
                             csrf=form_token(), error=error)
 
 
-def _install_account(route, render, state, throttle):
+def _install_account(route, render, scimlite, throttle):
 
     @route("/logout", ("POST",))
     def logout(session):
-        end_session(state, session)
-        record_audit(state, "logout", client_address())
+        end_session(scimlite, session)
+        scimlite.audit("logout", client_address())
         see_other(f"{ADMIN}/login")
 
     @route("/password", ("GET", "POST"))
@@ -7426,42 +7543,42 @@ def _install_account(route, render, state, throttle):
                 bottle.response.set_header("Retry-After", retry_after_header(wait))
                 return render("password.html", session, error="Too many failed attempts: "
                               f"wait {retry_after_header(wait)} seconds, then try again.")
-            if not check_admin_password(state, forms.getunicode("current") or ""):
-                record_audit(state, "password.failed", client)
+            if not check_admin_password(scimlite, forms.getunicode("current") or ""):
+                scimlite.audit("password.failed", client)
                 error = "The current password is not right."
             elif new != (forms.getunicode("confirm") or ""):
                 error = "The two new passwords differ."
             else:
                 throttle.succeeded(client)
                 try:
-                    set_admin_password(state, new, client)
-                    start_session(state, client)
+                    set_admin_password(scimlite, new, client)
+                    start_session(scimlite, client)
                     see_other(ADMIN)
                 except ValueError as exc:
                     error = str(exc)
         return render("password.html", session, error=error)
 
 
-def _install_dashboard(route, render, state):
+def _install_dashboard(route, render, scimlite):
 
     @route("")
     def dashboard(session):
-        keys = describe_keys(state)
+        keys = describe_keys(scimlite)
         since = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
-        state.log.flush()
-        active, inactive = count_users(state)
-        return render("dashboard.html", session, tenant_url=request_base_url(state),
-                      enabled=state.scim_enabled, active_users=active,
-                      inactive_users=inactive, groups=state.models.Group.select().count(),
+        scimlite.log.flush()
+        active, inactive = count_users(scimlite)
+        return render("dashboard.html", session, tenant_url=request_base_url(scimlite),
+                      enabled=scimlite.scim_enabled, active_users=active,
+                      inactive_users=inactive, groups=scimlite.models.Group.select().count(),
                       active_keys=sum(1 for k in keys if k["state"] == "active"),
-                      last=last_request_seen(state), notes=attention(state, keys, since),
-                      licenses=state.licenses.counts(), outbox=state.outbox.counts())
+                      last=last_request_seen(scimlite), notes=attention(scimlite, keys, since),
+                      licenses=scimlite.licenses.counts(), outbox=scimlite.outbox.counts())
 
     @route("/scim", ("POST",))
     def switch(session):
         enable = bottle.request.forms.get("enabled") == "on"
-        state.scim_enabled = enable
-        record_audit(state, "scim.enabled" if enable else "scim.disabled", client_address())
+        scimlite.scim_enabled = enable
+        scimlite.audit("scim.enabled" if enable else "scim.disabled", client_address())
         see_other(ADMIN)
 
     @route("/connect")
@@ -7469,20 +7586,20 @@ def _install_dashboard(route, render, state):
         idp = bottle.request.query.get("idp") or "entra"
         if idp not in ("entra", "okta", "generic"):
             idp = "entra"
-        return render("connect.html", session, idp=idp, tenant_url=request_base_url(state),
-                      keys=[k for k in describe_keys(state) if k["state"] == "active"],
-                      last=last_request_seen(state))
+        return render("connect.html", session, idp=idp, tenant_url=request_base_url(scimlite),
+                      keys=[k for k in describe_keys(scimlite) if k["state"] == "active"],
+                      last=last_request_seen(scimlite))
 
     @route("/status.json")
     def status(session):
         bottle.response.content_type = "application/json"
-        last = last_request_seen(state)
+        last = last_request_seen(scimlite)
         shown = None if last is None else {k: last.get(k) for k in (
             "at", "method", "path", "key_name", "status")}
-        return json.dumps({"last": shown, "enabled": state.scim_enabled})
+        return json.dumps({"last": shown, "enabled": scimlite.scim_enabled})
 
 
-def _install_keys(route, render, state, flash):
+def _install_keys(route, render, scimlite, flash):
 
     @route("/keys", ("GET", "POST"))
     def keys(session):
@@ -7492,9 +7609,9 @@ def _install_keys(route, render, state, flash):
             name = (forms.getunicode("name") or "").strip()
             try:
                 expires = expiry_from_form(forms.get("expires"))
-                with state.changes.unit():
-                    token = mint_api_key(state.models, name, expires)
-                record_audit(state, "key.minted", client_address(), name=name,
+                with scimlite.changes.unit():
+                    token = mint_api_key(scimlite.models, name, expires)
+                scimlite.audit("key.minted", client_address(), name=name,
                              expires=expires)
                 flash[session.token_hash] = {"secret": token, "title": f"New API key ‘{name}’",
                                              "text": "Copy it now: you will not see it again. "
@@ -7503,27 +7620,27 @@ def _install_keys(route, render, state, flash):
                           f"{ADMIN}/keys")
             except ValueError as exc:
                 error = str(exc)
-        return render("keys.html", session, keys=describe_keys(state), error=error,
-                      tenant_url=request_base_url(state))
+        return render("keys.html", session, keys=describe_keys(scimlite), error=error,
+                      tenant_url=request_base_url(scimlite))
 
     @route("/keys/<key_id:int>/revoke", ("GET", "POST"))
     def revoke(session, key_id):
-        ApiKey = state.models.ApiKey
+        ApiKey = scimlite.models.ApiKey
         row = ApiKey.get_or_none(ApiKey.id == key_id)
         if row is None:
             return render("message.html", session, title="No such key",
                           text="That key does not exist.")
         if bottle.request.method == "POST" and not row.revoked:
-            with state.changes.unit():
-                revoke_key(state.models, key_id)
-            record_audit(state, "key.revoked", client_address(), name=row.name)
+            with scimlite.changes.unit():
+                revoke_key(scimlite.models, key_id)
+            scimlite.audit("key.revoked", client_address(), name=row.name)
             see_other(f"{ADMIN}/keys")
         return render("revoke.html", session, key={"id": row.id, "name": row.name,
                                                    "prefix": key_prefix(row),
                                                    "revoked": row.revoked})
 
 
-def directory_listing(state, rt):
+def directory_listing(scimlite, rt):
     """One page of the Users or Groups list, searched and filtered."""
     params = bottle.request.query.decode()
     page = page_of(params)
@@ -7532,63 +7649,63 @@ def directory_listing(state, rt):
         node = parse_filter(rt, text) if text else None
     except SCIMError:       # a search too long or holding NUL: nothing matches it
         node = parse_filter(rt, f"{SCHEMAS_ATTR.name} eq \"\"")
-    total, rows = state.resources.search(rt, node, (page - 1) * ADMIN_PAGE_SIZE + 1,
+    total, rows = scimlite.resources.search(rt, node, (page - 1) * ADMIN_PAGE_SIZE + 1,
                                          ADMIN_PAGE_SIZE)
-    items = state.resources.render(rt, rows, request_base_url(state))
+    items = scimlite.resources.render(rt, rows, request_base_url(scimlite))
     return dict(rt=rt, items=items, total=total, page=page, size=ADMIN_PAGE_SIZE,
                 q=params.get("q") or "", status=params.get("status") or "all",
                 filters=filters_query(params))
 
 
-def resource_detail(state, rt, resource_id):
+def resource_detail(scimlite, rt, resource_id):
     """A user or group as SCIM returns it, with its history; None if gone."""
     try:
-        row = state.resources.get(rt, resource_id)
+        row = scimlite.resources.get(rt, resource_id)
     except SCIMError:
         return None
-    resource = state.resources.render(rt, [row], request_base_url(state))[0]
-    Event, RequestLog = state.models.Event, state.models.RequestLog
+    resource = scimlite.resources.render(rt, [row], request_base_url(scimlite))[0]
+    Event, RequestLog = scimlite.models.Event, scimlite.models.RequestLog
     history = list(Event.select().where(Event.resource_id == resource_id)
                    .order_by(Event.pk.desc()).limit(200).dicts())
     requests = list(RequestLog.select().where(RequestLog.resource_id == resource_id)
                     .order_by(RequestLog.pk.desc()).limit(50).dicts())
-    license = state.licenses.of_user(resource_id) if rt is USER_TYPE else None
+    license = scimlite.licenses.of_user(resource_id) if rt is USER_TYPE else None
     return dict(rt=rt, resource=resource, history=history, requests=requests,
                 license=license, pretty=json.dumps(resource, indent=2, ensure_ascii=False))
 
 
-def member_counts(state, group_ids):
+def member_counts(scimlite, group_ids):
     """{group id: number of direct members}, in one query."""
-    Group, Membership = state.models.Group, state.models.Membership
+    Group, Membership = scimlite.models.Group, scimlite.models.Membership
     return dict(Membership.select(Group.id, fn.COUNT(Membership.id)).join(Group).where(
         Group.id.in_(group_ids)).group_by(Group.id).tuples())
 
 
-def _install_directory(route, render, state):
+def _install_directory(route, render, scimlite):
 
     @route("/users")
     def users(session):
-        return render("directory.html", session, **directory_listing(state, USER_TYPE))
+        return render("directory.html", session, **directory_listing(scimlite, USER_TYPE))
 
     @route("/groups")
     def groups(session):
-        values = directory_listing(state, GROUP_TYPE)
-        counts = member_counts(state, [g["id"] for g in values["items"]])
+        values = directory_listing(scimlite, GROUP_TYPE)
+        counts = member_counts(scimlite, [g["id"] for g in values["items"]])
         for item in values["items"]:
             item["_count"] = counts.get(item["id"], 0)
         return render("directory.html", session, **values)
 
     for rt in RESOURCE_TYPES.values():
-        _install_detail(route, render, state, rt)
+        _install_detail(route, render, scimlite, rt)
 
 
-def _install_detail(route, render, state, rt):
+def _install_detail(route, render, scimlite, rt):
     """/admin/users/{id}, /admin/groups/{id}."""
     kind = rt.name.lower()
 
     @route(f"{rt.endpoint.lower()}/<resource_id>")
     def detail(session, resource_id):
-        values = resource_detail(state, rt, resource_id)
+        values = resource_detail(scimlite, rt, resource_id)
         if values is None:
             return render("message.html", session, title=f"No such {kind}",
                           text=f"No {kind} has that id (it may have been deleted).")
@@ -7598,18 +7715,18 @@ def _install_detail(route, render, state, rt):
 OUTBOX_STATES = ("pending", "sending", "sent", "dead")
 
 
-def _install_licenses(route, render, state, flash):
+def _install_licenses(route, render, scimlite, flash):
     """A user's key shown once on request; the outbox of mail and webhooks."""
 
     @route("/users/<user_id>/license-key", ("POST",))
     def show_key(session, user_id):
-        license = state.licenses.of_user(user_id)
+        license = scimlite.licenses.of_user(user_id)
         if license is None or not license.generation:
             return render("message.html", session, title="No license key",
                           text="This user has no license key (yet).")
-        record_audit(state, "license.key_shown", client_address(), user=license.user_name)
+        scimlite.audit("license.key_shown", client_address(), user=license.user_name)
         flash[session.token_hash] = {
-            "secret": state.licenses.key_of(license),
+            "secret": scimlite.licenses.key_of(license),
             "title": f"License key of {license.user_name}",
             "text": "It was mailed to the user. scimlite keeps only a keyed hash and "
                     "derives the key again each time it is shown (each time audited)."}
@@ -7618,32 +7735,32 @@ def _install_licenses(route, render, state, flash):
     @route("/users/<user_id>/new-license-key", ("POST",))
     def new_key(session, user_id):
         try:
-            state.licenses.reissue(user_id, "admin page")
+            scimlite.licenses.reissue(user_id, "admin page")
         except ValueError as exc:
             return render("message.html", session, title="No new key", text=str(exc))
-        license = state.licenses.of_user(user_id)
-        record_audit(state, "license.reissued", client_address(), user=license.user_name)
+        license = scimlite.licenses.of_user(user_id)
+        scimlite.audit("license.reissued", client_address(), user=license.user_name)
         see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
 
     @route("/outbox")
     def outbox(session):
         status = bottle.request.query.get("status")
         status = status if status in OUTBOX_STATES else None
-        return render("outbox.html", session, rows=state.outbox.messages(status),
-                      counts=state.outbox.counts(), status=status,
-                      webhook_url=state.settings["webhook_url"],
-                      mailer=describe_mailer(state.settings))
+        return render("outbox.html", session, rows=scimlite.outbox.messages(status),
+                      counts=scimlite.outbox.counts(), status=status,
+                      webhook_url=scimlite.settings["webhook_url"],
+                      mailer=describe_mailer(scimlite.settings))
 
     @route("/outbox/<pk:int>/retry", ("POST",))
     def retry(session, pk):
-        if state.outbox.retry(pk):
-            record_audit(state, "outbox.retried", client_address(), message=pk)
+        if scimlite.outbox.retry(pk):
+            scimlite.audit("outbox.retried", client_address(), message=pk)
         see_other(f"{ADMIN}/outbox")
 
     @route("/outbox/webhook-secret", ("POST",))
     def webhook_secret(session):
-        secret = state.outbox.rotate_webhook_secret()
-        record_audit(state, "webhook_secret.rotated", client_address())
+        secret = scimlite.outbox.rotate_webhook_secret()
+        scimlite.audit("webhook_secret.rotated", client_address())
         flash[session.token_hash] = {
             "secret": secret, "title": "New webhook signing secret",
             "text": "Copy it now: you will not see it again. Give it to your webhook "
@@ -7651,37 +7768,37 @@ def _install_licenses(route, render, state, flash):
         see_other(f"{ADMIN}/outbox")
 
 
-def _install_logs(route, render, state):
+def _install_logs(route, render, scimlite):
 
     @route("/log")
     def log_page(session):
-        state.log.flush()
+        scimlite.log.flush()
         params = bottle.request.query.decode()
         page = page_of(params)
-        rows = list(log_query(state, params).offset((page - 1) * ADMIN_PAGE_SIZE)
+        rows = list(log_query(scimlite, params).offset((page - 1) * ADMIN_PAGE_SIZE)
                     .limit(ADMIN_PAGE_SIZE + 1).dicts())
-        ReadCount = state.models.ReadCount
+        ReadCount = scimlite.models.ReadCount
         reads = list(ReadCount.select().order_by(ReadCount.day.desc()).limit(14).dicts())
-        keys = sorted({k["name"] for k in describe_keys(state)})
+        keys = sorted({k["name"] for k in describe_keys(scimlite)})
         return render("log.html", session, rows=rows[:ADMIN_PAGE_SIZE],
                       more=len(rows) > ADMIN_PAGE_SIZE, page=page, params=params,
                       filters=filters_query(params),
-                      reads=reads, keys=keys, log_reads=state.settings["log_reads"])
+                      reads=reads, keys=keys, log_reads=scimlite.settings["log_reads"])
 
     @route("/log.jsonl")
     def log_export(session):
-        state.log.flush()
+        scimlite.log.flush()
         bottle.response.content_type = "application/x-ndjson; charset=utf-8"
         bottle.response.set_header("Content-Disposition",
                                    'attachment; filename="scimlite-log.jsonl"')
-        query = log_query(state, bottle.request.query.decode())
+        query = log_query(scimlite, bottle.request.query.decode())
         return "".join(json.dumps(row, ensure_ascii=False) + "\n"
                        for row in query.dicts().iterator())
 
     @route("/log/<pk:int>")
     def log_entry(session, pk):
-        state.log.flush()
-        RequestLog = state.models.RequestLog
+        scimlite.log.flush()
+        RequestLog = scimlite.models.RequestLog
         row = RequestLog.select().where(RequestLog.pk == pk).dicts().first()
         if row is None:
             return render("message.html", session, title="No such entry",
@@ -7692,7 +7809,7 @@ def _install_logs(route, render, state):
 
     @route("/audit")
     def audit(session):
-        Audit = state.models.Audit
+        Audit = scimlite.models.Audit
         page = page_of(bottle.request.query)
         rows = list(Audit.select().order_by(Audit.pk.desc())
                     .offset((page - 1) * ADMIN_PAGE_SIZE).limit(ADMIN_PAGE_SIZE + 1).dicts())
@@ -7713,14 +7830,15 @@ def _pretty(text):
 # Routes and create_app() #####################################################
 ###############################################################################
 
-def _install_discovery_routes(state, route):
-    settings = state.settings
+def _install_discovery_routes(scimlite, route):
+    settings = scimlite.settings
 
     def service_provider_config_(actor):
-        return scim_response(service_provider_config(settings, request_base_url(state)))
+        return scim_response(service_provider_config(settings, request_base_url(scimlite)))
 
     def resource_types(actor):
-        docs = [resource_type_document(rt, request_base_url(state)) for rt in RESOURCE_TYPES.values()]
+        docs = [resource_type_document(rt, request_base_url(scimlite))
+                for rt in RESOURCE_TYPES.values()]
         return scim_response(list_response(docs, len(docs), 1))
 
     def resource_type(actor, name):
@@ -7728,10 +7846,10 @@ def _install_discovery_routes(state, route):
                   None)
         if rt is None:
             raise not_found(f"ResourceType '{echo(name)}'")
-        return scim_response(resource_type_document(rt, request_base_url(state)))
+        return scim_response(resource_type_document(rt, request_base_url(scimlite)))
 
     def schemas(actor):
-        docs = [schema_document(s, request_base_url(state), settings["publish_password"])
+        docs = [schema_document(s, request_base_url(scimlite), settings["publish_password"])
                 for s in ALL_SCHEMAS]
         return scim_response(list_response(docs, len(docs), 1))
 
@@ -7739,7 +7857,7 @@ def _install_discovery_routes(state, route):
         found = next((s for s in ALL_SCHEMAS if s.id.lower() == urn.lower()), None)
         if found is None:
             raise not_found(f"Schema '{echo(urn)}'")
-        return scim_response(schema_document(found, request_base_url(state),
+        return scim_response(schema_document(found, request_base_url(scimlite),
                                              settings["publish_password"]))
 
     def not_implemented(actor, **_):
@@ -7754,20 +7872,20 @@ def _install_discovery_routes(state, route):
     def bulk(actor):
         body = read_json_body(settings["bulk_max_payload_bytes"])
         fail_on, operations = read_bulk_request(body, settings)
-        results = BulkRun(state, actor, fail_on, operations).run()
+        results = BulkRun(scimlite, actor, fail_on, operations).run()
         return scim_response({"schemas": [BULK_RESPONSE_URN], "Operations": results})
 
     def search_root(actor):
         body = read_search_request(read_json_body(settings["max_body_bytes"]))
-        return scim_response(search_all(state, body))
+        return scim_response(search_all(scimlite, body))
 
     route("/Me", ["GET", "POST", "PUT", "PATCH", "DELETE"], not_implemented)
     route("/Bulk", "POST", bulk)
     route("/.search", "POST", search_root)
 
 
-def _install_resource_routes(state, route, rt):
-    settings, service = state.settings, state.resources
+def _install_resource_routes(scimlite, route, rt):
+    settings, service = scimlite.settings, scimlite.resources
 
     def read_request():
         """Query and body, both read (and refused if bad) before any write."""
@@ -7775,23 +7893,24 @@ def _install_resource_routes(state, route, rt):
         return projection, read_json_body(settings["max_body_bytes"])
 
     def respond(row, projection, status=200, extra_headers=None):
-        body, etag = service.render_with_etags(rt, [row], request_base_url(state), *projection)[0]
+        body, etag = service.render_with_etags(rt, [row], request_base_url(scimlite),
+                                               *projection)[0]
         return scim_response(body, status, {"ETag": etag, **(extra_headers or {})})
 
     def if_match():
         return request_header("If-Match")
 
     def list_(actor):
-        return scim_response(list_resources(state, rt, query_params()))
+        return scim_response(list_resources(scimlite, rt, query_params()))
 
     def search(actor):
         body = read_search_request(read_json_body(settings["max_body_bytes"]))
-        return scim_response(list_resources(state, rt, body))
+        return scim_response(list_resources(scimlite, rt, body))
 
     def create(actor):
         projection, body = read_request()
         row = service.create(rt, body, actor)
-        location = location_of(request_base_url(state), rt, row.id)
+        location = location_of(request_base_url(scimlite), rt, row.id)
         return respond(row, projection, 201, {"Location": location})
 
     def get(actor, resource_id):
@@ -7828,7 +7947,7 @@ def _install_resource_routes(state, route, rt):
     route(rt.endpoint + "/<resource_id>", "DELETE", delete)
 
 
-def _install_pages(app, state):
+def _install_pages(app, scimlite):
     """The public front page (what this server is, where to go: no counts
     for anyone without a session) and the static files of the admin pages."""
     template = bottle.SimpleTemplate((TEMPLATES_DIR / "index.html").read_text("utf-8"))
@@ -7839,7 +7958,7 @@ def _install_pages(app, state):
     @app.get("/")
     def index():
         set_security_headers()
-        return template.render(version=__version__, tenant_url=request_base_url(state),
+        return template.render(version=__version__, tenant_url=request_base_url(scimlite),
                                admin=ADMIN)
 
     @app.get("/healthz")
@@ -7849,8 +7968,8 @@ def _install_pages(app, state):
         bottle.response.content_type = "application/json"
         bottle.response.set_header("Cache-Control", "no-store")
         try:
-            with state.lock:
-                state.models.db.execute_sql("SELECT 1").fetchone()
+            with scimlite.lock:
+                scimlite.models.db.execute_sql("SELECT 1").fetchone()
         except peewee.DatabaseError:
             log.error("health check: the database does not answer", exc_info=True)
             bottle.response.status = 503
@@ -7862,10 +7981,10 @@ def _install_pages(app, state):
         """Prometheus text format; 404 unless `metrics`; the bearer
         metrics_token when one is set (compared in constant time)."""
         bottle.response.content_type = "text/plain; charset=utf-8"
-        if not state.settings["metrics"]:
+        if not scimlite.settings["metrics"]:
             bottle.response.status = 404
             return "not found: /metrics is off (the metrics setting)\n"
-        expected = state.settings["metrics_token"]
+        expected = scimlite.settings["metrics_token"]
         if expected and not hmac.compare_digest(
                 (request_header("Authorization") or "").encode(),
                 f"Bearer {expected}".encode()):
@@ -7874,7 +7993,7 @@ def _install_pages(app, state):
             return "a bearer token is needed (metrics_token)\n"
         bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
         bottle.response.set_header("Cache-Control", "no-store")
-        return metrics_text(state)
+        return metrics_text(scimlite)
 
     @app.get("/<name:re:style\\.css|admin\\.js>")
     def static_file(name):
@@ -7887,10 +8006,10 @@ VERIFY_PATH = "/api/licenses/verify"
 VERIFY_BODY_BYTES = 4096
 
 
-def _install_license_api(app, state):
+def _install_license_api(app, scimlite):
     """POST /api/licenses/verify: the licensed application asks about a key.
     No SCIM key is needed; each client address has verify_rate_per_minute."""
-    limit = RateLimit(state.settings["verify_rate_per_minute"])
+    limit = scimlite.verify_limit
 
     def answer(status, body, headers=()):
         bottle.response.status = status
@@ -7918,24 +8037,24 @@ def _install_license_api(app, state):
             body = None
         if not isinstance(body, dict) or "key" not in body:
             return answer(400, {"error": 'send a JSON object: {"key": "XXXXX-..."}'})
-        with state.lock:
-            return answer(200, state.licenses.verify(body["key"]))
+        with scimlite.lock:
+            return answer(200, scimlite.licenses.verify(body["key"]))
 
 
-def metrics_text(state):
+def metrics_text(scimlite):
     """The Prometheus text exposition (format 0.0.4) of one app."""
-    lines = list(state.metrics.lines())
+    lines = list(scimlite.metrics.lines())
 
     def gauge(name, help_text, rows):
         lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge"])
         for labels, value in rows:
             lines.append(f"{name}{{{prometheus_labels(**labels)}}} {value}" if labels
                          else f"{name} {value}")
-    with state.lock:
-        active, inactive = count_users(state)
-        groups = state.models.Group.select().count()
-        licenses, outbox = state.licenses.counts(), state.outbox.counts()
-        keys = [(k.name, k.last_used) for k in active_keys(state.models)]
+    with scimlite.lock:
+        active, inactive = count_users(scimlite)
+        groups = scimlite.models.Group.select().count()
+        licenses, outbox = scimlite.licenses.counts(), scimlite.outbox.counts()
+        keys = [(k.name, k.last_used) for k in active_keys(scimlite.models)]
     gauge("scimlite_users", "Users, by state.",
           [({"state": "active"}, active), ({"state": "inactive"}, inactive)])
     gauge("scimlite_groups", "Groups.", [({}, groups)])
@@ -8016,31 +8135,28 @@ def create_app(config=None):
     """The scimlite WSGI application (a Bottle app) with all its state.
 
     config: None (defaults), a dict of settings, or the path of a TOML file.
-    The state is at `app.scimlite` (see ScimLite): mint_key(), events(), ...
+    Everything it owns is `app.scimlite` (see ScimLite, and its API).
     """
-    state = ScimLite(load_settings(config))
-    state.auth_failures = AuthFailures()
-    per_key = state.settings["key_rate_per_minute"]
-    state.key_limit = RateLimit(per_key) if per_key else None
+    scimlite = ScimLite(load_settings(config))
     app = App()
-    app.scimlite = state
-    base = state.settings["base_path"]
+    app.scimlite = scimlite
+    base = scimlite.settings["base_path"]
 
     def route(path, method, callback):
-        app.route(base + path, method, scim_endpoint(state, callback))
+        app.route(base + path, method, scim_endpoint(scimlite, callback))
 
-    _install_discovery_routes(state, route)
+    _install_discovery_routes(scimlite, route)
     for rt in RESOURCE_TYPES.values():
-        _install_resource_routes(state, route, rt)
-    _install_pages(app, state)
-    _install_license_api(app, state)
-    install_admin(app, state)
-    install_error_pages(app, state)
-    seed_if_empty(state)
+        _install_resource_routes(scimlite, route, rt)
+    _install_pages(app, scimlite)
+    _install_license_api(app, scimlite)
+    install_admin(app, scimlite)
+    install_error_pages(app, scimlite)
+    seed_if_empty(scimlite)
     # Only a serving app acts on licenses and mail; a CLI command opening the
     # database (without the server's settings, perhaps) must not.
-    state.licenses.catch_up()
-    state.outbox.start()
+    scimlite.licenses.catch_up()
+    scimlite.outbox.start()
     return app
 
 ###############################################################################
@@ -8054,7 +8170,7 @@ class LiveServer:
     url       the root, e.g. http://127.0.0.1:50123
     base_url  the SCIM base URL (url + base_path)
     token     a freshly minted API key
-    app       the WSGI app; app.scimlite is its state
+    app       the WSGI app; app.scimlite is everything it owns
     """
 
     def __init__(self, app, threads=4):
@@ -8338,11 +8454,11 @@ def cmd_serve(settings, out):
         for sock in sockets:
             sock.close()
         raise
-    state = app.scimlite
+    scimlite = app.scimlite
     url = tenant_url(settings)
     print(f"scimlite {__version__}: database {database_label(settings['db'])}", file=out)
-    if not state.keys():
-        token = state.mint_key("default")
+    if not scimlite.keys():
+        token = scimlite.mint_key("default")
         print("First start: an API key was minted. Paste these into Microsoft Entra "
               "ID (Tenant URL / Secret Token) or Okta (SCIM connector base URL / "
               "API token):\n"
@@ -8351,13 +8467,13 @@ def cmd_serve(settings, out):
               "The token is shown only this once. Mint more with: "
               "python scimlite.py mint-key NAME", file=out)
     else:
-        print(f"  Tenant URL:   {url}\n  API keys:     {len(active_keys(state.models))} "
+        print(f"  Tenant URL:   {url}\n  API keys:     {len(active_keys(scimlite.models))} "
               "active (python scimlite.py list-keys; mint-key NAME)", file=out)
-    if not admin_password_set(state):
+    if not admin_password_set(scimlite):
         print("No admin password yet. Choose one at this one-time link (or run "
               "python scimlite.py set-admin-password):\n"
-              f"  {setup_url(state, state.new_setup_token())}", file=out)
-    print_mail_notes(state, out)
+              f"  {setup_url(scimlite, scimlite.new_setup_token())}", file=out)
+    print_mail_notes(scimlite, out)
     server = waitress.create_server(
         app, sockets=sockets, threads=settings["threads"],
         ident="scimlite", connection_limit=settings["connection_limit"],
@@ -8370,7 +8486,7 @@ def cmd_serve(settings, out):
     serve_until_stopped(server, settings["drain_seconds"], out, SlowClientGuard(
         server, settings["request_seconds"], settings["connections_per_address"],
         settings["trusted_proxies"]))
-    state.close()
+    scimlite.close()
     print("stopped", file=out, flush=True)
 
 
@@ -8452,24 +8568,24 @@ def _in_flight(server):
         for c in server._map.values()))
 
 
-def print_mail_notes(state, out):
+def print_mail_notes(scimlite, out):
     """Where mail goes, said at start: printed mail is easy to mistake for
     sent mail.  The first webhook signing secret is shown here, once."""
-    settings = state.settings
+    settings = scimlite.settings
     print(f"  Mail:         {describe_mailer(settings)}", file=out)
-    if settings["webhook_url"] and get_option(state.models, WEBHOOK_SECRET_OPTION,
+    if settings["webhook_url"] and get_option(scimlite.models, WEBHOOK_SECRET_OPTION,
                                               None) is None:
         print(f"  Webhooks:     to {settings['webhook_url']}, signed with\n"
-              f"                {state.outbox.rotate_webhook_secret()}\n"
+              f"                {scimlite.outbox.rotate_webhook_secret()}\n"
               "                (shown only this once; a new one: python scimlite.py "
               "webhook-secret)", file=out)
 
 
-def backup_database(state, path):
+def backup_database(scimlite, path):
     """Copy the live database to a new file with SQLite's online backup API
     (readers and writers go on meanwhile), then check the copy; the copy's
     integrity_check result ("ok" when sound)."""
-    source = state.settings["db"]
+    source = scimlite.settings["db"]
     if source == ":memory:":
         raise ValueError("an in-memory database has nothing to back up")
     if is_postgres(source):
@@ -8478,28 +8594,28 @@ def backup_database(state, path):
     return copy_database(source, path)
 
 
-def cmd_backup(state, path, out):
-    result = backup_database(state, path)
+def cmd_backup(scimlite, path, out):
+    result = backup_database(scimlite, path)
     if result != "ok":
         raise ValueError(f"the copy at {path} failed its integrity check: {result}")
-    print(f"backed up {state.settings['db']} to {path} (integrity_check: ok)", file=out)
-    secret = license_secret_path(state.settings)
-    if not state.settings["license_secret"] and os.path.exists(secret):
+    print(f"backed up {scimlite.settings['db']} to {path} (integrity_check: ok)", file=out)
+    secret = license_secret_path(scimlite.settings)
+    if not scimlite.settings["license_secret"] and os.path.exists(secret):
         # The keys derive from it: a copy without it verifies no key.
         shutil.copy2(secret, license_secret_path({"db": path}))
         print(f"copied the license secret to {path}.secret: keep the two together, "
               "and the secret as safe as a password", file=out)
 
 
-def cmd_migrate_db(state, target, out):
+def cmd_migrate_db(scimlite, target, out):
     """Copy the store into `target` (copy_store), then read both back and
     compare every row (tables_that_differ)."""
-    if target in (":memory:", state.settings["db"]):
+    if target in (":memory:", scimlite.settings["db"]):
         raise ValueError("--to names another database: a PostgreSQL URL or a new file")
     models = open_store(target)
     try:
-        counts = copy_store(state.models, models)
-        differ = tables_that_differ(state.models, models)
+        counts = copy_store(scimlite.models, models)
+        differ = tables_that_differ(scimlite.models, models)
     finally:
         models.db.close_all()
     if differ:
@@ -8507,11 +8623,11 @@ def cmd_migrate_db(state, target, out):
                          f"in {', '.join(differ)}: do not use it (empty it and try again)")
     print(f"copied {sum(counts.values())} rows ({counts['user']} users, {counts['group']} "
           f"groups) to {database_label(target)}; every row compared equal", file=out)
-    if state.settings["license_secret"]:
+    if scimlite.settings["license_secret"]:
         print("every instance on it needs the same license_secret as this one", file=out)
     else:
         print(f"every instance on it needs license_secret (SCIMLITE_LICENSE_SECRET) set to "
-              f"the text in {license_secret_path(state.settings)}: the license keys "
+              f"the text in {license_secret_path(scimlite.settings)}: the license keys "
               "derive from it", file=out)
 
 
@@ -8578,8 +8694,8 @@ def smtp_explained(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
-def cmd_export(state, path, out):
-    text = json.dumps(export_document(state, tenant_url(state.settings)), indent=2,
+def cmd_export(scimlite, path, out):
+    text = json.dumps(export_document(scimlite, tenant_url(scimlite.settings)), indent=2,
                       ensure_ascii=False) + "\n"
     if path is None:
         out.write(text)
@@ -8589,8 +8705,8 @@ def cmd_export(state, path, out):
     print(f"exported to {path}", file=out)
 
 
-def cmd_users(state, out):
-    User, License = state.models.User, state.models.License
+def cmd_users(scimlite, out):
+    User, License = scimlite.models.User, scimlite.models.License
     licenses = {row.user_id: row.status for row in License.select(License.user_id,
                                                                    License.status)}
     rows = [("userName", "state", "license", "name", "email")]
@@ -8616,15 +8732,15 @@ def cmd_check_config(path, environ, out):
         print(f"  {key} = {shown}", file=out)
 
 
-def cmd_version(state, out):
+def cmd_version(scimlite, out):
     print(f"scimlite {__version__}\nPython {sys.version.split()[0]}\n"
-          f"{state.models.dialect.describe(state.models.db)}\ndatabase schema "
-          f"{get_option(state.models, 'schema_version', 0)} (this scimlite writes "
+          f"{scimlite.models.dialect.describe(scimlite.models.db)}\ndatabase schema "
+          f"{get_option(scimlite.models, 'schema_version', 0)} (this scimlite writes "
           f"{SCHEMA_VERSION})", file=out)
 
 
-def cmd_list_keys(state, out):
-    rows = state.keys()
+def cmd_list_keys(scimlite, out):
+    rows = scimlite.keys()
     if not rows:
         print("no API keys; mint one with: python scimlite.py mint-key NAME", file=out)
     for row in rows:
@@ -8634,7 +8750,7 @@ def cmd_list_keys(state, out):
               f"last used {row.last_used or 'never'}  {status}", file=out)
 
 
-def cmd_set_admin_password(state, stdin, out):
+def cmd_set_admin_password(scimlite, stdin, out):
     if stdin.isatty():
         import getpass
         password = getpass.getpass("New admin password: ")
@@ -8642,15 +8758,15 @@ def cmd_set_admin_password(state, stdin, out):
             raise ValueError("the two passwords differ")
     else:
         password = stdin.readline().rstrip("\r\n")
-    set_admin_password(state, password, CLI_CLIENT)
+    set_admin_password(scimlite, password, CLI_CLIENT)
     print(f"The admin password is set; sign in at {ADMIN}/login", file=out)
 
 
-def cmd_scim(state, action, out):
+def cmd_scim(scimlite, action, out):
     if action != "status":
-        state.scim_enabled = action == "enable"
-        record_audit(state, f"scim.{action}d", CLI_CLIENT)
-    print(f"SCIM provisioning is {'enabled' if state.scim_enabled else 'disabled'}",
+        scimlite.scim_enabled = action == "enable"
+        scimlite.audit(f"scim.{action}d", CLI_CLIENT)
+    print(f"SCIM provisioning is {'enabled' if scimlite.scim_enabled else 'disabled'}",
           file=out)
 
 
@@ -8667,43 +8783,43 @@ def configure_logging(settings):
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
-def run_command(state, args, out):
+def run_command(scimlite, args, out):
     """The commands that work on the database (every one but serve,
     send-test-email and check-config)."""
     command = args.command
     if command == "mint-key":
-        print(state.mint_key(args.name), file=out)
-        record_audit(state, "key.minted", CLI_CLIENT, name=args.name)
+        print(scimlite.mint_key(args.name), file=out)
+        scimlite.audit("key.minted", CLI_CLIENT, name=args.name)
     elif command == "list-keys":
-        cmd_list_keys(state, out)
+        cmd_list_keys(scimlite, out)
     elif command == "revoke-key":
-        name = state.revoke_key(args.name_or_prefix)
-        record_audit(state, "key.revoked", CLI_CLIENT, name=name)
+        name = scimlite.revoke_key(args.name_or_prefix)
+        scimlite.audit("key.revoked", CLI_CLIENT, name=name)
         print(f"revoked {name!r}", file=out)
     elif command == "scim":
-        cmd_scim(state, args.action, out)
+        cmd_scim(scimlite, args.action, out)
     elif command == "set-admin-password":
-        cmd_set_admin_password(state, sys.stdin, out)
+        cmd_set_admin_password(scimlite, sys.stdin, out)
     elif command == "users":
-        cmd_users(state, out)
+        cmd_users(scimlite, out)
     elif command == "export":
-        cmd_export(state, args.out, out)
+        cmd_export(scimlite, args.out, out)
     elif command == "import":
-        cmd_import(state, args.file, out)
+        cmd_import(scimlite, args.file, out)
     elif command == "webhook-secret":
-        print(state.outbox.rotate_webhook_secret(), file=out)
-        record_audit(state, "webhook_secret.rotated", CLI_CLIENT)
+        print(scimlite.outbox.rotate_webhook_secret(), file=out)
+        scimlite.audit("webhook_secret.rotated", CLI_CLIENT)
     elif command == "backup":
-        cmd_backup(state, args.path, out)
+        cmd_backup(scimlite, args.path, out)
     elif command == "migrate-db":
-        cmd_migrate_db(state, args.target, out)
+        cmd_migrate_db(scimlite, args.target, out)
     elif command == "version":
-        cmd_version(state, out)
+        cmd_version(scimlite, out)
 
 
-def cmd_import(state, path, out):
+def cmd_import(scimlite, path, out):
     with open(path, encoding="utf-8") as handle:
-        counts = import_document(state, json.load(handle))
+        counts = import_document(scimlite, json.load(handle))
     print(f"imported {counts.get('User', 0)} users and {counts.get('Group', 0)} groups "
           f"from {path}", file=out)
 
@@ -8740,14 +8856,14 @@ def _run(args, settings, environ, out):
             print(f"scimlite: {exc}", file=sys.stderr)
             return 1
         return 0
-    state = ScimLite(settings)
+    scimlite = ScimLite(settings)
     try:
-        run_command(state, args, out)
+        run_command(scimlite, args, out)
     except (ValueError, LookupError, OSError) as exc:
         print(f"scimlite: {exc}", file=sys.stderr)
         return 1
     finally:
-        state.close()
+        scimlite.close()
     return 0
 
 

@@ -205,3 +205,100 @@ def test_the_table_of_contents_lists_the_sections_in_order():
     contents = [line.split()[0] for line in scimlite.__doc__.split("each section uses "
                 "only those above it.")[1].strip().splitlines() if line.strip()]
     assert contents == titles
+
+
+def attribute_owners(tree, sections):
+    """{attribute name: {sections that define it}}: the methods and class
+    attributes of every class (a model built inside a function too), what
+    is assigned to an attribute (self.name = ..., event.subject = ...), and
+    the fields of a types.SimpleNamespace (the models of an app)."""
+    import ast
+    owners = {}
+    for node in tree.body:
+        here = section_of(node.lineno, sections)
+        for item in ast.walk(node):
+            names = []
+            if isinstance(item, ast.ClassDef):
+                for member in item.body:
+                    if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        names.append(member.name)
+                    elif isinstance(member, (ast.Assign, ast.AnnAssign)):
+                        targets = member.targets if isinstance(member, ast.Assign) \
+                            else [member.target]
+                        names += [t.id for t in targets if isinstance(t, ast.Name)]
+            elif isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store):
+                names = [item.attr]
+            elif isinstance(item, ast.Call) and getattr(item.func, "attr", "") == \
+                    "SimpleNamespace":
+                names = [k.arg for k in item.keywords if k.arg]
+            for name in names:
+                owners.setdefault(name, set()).add(here)
+    return owners
+
+
+def library_attributes():
+    """Attribute names the standard library and the dependencies give the
+    objects scimlite handles: `x.get`, `query.limit` reach into no section."""
+    import pathlib
+    import smtplib
+    import socket
+    import threading
+    import types
+    import bottle
+    import peewee
+    import waitress.channel
+    import waitress.server
+    kinds = (dict, list, set, str, bytes, tuple, int, float, object, re.compile(""),
+             re.match("", ""), threading.Thread, threading.Event(), threading.Lock(),
+             pathlib.Path, peewee.Model, peewee.ModelSelect, peewee.SqliteDatabase,
+             peewee.Field, peewee.Expression, peewee.NodeList, bottle.Bottle,
+             bottle.BaseRequest, bottle.BaseResponse, socket.socket, smtplib.SMTP,
+             types.SimpleNamespace, waitress.server.TcpWSGIServer,
+             waitress.channel.HTTPChannel)
+    return set().union(*(dir(kind) for kind in kinds))
+
+
+def test_no_section_reaches_into_an_attribute_of_a_later_one():
+    """The promise again, for attributes: `x.name` in a section, where every
+    place that defines `name` (a method, a class attribute, an assignment
+    to it) sits in a later section, is a reach into that later section (as
+    Log, Licenses and the outbox once used the app's lock and
+    start_worker).  Names of the libraries' own objects, and attributes of
+    an imported module, are not counted."""
+    import ast
+    tree = ast.parse((ROOT / "scimlite.py").read_text("utf-8"))
+    sections = module_sections()
+    owners, library = attribute_owners(tree, sections), library_attributes()
+    modules = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree)
+               if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    reaches = set()
+    for node in tree.body:
+        here = section_of(node.lineno, sections)
+        for used in ast.walk(node):
+            if not isinstance(used, ast.Attribute) or used.attr.startswith("__") or \
+                    used.attr in library or getattr(used.value, "id", None) in modules:
+                continue
+            where = owners.get(used.attr)
+            if where and min(where) > here:
+                reaches.add(f"{sections[here][0].split(':')[0]} reaches .{used.attr} of "
+                            f"{sections[min(where)][0].split(':')[0]}")
+    assert not reaches, sorted(reaches)
+
+
+def test_the_docs_use_only_the_embedding_api():
+    """What README.md and docs/ show embedders is the stable surface: names
+    in __all__ and, on an app, ScimLite.API (so an internal stays free to
+    change)."""
+    text = README + "".join(path.read_text("utf-8") for path in DOCS)
+    on_app = set(re.findall(r"\bapp\.scimlite\.(\w+)", text))
+    assert on_app and on_app <= set(scimlite.ScimLite.API), on_app - set(scimlite.ScimLite.API)
+    in_code = set(re.findall(r"(?<![.\w])scimlite\.([A-Za-z_]\w*)\(", text))
+    assert in_code <= set(scimlite.__all__), in_code - set(scimlite.__all__)
+    for name in scimlite.__all__:
+        assert hasattr(scimlite, name), name
+    app = scimlite.create_app({"db": ":memory:", "mailer": "memory"})
+    try:
+        for name in scimlite.ScimLite.API:
+            assert hasattr(app.scimlite, name), name
+    finally:
+        app.scimlite.close()

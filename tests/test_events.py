@@ -153,7 +153,7 @@ def test_workers_wake_after_commits_and_close_leaves_no_thread(tmp_path):
     app = scimlite.create_app({"db": str(tmp_path / "w.db")})
     scim = SCIMClient(app, app.scimlite.mint_key("t"))
     woken = threading.Event()
-    app.scimlite.start_worker("probe", woken.set, interval=3600)
+    app.scimlite.workers.start("probe", woken.set, interval=3600)
     assert any(t.name == "scimlite-probe" for t in threading.enumerate())
     scim.create_user("wake")
     assert woken.wait(5)

@@ -199,7 +199,7 @@ def test_no_mail_leaves_before_its_change_commits(tmp_path, smtp):
     with state.changes.unit("entra"):
         state.resources.create(scimlite.USER_TYPE, {
             "schemas": [scimlite.USER_URN], "userName": "open@example.com"}, "entra")
-        state.outbox._worker.wake()             # as if another commit had woken it
+        state.outbox.wake()                     # as if another commit had woken it
         time.sleep(0.5)
         assert smtp.inbox.messages == []
     assert smtp.inbox.wait(1)
