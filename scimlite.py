@@ -28,7 +28,9 @@ The file reads top to bottom; each section uses only those above it.
     Filter          tokenize, parse, check, print, evaluate in memory
     PATCH           paths and operations, applied to a copy
     Projection      attributes / excludedAttributes and `returned` rules
-    Storage         peewee models built per app, SQLite and PostgreSQL, migrations
+    Database        connections, and what SQLite and PostgreSQL spell differently
+    Statements      built once per app, run with each request's values
+    Models          peewee models per app, migrations, moving a store
     SQL             filters and sortBy compiled over a resource type's table
     Events          the write queue, the unit of work, background workers
     Secrets         API keys and password hashes
@@ -2207,18 +2209,8 @@ def _exclude(resource, excluded, always):
     return out
 
 ###############################################################################
-# Storage: peewee models per app, SQLite and PostgreSQL, migrations ###########
+# Database: connections, and what SQLite and PostgreSQL spell differently #####
 ###############################################################################
-
-SCHEMA_VERSION = 4
-# Columns added to tables that existed before: (version, table, column, SQL
-# type, how existing rows get their value or None).  New tables and indexes
-# need no entry: create_tables() adds what is missing.
-ADDED_COLUMNS = (
-    (2, "api_key", "expires", "VARCHAR(255)", None),
-    (3, "user", "active", "INTEGER", "COALESCE(json_extract(data, '$.active'), 1)"),
-)
-
 
 class _RemembersConnections:
     """A peewee database remembering every connection its threads open, so
@@ -2316,46 +2308,168 @@ def open_database(path):
     return db
 
 
-# --- dialects: what SQLite and PostgreSQL spell differently --------------------
-# Everything above and below speaks peewee, which writes both.  What it
-# cannot write for both lives here, in two small classes with the same
-# methods: reading JSON, lists given as one JSON value, folding case,
-# locking a row, and the stamp that tells a key cache to start afresh.
+def cannot_store(exc):
+    """The database could not write: the disk (or SQLite's max_page_count)
+    is full, or the disk failed.  The transaction was rolled back; it
+    passes when space comes back."""
+    # SQLite rolls a full transaction back itself, so peewee's own ROLLBACK
+    # then fails ("no transaction is active"): the cause is in the chain.
+    while exc is not None:
+        text = str(exc).lower()
+        if isinstance(exc, (peewee.OperationalError, sqlite3.OperationalError)) and (
+                "full" in text or "disk i/o error" in text):
+            return True
+        if getattr(exc, "sqlstate", None) == "53100":      # PostgreSQL's disk_full
+            return True
+        exc = exc.__context__
+    return False
+
+
+def lost_database(exc):
+    """PostgreSQL could not be reached, dropped the connection (a restart,
+    a failover) or gave the transaction up (a deadlock): nothing was
+    committed, and a retry may pass."""
+    while exc is not None:
+        if type(exc).__module__.startswith("psycopg") and any(
+                kind.__name__ == "OperationalError" for kind in type(exc).__mro__):
+            return True
+        exc = exc.__context__
+    return False
+
 
 def _json_path(keys):
     """SQLite's JSON path of nested keys: $."name"."familyName"."""
     return "$" + "".join(f'."{key}"' for key in keys)
 
 
-class SqliteDialect:
-    name = "sqlite"
-    same = "IS"         # equal, or both NULL
-    holds_a_file = True
+class Dialect:
+    """What SQLite and PostgreSQL spell differently, one method each: the
+    rest of scimlite speaks peewee, which writes both.  SqliteDialect and
+    PostgresDialect are its two siblings.  The hooks a database may need
+    nothing for (locks, migration steps, work after a copy) do nothing
+    here; every other method each dialect writes its own way."""
+    name = ""
+    same = ""               # the operator "equal, or both NULL"
+    holds_a_file = False    # a file beside which backups and the secret go
+
+    # --- reading JSON and comparing text ---------------------------------------
 
     def json_value(self, data, keys, attr=None):
-        """The value at `keys` in a JSON column, as SQL compares it: text,
-        a number, 1/0 for true/false; NULL when absent or null."""
-        return fn.json_extract(data, _json_path(keys))
+        """The value at `keys` in a JSON column, as SQL compares it: text, a
+        number, a boolean (SQLite: 1/0); NULL when absent or null."""
+        raise NotImplementedError
 
     def json_elements(self, data, keys):
         """A FROM item `je` over the array at `keys`: je.key (its index) and
         je.value (an element)."""
+        raise NotImplementedError
+
+    def element_value(self, key, attr=None):
+        """json_value() of sub-attribute `key` of je.value."""
+        raise NotImplementedError
+
+    def primary_first(self):
+        """ORDER BY of json_elements(): the primary element, then in order."""
+        raise NotImplementedError
+
+    def literal(self, value):
+        """A filter's value as this database compares it with json_value()."""
+        raise NotImplementedError
+
+    def fold(self, expr):
+        """scim_fold(expr): Python's casefold() (see Values: fold)."""
+        return fn.scim_fold(expr)
+
+    def ordered(self, expr):
+        """Text in code point order, whatever the database's collation."""
+        raise NotImplementedError
+
+    def contains(self, expr, value):
+        raise NotImplementedError
+
+    def ends_with(self, expr, value):
+        raise NotImplementedError
+
+    def list_values(self, value, kind):
+        """The elements of JSON list `value` (a slot), as a subquery of
+        `kind` ("int" or "text") for IN."""
+        raise NotImplementedError
+
+    def list_rows(self, value, kinds):
+        """SELECT the rows of JSON list of lists `value` (a slot), their
+        columns of `kinds`, for INSERT ... FROM."""
+        raise NotImplementedError
+
+    # --- writing side by side ---------------------------------------------------
+
+    def locked(self, query, skip_locked=False):
+        """`query` locking the rows it reads until commit (several instances)."""
+        return query
+
+    def hold(self, db, name):
+        """Hold advisory lock `name` until the transaction ends."""
+
+    def migrating(self, db):
+        """What a migration runs under (one instance at a time)."""
+        return contextlib.nullcontext()
+
+    def inserted_id(self, cursor):
+        """The key an INSERT gave its row (None if it was ignored)."""
+        raise NotImplementedError
+
+    def change_stamp(self, db):
+        """What moves whenever keys or options may have changed (AuthCache)."""
+        raise NotImplementedError
+
+    def relax_durability(self, db):
+        """The sender's bookkeeping need not wait for the disk (see Sender)."""
+        raise NotImplementedError
+
+    # --- the schema, copies and bulk loads --------------------------------------
+
+    def table_exists(self, db, name):
+        return db.table_exists(name)
+
+    def describe(self, db):
+        """The database and its version, for `version`."""
+        raise NotImplementedError
+
+    def prepare(self, db, models):
+        """What the database needs beyond the tables, made by a migration."""
+
+    def up_to_date(self, db, models):
+        """Whether a start at the current schema may skip migrating."""
+        return False
+
+    def after_copy(self, db, models):
+        """After rows came in with their own keys (copy_store)."""
+
+    def after_bulk_load(self, db, models):
+        """After an import or a copy, committed."""
+
+
+class SqliteDialect(Dialect):
+    """SQLite 3.38 or newer: JSON through json_extract and json_each, text
+    compared as bytes, one writer at a time (the write queue, BEGIN
+    IMMEDIATE)."""
+    name = "sqlite"
+    holds_a_file = True
+    same = "IS"
+
+    def json_value(self, data, keys, attr=None):
+        return fn.json_extract(data, _json_path(keys))
+
+    def json_elements(self, data, keys):
         return NodeList((SQL("json_each("), data, SQL(", ?) AS je", [_json_path(keys)])))
 
     def element_value(self, key, attr=None):
         return fn.json_extract(SQL("je.value"), _json_path([key]))
 
     def primary_first(self):
-        """ORDER BY of json_elements(): the primary element, then in order."""
         return SQL("json_extract(je.value, '$.primary') = 1 DESC, je.key")
 
     def literal(self, value):
         return int(value) if isinstance(value, bool) else value     # JSON true reads as 1
-
-    def fold(self, expr):
-        # SQLite: fold() itself, registered by open_database; PostgreSQL: a
-        # function generated from it (see PostgresDialect.prepare).
-        return fn.scim_fold(expr)
 
     def ordered(self, expr):
         return expr         # SQLite compares text as bytes: code point order
@@ -2366,24 +2480,12 @@ class SqliteDialect:
     def ends_with(self, expr, value):
         return fn.substr(expr, -len(value)) == value
 
-    def list_values(self, name, kind):
-        return NodeList((SQL("(SELECT value FROM json_each("), slot(name), SQL("))")))
+    def list_values(self, value, kind):
+        return NodeList((SQL("(SELECT value FROM json_each("), value, SQL("))")))
 
-    def list_rows(self, name, kinds):
+    def list_rows(self, value, kinds):
         columns = [fn.json_extract(SQL("value"), f"$[{i}]") for i in range(len(kinds))]
-        return peewee.Select([NodeList((SQL("json_each("), slot(name), SQL(")")))], columns)
-
-    def locked(self, query, skip_locked=False):
-        return query        # one writer at a time: the write queue, BEGIN IMMEDIATE
-
-    def hold(self, db, name):
-        """Hold lock `name` until the transaction ends (PostgreSQL)."""
-
-    def migrating(self, db):
-        return contextlib.nullcontext()
-
-    def table_exists(self, db, name):
-        return db.table_exists(name)
+        return peewee.Select([NodeList((SQL("json_each("), value, SQL(")")))], columns)
 
     def inserted_id(self, cursor):
         return cursor.lastrowid
@@ -2392,7 +2494,6 @@ class SqliteDialect:
         return f"SQLite {sqlite3.sqlite_version}"
 
     def change_stamp(self, db):
-        """What moves whenever keys or options may have changed."""
         connection = db.connection()
         return (connection, connection.execute("PRAGMA data_version").fetchone()[0],
                 connection.total_changes)
@@ -2400,27 +2501,20 @@ class SqliteDialect:
     def relax_durability(self, db):
         db.execute_sql("PRAGMA synchronous = NORMAL")
 
-    def prepare(self, db, models):
-        """What a fresh connection's database needs beyond the tables."""
-
     def up_to_date(self, db, models):
-        """Whether a start at the current schema may skip migrating: never on
-        SQLite, whose create_tables() (IF NOT EXISTS, one writer) costs
-        nothing and puts back an index someone dropped."""
+        # Never: create_tables() (IF NOT EXISTS, one writer) costs nothing
+        # and puts back an index someone dropped.
         return False
 
-    def after_copy(self, db, models):
-        """After rows came in with their keys (copy_store): SQLite's next
-        key is the largest one plus one by itself."""
-
-    def after_bulk_load(self, db, models):
-        """After an import or a copy, committed: SQLite plans without it."""
+    # The rest is inherited: one writer at a time needs no row lock nor
+    # advisory lock; after a copy SQLite's next key is the largest plus one
+    # by itself; it plans well without statistics after a bulk load.
 
 
 MIGRATION_LOCK, SEATS_LOCK = 0x5C1A_0001, 0x5C1A_0002     # PostgreSQL advisory locks
 
 
-class PostgresDialect(SqliteDialect):
+class PostgresDialect(Dialect):
     """PostgreSQL: JSON is read with the json operators (the column holds
     the text as written, so every response is byte for byte the one SQLite
     gives; json reads a value from text without first building jsonb's
@@ -2470,16 +2564,16 @@ class PostgresDialect(SqliteDialect):
     def ends_with(self, expr, value):
         return fn.right(expr, len(value)) == value
 
-    def list_values(self, name, kind):
-        return NodeList((SQL("(SELECT (json_array_elements_text("), slot(name),
+    def list_values(self, value, kind):
+        return NodeList((SQL("(SELECT (json_array_elements_text("), value,
                          SQL(f"::json))::{self.TYPES[kind]})")))
 
     TYPES = {"int": "bigint", "text": "text"}
 
-    def list_rows(self, name, kinds):
+    def list_rows(self, value, kinds):
         columns = [SQL(f"(value ->> {i})::{self.TYPES[kind]}")
                    for i, kind in enumerate(kinds)]
-        return peewee.Select([NodeList((SQL("json_array_elements("), slot(name),
+        return peewee.Select([NodeList((SQL("json_array_elements("), value,
                                         SQL("::json) AS value")))], columns)
 
     def locked(self, query, skip_locked=False):
@@ -2601,26 +2695,210 @@ def dialect_of(db):
     return PostgresDialect() if isinstance(db, peewee.PostgresqlDatabase) else SqliteDialect()
 
 
+###############################################################################
+# Statements: built once per app, run with each request's values ##############
+###############################################################################
+# peewee builds a query's SQL text afresh on every run, and that building
+# was 37-56 % of the CPU of every request (issue 12's profile); SQLite's
+# own work was 6-12 %.  The statements every request runs are therefore
+# built once per app, with slot(name) where a value goes, and then run
+# with each request's values.  Everything else stays ordinary peewee.
+
+SLOT = "\x00slot:"
+
+
+def slot(name):
+    """A value left open in a Prepared statement, given at each run."""
+    return peewee.Value(SLOT + name, converter=False)
+
+
+def in_slot(models, field, name):
+    """`field IN (the values of a list)`, the list given at each run as one
+    JSON value: one statement, built once, for a list of any length (100
+    member ids in a PATCH), instead of one per length with a `?` each."""
+    kind = "int" if field.field_type in ("INT", "AUTO", "BIGINT", "BIGAUTO") else "text"
+    return NodeList((field, SQL("IN"), models.dialect.list_values(slot(name), kind)))
+
+
+def rows_slot(models, name, kinds):
+    """SELECT the rows of a list given at each run as one JSON value (a
+    list of lists, their columns of `kinds`, "int" or "text"): INSERT ...
+    FROM it adds any number of rows with one statement, built once."""
+    return models.dialect.list_rows(slot(name), kinds)
+
+
+class Prepared:
+    """One statement: its SQL built once from a peewee query, run often."""
+
+    def __init__(self, query):
+        self.db, self.model = query.model._meta.database, query.model
+        self.sql, params = query.sql()
+        self._reader = None     # how a row of this SELECT becomes a model row
+        # (slot name, None) where a value is given at run time, else
+        # (None, constant): LIMIT 1, a status the statement always uses.
+        self.params = [(p[len(SLOT):], None) if isinstance(p, str) and p.startswith(SLOT)
+                       else (None, p) for p in params]
+
+    def _values(self, given):
+        return [given[name] if name else constant for name, constant in self.params]
+
+    def rows(self, **given):
+        """The model rows a SELECT finds, made as peewee makes them."""
+        cursor = self.db.execute_sql(self.sql, self._values(given))
+        if self._reader is None:
+            self._reader = _RowReader(self.model, cursor.description)
+        return [self._reader.read(values) for values in cursor]
+
+    def first(self, **given):
+        found = self.rows(**given)
+        return found[0] if found else None
+
+    def scalar(self, **given):
+        row = self.db.execute_sql(self.sql, self._values(given)).fetchone()
+        return row[0] if row else None
+
+    def tuples(self, **given):
+        return self.db.execute_sql(self.sql, self._values(given)).fetchall()
+
+    def run(self, **given):
+        """Run an INSERT, UPDATE or DELETE; the cursor (rowcount, lastrowid)."""
+        return self.db.execute_sql(self.sql, self._values(given))
+
+
+class _RowReader:
+    """Model rows from a SELECT's values: which column is which field (and
+    its conversion, e.g. 0/1 to a bool) is worked out once, not per row."""
+
+    def __init__(self, model, description):
+        columns = model._meta.columns
+        self.model = model
+        self.fields = [(i, columns[d[0]].name, columns[d[0]].python_value)
+                       for i, d in enumerate(description) if d[0] in columns]
+        self.extras = [(i, d[0]) for i, d in enumerate(description) if d[0] not in columns]
+
+    def read(self, values):
+        row = _stored_row(self.model, {name: convert(values[i])
+                                       for i, name, convert in self.fields})
+        for i, name in self.extras:
+            setattr(row, name, values[i])
+        return row
+
+
+# --- peewee's row internals, in one place ----------------------------------------
+# A row read by a statement built once is made here, and save_row() writes
+# only what changed since: both need what peewee keeps inside a row (its
+# values in __data__, the names set since it was read in _dirty, and
+# Model(__no_default__=1) for a row without defaults filled in).  None of
+# it is public API (peewee 3.17); it is what Model.save() and peewee's own
+# cursor wrappers use, and going through them would build SQL per request.
+
+def _stored_row(model, values):
+    """A row of `model` holding `values` as read from the database."""
+    row = model(__no_default__=1)
+    row.__data__ = values
+    return row
+
+
+def _row_state(row):
+    """(values by field name, names set since it was read or saved)."""
+    return row.__data__, row._dirty
+
+
+class Statements:
+    """The statements of one app's database, built once each (Prepared),
+    by key: the one home of SQL text that is not built per request."""
+
+    def __init__(self):
+        self._built = {}
+
+    def get(self, key, build):
+        """Statement `key`, built by build() the first time."""
+        statement = self._built.get(key)
+        if statement is None:
+            statement = self._built[key] = Prepared(build())
+        return statement
+
+
+def prepared(models, key, build):
+    """This app's statement `key` (see Statements)."""
+    return models.statements.get(key, build)
+
+
+class Models:
+    """One app's models, bound to its own database: `db`, its `dialect`,
+    its `statements`, `all` (every model, in table order) and one
+    attribute per model, named as the schema tables name them
+    (ResourceType.model, Attr.index).  build_models() makes it."""
+
+    def __init__(self, db, models):
+        self.db, self.dialect, self.statements = db, dialect_of(db), Statements()
+        self.all = tuple(models.values())
+        for name, model in models.items():
+            setattr(self, name, model)
+
+
+def save_row(models, row, ignore=False):
+    """row.save() by statements built once: a new row is INSERTed (or, with
+    `ignore`, not when it clashes with a unique one); a stored row UPDATEs
+    only the fields set since it was read, which peewee marks dirty."""
+    model = type(row)
+    pk = model._meta.primary_key
+    data, dirty = _row_state(row)
+    if data.get(pk.name) is None:
+        names = tuple(sorted(data))
+
+        def insert():
+            query = model.insert({model._meta.fields[n]: slot(n) for n in names})
+            return query.on_conflict_ignore() if ignore else query
+        statement = prepared(models, ("insert", model.__name__, names, ignore), insert)
+        cursor = statement.run(**_db_values(model, data, names))
+        if cursor.rowcount:
+            data[pk.name] = models.dialect.inserted_id(cursor)
+    elif dirty:
+        names = tuple(sorted(dirty))
+        statement = prepared(models, ("update", model.__name__, names), lambda: model.update(
+            {model._meta.fields[n]: slot(n) for n in names}).where(pk == slot("_pk")))
+        statement.run(_pk=data[pk.name], **_db_values(model, data, names))
+    dirty.clear()
+    return row
+
+
+def _db_values(model, data, names):
+    fields = model._meta.fields
+    return {n: fields[n].db_value(data.get(n)) for n in names}
+
+
+###############################################################################
+# Models: peewee models per app, migrations, moving a store ###################
+###############################################################################
+
+SCHEMA_VERSION = 4
+# Columns added to tables that existed before: (version, table, column, SQL
+# type, how existing rows get their value or None).  New tables and indexes
+# need no entry: create_tables() adds what is missing.
+ADDED_COLUMNS = (
+    (2, "api_key", "expires", "VARCHAR(255)", None),
+    (3, "user", "active", "INTEGER", "COALESCE(json_extract(data, '$.active'), 1)"),
+)
+
+
 def build_models(db):
-    """The models of one app, bound to its own database: a namespace with
-    one model per name the schema tables use (ResourceType.model, Attr.index)."""
+    """The Models of one app, bound to its own database."""
 
     class Base(peewee.Model):
         class Meta:
             database = db
             legacy_table_names = False
 
-    models = {**_resource_models(Base), **_service_models(Base)}
-    dialect = dialect_of(db)
-    if dialect.name == "postgresql":
+    models = Models(db, {**_resource_models(Base), **_service_models(Base)})
+    if models.dialect.name == "postgresql":
         # VARCHAR with no length, as SQLite's: a 300-character userName is
         # stored on both, not refused by one of them.
-        for model in models.values():
+        for model in models.all:
             for field in model._meta.fields.values():
                 if isinstance(field, peewee.CharField):
                     field.max_length = None
-    return types.SimpleNamespace(db=db, dialect=dialect, all=tuple(models.values()),
-                                 prepared={}, **models)
+    return models
 
 
 def _resource_models(Base):
@@ -2796,6 +3074,19 @@ def _admin_models(Base):
                 ReadCount=ReadCount)
 
 
+def get_option(models, key, default):
+    Option = models.Option
+    value = prepared(models, "option", lambda: Option.select(Option.value).where(
+        Option.key == slot("key"))).scalar(key=key)
+    return default if value is None else json.loads(value)
+
+
+def set_option(models, key, value):
+    Option = models.Option
+    Option.insert(key=key, value=json.dumps(value)).on_conflict(
+        conflict_target=[Option.key], update={Option.value: json.dumps(value)}).execute()
+
+
 def copy_database(source, target):
     """Copy a live SQLite file with its online backup API (readers and
     writers go on meanwhile); the copy's integrity_check ("ok" if sound)."""
@@ -2914,35 +3205,6 @@ def _store_problem(path, exc):
             "write in with --db PATH")
 
 
-def cannot_store(exc):
-    """The database could not write: the disk (or SQLite's max_page_count)
-    is full, or the disk failed.  The transaction was rolled back; it
-    passes when space comes back."""
-    # SQLite rolls a full transaction back itself, so peewee's own ROLLBACK
-    # then fails ("no transaction is active"): the cause is in the chain.
-    while exc is not None:
-        text = str(exc).lower()
-        if isinstance(exc, (peewee.OperationalError, sqlite3.OperationalError)) and (
-                "full" in text or "disk i/o error" in text):
-            return True
-        if getattr(exc, "sqlstate", None) == "53100":      # PostgreSQL's disk_full
-            return True
-        exc = exc.__context__
-    return False
-
-
-def lost_database(exc):
-    """PostgreSQL could not be reached, dropped the connection (a restart,
-    a failover) or gave the transaction up (a deadlock): nothing was
-    committed, and a retry may pass."""
-    while exc is not None:
-        if type(exc).__module__.startswith("psycopg") and any(
-                kind.__name__ == "OperationalError" for kind in type(exc).__mro__):
-            return True
-        exc = exc.__context__
-    return False
-
-
 # --- moving a store to another database ----------------------------------------
 
 SQL_CHUNK = 500     # rows or ids per statement, well under SQLite's variable limit
@@ -2999,144 +3261,6 @@ def _rows_in_key_order(model):
     return model.select().order_by(*[
         ordered(key) if isinstance(key, peewee.CharField) else key
         for key in model._meta.get_primary_keys()])
-
-
-# --- statements built once ----------------------------------------------------
-# peewee builds a query's SQL text afresh on every run, and that building
-# was 37-56 % of the CPU of every request (issue 12's profile); SQLite's
-# own work was 6-12 %.  The statements every request runs are therefore
-# built once per app, with slot(name) where a value goes, and then run
-# with each request's values.  Everything else stays ordinary peewee.
-
-SLOT = "\x00slot:"
-
-
-def slot(name):
-    """A value left open in a Prepared statement, given at each run."""
-    return peewee.Value(SLOT + name, converter=False)
-
-
-def in_slot(models, field, name):
-    """`field IN (the values of a list)`, the list given at each run as one
-    JSON value: one statement, built once, for a list of any length (100
-    member ids in a PATCH), instead of one per length with a `?` each."""
-    kind = "int" if field.field_type in ("INT", "AUTO", "BIGINT", "BIGAUTO") else "text"
-    return NodeList((field, SQL("IN"), models.dialect.list_values(name, kind)))
-
-
-def rows_slot(models, name, kinds):
-    """SELECT the rows of a list given at each run as one JSON value (a
-    list of lists, their columns of `kinds`, "int" or "text"): INSERT ...
-    FROM it adds any number of rows with one statement, built once."""
-    return models.dialect.list_rows(name, kinds)
-
-
-class Prepared:
-    """One statement: its SQL built once from a peewee query, run often."""
-
-    def __init__(self, query):
-        self.db, self.model = query.model._meta.database, query.model
-        self.sql, params = query.sql()
-        self._reader = None     # how a row of this SELECT becomes a model row
-        # (slot name, None) where a value is given at run time, else
-        # (None, constant): LIMIT 1, a status the statement always uses.
-        self.params = [(p[len(SLOT):], None) if isinstance(p, str) and p.startswith(SLOT)
-                       else (None, p) for p in params]
-
-    def _values(self, given):
-        return [given[name] if name else constant for name, constant in self.params]
-
-    def rows(self, **given):
-        """The model rows a SELECT finds, made as peewee makes them."""
-        cursor = self.db.execute_sql(self.sql, self._values(given))
-        if self._reader is None:
-            self._reader = _RowReader(self.model, cursor.description)
-        return [self._reader.read(values) for values in cursor]
-
-    def first(self, **given):
-        found = self.rows(**given)
-        return found[0] if found else None
-
-    def scalar(self, **given):
-        row = self.db.execute_sql(self.sql, self._values(given)).fetchone()
-        return row[0] if row else None
-
-    def tuples(self, **given):
-        return self.db.execute_sql(self.sql, self._values(given)).fetchall()
-
-    def run(self, **given):
-        """Run an INSERT, UPDATE or DELETE; the cursor (rowcount, lastrowid)."""
-        return self.db.execute_sql(self.sql, self._values(given))
-
-
-class _RowReader:
-    """Model rows from a SELECT's values: which column is which field (and
-    its conversion, e.g. 0/1 to a bool) is worked out once, not per row."""
-
-    def __init__(self, model, description):
-        columns = model._meta.columns
-        self.model = model
-        self.fields = [(i, columns[d[0]].name, columns[d[0]].python_value)
-                       for i, d in enumerate(description) if d[0] in columns]
-        self.extras = [(i, d[0]) for i, d in enumerate(description) if d[0] not in columns]
-
-    def read(self, values):
-        row = self.model(__no_default__=1)
-        row.__data__ = {name: convert(values[i]) for i, name, convert in self.fields}
-        for i, name in self.extras:
-            setattr(row, name, values[i])
-        return row
-
-
-def prepared(models, key, build):
-    """This app's statement `key`, built by build() the first time."""
-    statement = models.prepared.get(key)
-    if statement is None:
-        statement = models.prepared[key] = Prepared(build())
-    return statement
-
-
-def save_row(models, row, ignore=False):
-    """row.save() by statements built once: a new row is INSERTed (or, with
-    `ignore`, not when it clashes with a unique one); a stored row UPDATEs
-    only the fields set since it was read, which peewee marks dirty."""
-    model = type(row)
-    pk = model._meta.primary_key
-    if row.__data__.get(pk.name) is None:
-        names = tuple(sorted(row.__data__))
-
-        def insert():
-            query = model.insert({model._meta.fields[n]: slot(n) for n in names})
-            return query.on_conflict_ignore() if ignore else query
-        statement = prepared(models, ("insert", model.__name__, names, ignore), insert)
-        cursor = statement.run(**_db_values(row, names))
-        if cursor.rowcount:
-            row.__data__[pk.name] = models.dialect.inserted_id(cursor)
-    elif row._dirty:
-        names = tuple(sorted(row._dirty))
-        statement = prepared(models, ("update", model.__name__, names), lambda: model.update(
-            {model._meta.fields[n]: slot(n) for n in names}).where(pk == slot("_pk")))
-        statement.run(_pk=row.__data__[pk.name], **_db_values(row, names))
-    row._dirty.clear()
-    return row
-
-
-def _db_values(row, names):
-    fields = type(row)._meta.fields
-    return {n: fields[n].db_value(row.__data__.get(n)) for n in names}
-
-
-def get_option(models, key, default):
-    Option = models.Option
-    value = prepared(models, "option", lambda: Option.select(Option.value).where(
-        Option.key == slot("key"))).scalar(key=key)
-    return default if value is None else json.loads(value)
-
-
-def set_option(models, key, value):
-    Option = models.Option
-    Option.insert(key=key, value=json.dumps(value)).on_conflict(
-        conflict_target=[Option.key], update={Option.value: json.dumps(value)}).execute()
 
 
 ###############################################################################

@@ -253,7 +253,8 @@ def library_attributes():
              pathlib.Path, peewee.Model, peewee.ModelSelect, peewee.SqliteDatabase,
              peewee.Field, peewee.Expression, peewee.NodeList, bottle.Bottle,
              bottle.BaseRequest, bottle.BaseResponse, socket.socket, smtplib.SMTP,
-             types.SimpleNamespace, waitress.server.TcpWSGIServer,
+             type("Any", (peewee.Model,), {})._meta, types.SimpleNamespace,
+             waitress.server.TcpWSGIServer,
              waitress.channel.HTTPChannel)
     return set().union(*(dir(kind) for kind in kinds))
 
