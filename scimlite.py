@@ -1727,133 +1727,227 @@ def _unset_other_primaries(items, chosen):
             item["primary"] = False
 
 
-class Patch:
-    """PATCH operations applied to a copy of a resource's stored attributes.
+@dataclass(frozen=True)
+class PatchStep:
+    """One operation of a PatchOp, its path resolved once (RFC 7644 §3.5.2),
+    as Patch.run() applies it.  A path-less operation is one step for each
+    attribute its value names (`pathless`: read-only ones are dropped and
+    mutability is not checked, as on a POST); `extension`: a `remove` whose
+    path names an extension as a whole; `error`: what resolving the
+    operation raised, raised in its turn (an earlier step's error first)."""
+    op: str
+    target: PatchPath | None = None
+    value: object = None
+    pathless: bool = False
+    extension: Schema | None = None
+    error: SCIMError | None = None
 
-    Nothing is written here: the service stores `data` (and applies
-    `member_ops`) only when every operation succeeded, in one transaction.
-    Group members and the User.groups quirk become `member_ops`, so a
-    membership change touches only the rows it names.
-    """
 
-    def __init__(self, rt, data):
-        self.rt = rt
-        self.data = json.loads(json.dumps(data))     # a deep copy
-        self.password = None
-        self.member_ops = []    # (kind, payload): add/remove/replace/remove_where/clear
-
-    def apply(self, op, path_text, value):
-        if path_text is None:
-            return self._apply_pathless(op, value)
-        extension = self._extension_named(path_text)
-        if extension is not None:
-            return self._apply_extension(op, extension, value)
-        target = parse_patch_path(self.rt, path_text)
-        if self._row_attribute(target):
-            return self._member_op(op, target, value)
-        self._check_mutability(op, target)
-        self._dispatch(op, target, value)
-
-    def _dispatch(self, op, target, value):
-        if target.path.attr.mutability == "writeOnly":    # password: kept aside, hashed
-            self.password = CLEARED if op == "remove" else \
-                self._coerce(target.path.attr, value, target.path.attr.name)
-            return
-        getattr(self, f"_{op}")(target, value)
-
-    # --- an extension's URN as the path ---------------------------------------
-
-    def _extension_named(self, text):
-        schema = self.rt.schema_for(text.strip()) if isinstance(text, str) else None
-        return schema if schema is not None and schema is not self.rt.schema else None
-
-    def _apply_extension(self, op, schema, value):
-        """`"path": "urn:...:enterprise:2.0:User"`: the extension as one
-        complex value, which conformance tools (scim2-tester, scim2-cli)
-        send.  add and replace set the attributes named in the object and
-        leave the others, as for any complex attribute (RFC 7644 §3.5.2.1,
-        §3.5.2.3); remove removes every attribute of the extension, each
-        with the checks a path to it would have."""
-        if op == "remove":
-            for name in list(self.data.get(schema.id) or {}):
-                self.apply("remove", f"{schema.id}:{name}", None)
-            return
-        if not isinstance(value, dict):
-            raise invalid_value(f"'{schema.id}' must be an object")
-        self._apply_pathless(op, {schema.id: value})
-
-    # --- path-less operations (§3.5.2.1, §3.5.2.3) ----------------------------
-
-    def _apply_pathless(self, op, value):
-        if op == "remove":
-            raise SCIMError.of("noTarget", "'remove' needs a 'path'")
-        if not isinstance(value, dict):
-            raise invalid_value(f"a path-less '{op}' needs an object value")
-        for key, item in value.items():
-            schema = self.rt.schema_for(key) if key.lower().startswith("urn:") else None
-            if schema is not None:      # {"urn:...": {...}}, core or extension
-                if not isinstance(item, dict):
-                    raise invalid_value(f"'{schema.id}' must be an object")
-                for sub_key, sub_item in item.items():
-                    self._apply_key(op, f"{schema.id}:{sub_key}", sub_item)
-            else:       # `schemas` too: read-only, so ignored there
-                self._apply_key(op, key, item)
-
-    def _apply_key(self, op, key, value):
-        """One key of a path-less value: a name, a dotted path ("name.givenName",
-        sent by Entra) or a URN-qualified path (Entra's enterprise keys)."""
+def patch_steps(rt, operations):
+    """The steps of a PatchOp's operations, [(op, path text, value)] as
+    read_patch_request() gives them: every path parsed here, once."""
+    steps = []
+    for op, path_text, value in operations:
         try:
-            target = parse_patch_path(self.rt, key)
-        except SCIMError:
-            return      # unknown attribute: ignored, as on POST and PUT
-        if target.target.mutability == "readOnly" or target.path.attr.mutability == "readOnly":
-            # Quirk, Okta: its group rename sends {"id": ..., "displayName": ...};
-            # read-only keys in a path-less value are ignored (tests/test_idp_okta.py).
+            steps += _steps_of(rt, op, path_text, value)
+        except SCIMError as error:
+            steps.append(PatchStep(op, error=error))
+    return steps
+
+
+def _steps_of(rt, op, path_text, value):
+    if path_text is None:
+        return _pathless_steps(rt, op, value)
+    extension = _extension_named(rt, path_text)
+    if extension is None:
+        return [PatchStep(op, parse_patch_path(rt, path_text), value)]
+    # `"path": "urn:...:enterprise:2.0:User"`: the extension as one complex
+    # value, which conformance tools (scim2-tester, scim2-cli) send.  add
+    # and replace set the attributes named in the object and leave the
+    # others, as for any complex attribute (§3.5.2.1, §3.5.2.3); remove
+    # removes every attribute of the extension, each with the checks a path
+    # to it would have.
+    if op == "remove":
+        return [PatchStep(op, extension=extension)]
+    if not isinstance(value, dict):
+        raise invalid_value(f"'{extension.id}' must be an object")
+    return _pathless_steps(rt, op, {extension.id: value})
+
+
+def _extension_named(rt, text):
+    schema = rt.schema_for(text.strip()) if isinstance(text, str) else None
+    return schema if schema is not None and schema is not rt.schema else None
+
+
+def _pathless_steps(rt, op, value):
+    """A path-less add or replace (§3.5.2.1, §3.5.2.3): a step per key, in
+    order; an error where the old one-pass reading met it."""
+    if op == "remove":
+        raise SCIMError.of("noTarget", "'remove' needs a 'path'")
+    if not isinstance(value, dict):
+        raise invalid_value(f"a path-less '{op}' needs an object value")
+    steps = []
+    for key, item in value.items():
+        schema = rt.schema_for(key) if key.lower().startswith("urn:") else None
+        if schema is None:      # `schemas` too: read-only, so dropped there
+            steps += _pathless_key(rt, op, key, item)
+        elif not isinstance(item, dict):
+            return steps + [PatchStep(op, error=invalid_value(f"'{schema.id}' must be an object"))]
+        else:                   # {"urn:...": {...}}, core or extension
+            for sub_key, sub_item in item.items():
+                steps += _pathless_key(rt, op, f"{schema.id}:{sub_key}", sub_item)
+    return steps
+
+
+def _pathless_key(rt, op, key, value):
+    """The step of one key of a path-less value: a name, a dotted path
+    ("name.givenName", sent by Entra) or a URN-qualified path (Entra's
+    enterprise keys); none for an unknown or read-only attribute."""
+    try:
+        target = parse_patch_path(rt, key)
+    except SCIMError:
+        return []       # unknown attribute: ignored, as on POST and PUT
+    if target.target.mutability == "readOnly" or target.path.attr.mutability == "readOnly":
+        # Quirk, Okta: its group rename sends {"id": ..., "displayName": ...};
+        # read-only keys in a path-less value are ignored (tests/test_idp_okta.py).
+        return []
+    return [PatchStep(op, target, value, pathless=True)]
+
+
+def patched_password(steps):
+    """The password the steps leave, found without applying them: None (no
+    step names it), CLEARED (removed), or the text; None as well when a
+    step is bound to fail (the PATCH will say why)."""
+    password = None
+    for step in steps:
+        if step.error is not None:
+            return None
+        attr = step.target.path.attr if step.target is not None else None
+        if attr is not None and attr.mutability == "writeOnly":
+            try:
+                password = PATCH_OPERATIONS[step.op].password(attr, step.value)
+            except SCIMError:
+                return None
+    return password
+
+
+# --- the membership changes a PATCH makes (rows, not JSON) ------------------------
+
+class Members:
+    """What membership changes change: a group's membership rows, or (the
+    User.groups quirk) the groups a user is directly in; both live with the
+    resources (see Resources)."""
+
+    def ids(self):
+        """Every member's id, as a set."""
+        raise NotImplementedError
+
+    def add(self, ids):
+        raise NotImplementedError
+
+    def remove(self, ids):
+        raise NotImplementedError
+
+    def select(self, node):
+        """The ids a value filter over members (`value eq "..."`) selects."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class AddMembers:
+    ids: tuple
+
+    def apply(self, members):
+        members.add(list(self.ids))
+
+
+@dataclass(frozen=True)
+class RemoveMembers:
+    ids: tuple
+
+    def apply(self, members):
+        members.remove(list(self.ids))
+
+
+@dataclass(frozen=True)
+class RemoveMembersWhere:
+    """members[value eq "..."]: the members a value filter selects."""
+    where: object
+
+    def apply(self, members):
+        members.remove(members.select(self.where))
+
+
+@dataclass(frozen=True)
+class ClearMembers:
+    def apply(self, members):
+        members.remove(members.ids())
+
+
+@dataclass(frozen=True)
+class ReplaceMembers:
+    """The whole list (reading the current one is inherent)."""
+    ids: tuple
+
+    def apply(self, members):
+        current = members.ids()
+        members.remove(current - set(self.ids))
+        members.add([i for i in dict.fromkeys(self.ids) if i not in current])
+
+
+def apply_member_changes(changes, members):
+    """Membership changes (AddMembers ...) applied, in order, to `members`."""
+    for change in changes:
+        change.apply(members)
+
+
+# --- add, replace, remove ---------------------------------------------------------
+
+class PatchOperation:
+    """add, replace or remove (RFC 7644 §3.5.2.1-3) as one template: run()
+    is the same for the three (members become membership changes, the
+    mutability check, a password kept aside to be hashed), and each says
+    what differs: operation() on attribute values, member_changes() on
+    membership rows, password()."""
+    name = ""
+
+    def run(self, patch, step):
+        target = step.target
+        if target.path.attr.storage in ("members", "memberships"):
+            if target.sub is not None or target.path.sub is not None:
+                raise SCIMError.of("invalidPath", "name members as a whole, or filter "
+                                   "them: members[value eq \"id\"]")
+            patch.member_changes += self.member_changes(target, step.value)
             return
-        if self._row_attribute(target):
-            return self._member_op(op, target, value)
-        self._dispatch(op, target, value)
+        if not step.pathless:
+            patch.check_mutability(self.name, target)
+        if target.path.attr.mutability == "writeOnly":    # password: kept aside, hashed
+            patch.password = self.password(target.path.attr, step.value)
+            return
+        self.operation(patch, target, step.value)
 
-    # --- checks ----------------------------------------------------------------
+    def operation(self, patch, target, value):
+        raise NotImplementedError
 
-    def _check_mutability(self, op, target):
-        for attr in (target.path.attr, target.path.sub, target.sub):
-            if attr is not None and attr.mutability == "readOnly":
-                raise SCIMError.of("mutability", f"'{attr.name}' is readOnly")
-        attr = target.target
-        # RFC 7643 §7 immutable: set once (by POST or an `add` to no value).
-        if attr.mutability == "immutable" and (op != "add" or self._has_value(target)):
-            raise SCIMError.of("mutability", f"'{attr.name}' is immutable")
+    def member_changes(self, target, value):
+        raise NotImplementedError
 
-    def _has_value(self, target):
-        value = self._holder(target.path, create=False).get(target.path.attr.name)
-        if target.path.sub is not None and isinstance(value, dict):
-            value = value.get(target.path.sub.name)
-        return value not in (None, [], {})
+    def password(self, attr, value):
+        return _coerce_one(attr, value, attr.name)
 
-    def _row_attribute(self, target):
-        return target.path.attr.storage in ("members", "memberships")
 
-    def _holder(self, path, create=True):
-        key = path.holder_key
-        if not key:
-            return self.data
-        return self.data.setdefault(key, {}) if create else self.data.get(key) or {}
+class Add(PatchOperation):
+    """§3.5.2.1: values are added; a complex value's sub-attributes merge."""
+    name = "add"
 
-    def _coerce(self, attr, value, where, multi=None):
-        multi = attr.multi if multi is None else multi
-        return coerce_attribute(dataclasses.replace(attr, multi=multi), value, where)
-
-    # --- add (§3.5.2.1) --------------------------------------------------------
-
-    def _add(self, target, value):
-        path, holder = target.path, self._holder(target.path)
+    def operation(self, patch, target, value):
+        path, holder = target.path, patch.holder(target.path)
         attr = path.attr
         if target.where is not None:
-            return self._add_where(target, value)
+            return self.add_where(patch, target, value)
         if attr.multi and path.sub is None:
             items = value if isinstance(value, list) else [value]
-            new = self._coerce(attr, items, attr.name) or []
+            new = patch.coerce(attr, items, attr.name) or []
             current = holder.setdefault(attr.name, [])
             for item in new:
                 same = next((c for c in current if _same_element(attr, c, item)), None)
@@ -1863,28 +1957,28 @@ class Patch:
                     same.update(item)
                 if item.get("primary"):
                     _unset_other_primaries(current, same or item)
-            self._tidy(holder, attr)
+            patch.tidy(holder, attr)
         elif attr.multi:
-            self._set_sub_everywhere(holder, path, value)
+            patch.set_sub_everywhere(holder, path, value)
         elif path.sub is not None:
-            self._set_sub(holder.setdefault(attr.name, {}), attr, path.sub, value)
-            self._tidy(holder, attr)
+            patch.set_sub(holder.setdefault(attr.name, {}), attr, path.sub, value)
+            patch.tidy(holder, attr)
         elif attr.is_complex:
             merged = {**(holder.get(attr.name) or {}),
-                      **(self._coerce(attr, value, attr.name) or {})}
+                      **(patch.coerce(attr, value, attr.name) or {})}
             holder[attr.name] = merged
-            self._tidy(holder, attr)
+            patch.tidy(holder, attr)
         else:
-            self._set(holder, attr, value)
+            patch.set(holder, attr, value)
 
-    def _add_where(self, target, value):
+    def add_where(self, patch, target, value):
         """add on `emails[type eq "work"].value`: set it on the matching
         elements, or create the element the filter describes.  Microsoft's SCIM
         Validator relies on this, and sends several such adds that must build
         one element (its "Patch User" tests, as recorded in the result file
         scim-results-9.json of pranems/SCIMServer; SCIM-SDK#416;
         tests/test_patch.py)."""
-        path, holder = target.path, self._holder(target.path)
+        path, holder = target.path, patch.holder(target.path)
         items = holder.setdefault(path.attr.name, [])
         matched = [item for item in items if matches_element(target.where, item)]
         if not matched:
@@ -1892,35 +1986,43 @@ class Patch:
             if template is None:
                 raise SCIMError.of("noTarget", f"no value of '{path.attr.name}' matches "
                                    "the filter, and it describes no new one")
-            created = self._coerce(path.attr, template, path.attr.name, multi=False)
+            created = patch.coerce(path.attr, template, path.attr.name, multi=False)
             items.append(created)
             matched = [created]
         for item in matched:
             if target.sub is not None:
-                self._set_sub(item, path.attr, target.sub, value)
+                patch.set_sub(item, path.attr, target.sub, value)
             else:
-                item.update(self._coerce(path.attr, value, path.attr.name, multi=False) or {})
+                item.update(patch.coerce(path.attr, value, path.attr.name, multi=False) or {})
             if item.get("primary"):
                 _unset_other_primaries(items, item)
-        self._tidy(holder, path.attr)
+        patch.tidy(holder, path.attr)
 
-    # --- replace (§3.5.2.3) ----------------------------------------------------
-
-    def _replace(self, target, value):
+    def member_changes(self, target, value):
         if target.where is not None:
-            return self._replace_where(target, value)
-        path, holder = target.path, self._holder(target.path)
+            raise SCIMError.of("invalidPath", "add members with path 'members'")
+        return [AddMembers(tuple(member_ids_of(value)))]
+
+
+class Replace(PatchOperation):
+    """§3.5.2.3: a value replaced; otherwise as add."""
+    name = "replace"
+
+    def operation(self, patch, target, value):
+        if target.where is not None:
+            return self.replace_where(patch, target, value)
+        path, holder = target.path, patch.holder(target.path)
         if path.attr.multi and path.sub is None:
             holder.pop(path.attr.name, None)        # the whole list is replaced
             if value not in (None, []):
-                self._add(target, value)
+                ADD.operation(patch, target, value)
         else:
             # Otherwise as add: a complex value's "sub-attributes that are not
             # specified in the value parameter are left unchanged" (§3.5.2.3).
-            self._add(target, value)
+            ADD.operation(patch, target, value)
 
-    def _replace_where(self, target, value):
-        path, holder = target.path, self._holder(target.path)
+    def replace_where(self, patch, target, value):
+        path, holder = target.path, patch.holder(target.path)
         items = holder.get(path.attr.name) or []
         matched = [item for item in items if matches_element(target.where, item)]
         if not matched:
@@ -1928,20 +2030,29 @@ class Patch:
                                "the filter")
         for item in matched:
             if target.sub is not None:
-                self._set_sub(item, path.attr, target.sub, value)
+                patch.set_sub(item, path.attr, target.sub, value)
             else:
-                replacement = self._coerce(path.attr, value, path.attr.name, multi=False)
+                replacement = patch.coerce(path.attr, value, path.attr.name, multi=False)
                 item.clear()
                 item.update(replacement or {})
             if item.get("primary"):
                 _unset_other_primaries(items, item)
-        self._tidy(holder, path.attr)
+        patch.tidy(holder, path.attr)
 
-    # --- remove (§3.5.2.2) -----------------------------------------------------
+    def member_changes(self, target, value):
+        if target.where is not None:
+            return [RemoveMembersWhere(target.where), AddMembers(tuple(member_ids_of(value)))]
+        return [ReplaceMembers(tuple(member_ids_of(value)))]
 
-    def _remove(self, target, value):
+
+class Remove(PatchOperation):
+    """§3.5.2.2: the value, the elements a filter selects, or (Entra) the
+    values listed."""
+    name = "remove"
+
+    def operation(self, patch, target, value):
         path = target.path
-        holder = self._holder(path, create=False)
+        holder = patch.holder(path, create=False)
         attr = path.attr
         if attr.name not in holder:
             return
@@ -1967,36 +2078,113 @@ class Patch:
                 item.pop(path.sub.name, None)
         else:
             holder.pop(attr.name)
-        self._tidy(holder, attr)
+        patch.tidy(holder, attr)
 
-    # --- helpers ---------------------------------------------------------------
+    def member_changes(self, target, value):
+        if target.where is not None:
+            return [RemoveMembersWhere(target.where)]
+        if isinstance(value, list):      # the Entra quirk, as in operation()
+            return [RemoveMembers(tuple(member_ids_of(value)))]
+        if value is None:
+            return [ClearMembers()]
+        raise invalid_value("remove takes a list of members as its value")
 
-    def _set(self, holder, attr, value):
-        coerced = self._coerce(attr, value, attr.name)
+    def password(self, attr, value):
+        return CLEARED
+
+
+ADD, REPLACE, REMOVE = Add(), Replace(), Remove()
+PATCH_OPERATIONS = {operation.name: operation for operation in (ADD, REPLACE, REMOVE)}
+
+
+def _coerce_one(attr, value, where, multi=None):
+    multi = attr.multi if multi is None else multi
+    return coerce_attribute(dataclasses.replace(attr, multi=multi), value, where)
+
+
+class Patch:
+    """PATCH operations applied to a copy of a resource's stored attributes.
+
+    Nothing is written here: the service stores `data` (and applies
+    `member_changes`) only when every operation succeeded, in one
+    transaction.  Group members and the User.groups quirk become membership
+    changes, so that a change touches only the rows it names.
+    """
+
+    def __init__(self, rt, data):
+        self.rt = rt
+        self.data = json.loads(json.dumps(data))     # a deep copy
+        self.password = None
+        self.member_changes = []    # AddMembers, RemoveMembers, ...
+
+    def run(self, steps):
+        """Apply every step, in order (see patch_steps)."""
+        for step in steps:
+            if step.error is not None:
+                raise step.error
+            if step.extension is not None:      # remove the whole extension
+                for name in list(self.data.get(step.extension.id) or {}):
+                    self.apply("remove", f"{step.extension.id}:{name}", None)
+            else:
+                PATCH_OPERATIONS[step.op].run(self, step)
+        return self
+
+    def apply(self, op, path_text, value):
+        """One operation as a client sends it (op, path or None, value)."""
+        return self.run(patch_steps(self.rt, [(op, path_text, value)]))
+
+    # --- checks and helpers of the operations ----------------------------------
+
+    def check_mutability(self, op, target):
+        for attr in (target.path.attr, target.path.sub, target.sub):
+            if attr is not None and attr.mutability == "readOnly":
+                raise SCIMError.of("mutability", f"'{attr.name}' is readOnly")
+        attr = target.target
+        # RFC 7643 §7 immutable: set once (by POST or an `add` to no value).
+        if attr.mutability == "immutable" and (op != "add" or self.has_value(target)):
+            raise SCIMError.of("mutability", f"'{attr.name}' is immutable")
+
+    def has_value(self, target):
+        value = self.holder(target.path, create=False).get(target.path.attr.name)
+        if target.path.sub is not None and isinstance(value, dict):
+            value = value.get(target.path.sub.name)
+        return value not in (None, [], {})
+
+    def holder(self, path, create=True):
+        key = path.holder_key
+        if not key:
+            return self.data
+        return self.data.setdefault(key, {}) if create else self.data.get(key) or {}
+
+    def coerce(self, attr, value, where, multi=None):
+        return _coerce_one(attr, value, where, multi)
+
+    def set(self, holder, attr, value):
+        coerced = self.coerce(attr, value, attr.name)
         if coerced is None:
             holder.pop(attr.name, None)
         else:
             holder[attr.name] = coerced
 
-    def _set_sub(self, item, attr, sub, value):
+    def set_sub(self, item, attr, sub, value):
         if sub.mutability == "readOnly":
             raise SCIMError.of("mutability", f"'{attr.name}.{sub.name}' is readOnly")
-        coerced = self._coerce(sub, value, f"{attr.name}.{sub.name}")
+        coerced = self.coerce(sub, value, f"{attr.name}.{sub.name}")
         if coerced is None:
             item.pop(sub.name, None)
         else:
             item[sub.name] = coerced
 
-    def _set_sub_everywhere(self, holder, path, value):
+    def set_sub_everywhere(self, holder, path, value):
         """`emails.value` with no filter: every element, or a first one."""
         items = holder.setdefault(path.attr.name, [])
         if not items:
             items.append({})
         for item in items:
-            self._set_sub(item, path.attr, path.sub, value)
-        self._tidy(holder, path.attr)
+            self.set_sub(item, path.attr, path.sub, value)
+        self.tidy(holder, path.attr)
 
-    def _tidy(self, holder, attr):
+    def tidy(self, holder, attr):
         """Drop what became empty; keep at most one primary; the Entra manager."""
         value = holder.get(attr.name)
         if attr.name == "manager" and isinstance(value, dict) and not value.get("value"):
@@ -2013,33 +2201,6 @@ class Patch:
             holder[attr.name] = value
         _drop_empty_extensions(self.data)
 
-    # --- membership (rows, not JSON) -------------------------------------------
-
-    def _member_op(self, op, target, value):
-        """Group `members` (and the User `groups` quirk) as membership changes."""
-        if target.sub is not None or target.path.sub is not None:
-            raise SCIMError.of("invalidPath", "name members as a whole, or filter them: "
-                               "members[value eq \"id\"]")
-        if target.where is not None:
-            if op == "add":
-                raise SCIMError.of("invalidPath", "add members with path 'members'")
-            self.member_ops.append(("remove_where", target.where))
-            if op == "replace":
-                self.member_ops.append(("add", self._member_values(value)))
-        elif op == "remove":
-            if isinstance(value, list):      # the Entra quirk, as in _remove
-                self.member_ops.append(("remove", self._member_values(value)))
-            elif value is None:
-                self.member_ops.append(("clear", None))
-            else:
-                raise invalid_value("remove takes a list of members as its value")
-        else:
-            kind = "replace" if op == "replace" else "add"
-            self.member_ops.append((kind, self._member_values(value)))
-
-    def _member_values(self, value):
-        return member_ids_of(value)
-
     def finish(self):
         """The checks on the whole result (RFC 7643 §2.2 required), with
         extensions that were left empty dropped (they are no value).  No
@@ -2049,51 +2210,6 @@ class Patch:
         _drop_empty_extensions(self.data)
         check_required(self.rt, self.data)
         return self.data
-
-
-class Members:
-    """What membership operations change (see apply_member_ops): a group's
-    membership rows, or (the User.groups quirk) the groups a user is
-    directly in; both live with the resources (Resources)."""
-
-    def ids(self):
-        """Every member's id, as a set."""
-        raise NotImplementedError
-
-    def add(self, ids):
-        raise NotImplementedError
-
-    def remove(self, ids):
-        raise NotImplementedError
-
-    def select(self, node):
-        """The ids a value filter over members (`value eq "..."`) selects."""
-        raise NotImplementedError
-
-
-def apply_member_ops(ops, members):
-    """The one interpreter of the membership operations a Patch emits.
-
-    `members` is a group's membership rows or, for the User.groups quirk,
-    the groups a user is directly in; it offers ids(), add(ids),
-    remove(ids) and select(value filter), and the vocabulary is built on
-    those: add, remove, remove_where (members[value eq "..."]), clear, and
-    replace (the whole list; reading the current one is inherent).
-    """
-    for kind, payload in ops:
-        if kind == "add":
-            members.add(payload)
-        elif kind == "remove":
-            members.remove(payload)
-        elif kind == "remove_where":
-            members.remove(members.select(payload))
-        elif kind == "clear":
-            members.remove(members.ids())
-        else:
-            assert kind == "replace", kind
-            current = members.ids()
-            members.remove(current - set(payload))
-            members.add([i for i in dict.fromkeys(payload) if i not in current])
 
 
 ###############################################################################
@@ -3298,8 +3414,9 @@ class Table:
 
     @staticmethod
     def set_in_group(row, member):
-        """What select() would now read for a row a write just changed."""
-        row.in_group = member
+        """What select() would now read for a row a write just changed (and
+        its groups, read before, are to be read again)."""
+        row.in_group, row.groups_read = member, None
 
     def json_keys(self, path):
         """The nested keys of `path` in the JSON column."""
@@ -4160,11 +4277,12 @@ CAPABILITIES = {
 
 def etag_of(row, groups=None):
     """meta.version (RFC 7644 §3.14): the row's write counter and, for a User
-    in groups, a digest of its computed `groups`, so that the ETag moves
-    whenever the representation does (a group joined, left or renamed)."""
+    in groups, a digest of its computed `groups` ([(id, display, kind)]), so
+    that the ETag moves whenever the representation does (a group joined,
+    left or renamed)."""
     if not groups:
         return f'W/"{row.version}"'
-    seen = json.dumps([(g["value"], g["type"], g.get("display")) for g in groups])
+    seen = json.dumps([(group_id, kind, name) for group_id, name, kind in groups])
     return f'W/"{row.version}-{hashlib.sha1(seen.encode()).hexdigest()[:8]}"'
 
 
@@ -4362,21 +4480,16 @@ class Clock:
 MAX_OFFSET = 2 ** 62
 
 
-class Resources:
-    """The service layer: every read and write of Users and Groups.
+class Finder:
+    """Reading Users and Groups: one by id, or a page of what a filter
+    selects, by statements built once for what IdPs ask most."""
 
-    Each write is one unit of work (see Events): queued, one transaction,
-    its events recorded inside it.
-    """
-
-    def __init__(self, models, changes, clock=None):
-        self.models, self.changes, self.clock = models, changes, clock or Clock()
+    def __init__(self, models):
+        self.models = models
         self.tables = {name: Table(rt, models) for name, rt in RESOURCE_TYPES.items()}
 
     def model(self, rt):
         return self.tables[rt.name].model
-
-    # --- reading --------------------------------------------------------------
 
     def get(self, rt, resource_id, lock=False):
         """The row of a resource; `lock` it when a write will change it:
@@ -4439,6 +4552,33 @@ class Resources:
         counting = prepared(self.models, ("count", table.rt.name, name), counter)
         return _total(rows, start, count, lambda: counting.scalar(**given)), rows
 
+    def id_taken(self, rt, resource_id):
+        model = self.model(rt)
+        return prepared(self.models, ("id taken", rt.name), lambda: model.select(
+            model.pk).where(model.id == slot("id")).limit(1)).scalar(
+                id=resource_id) is not None
+
+    def direct_groups(self, member_id):
+        G, M = self.model(GROUP_TYPE), self.models.Membership
+        return [gid for (gid,) in G.select(G.id).join(M, on=(M.group == G.pk)).where(
+            M.member_id == member_id).order_by(G.pk).tuples()]
+
+
+def _total(rows, start, count, count_all):
+    """totalResults of a page: known without a COUNT when the page is not
+    full and is not past the end (a lookup's page of one, the last page)."""
+    if count and (rows or start == 1) and len(rows) < count:
+        return start - 1 + len(rows)
+    return count_all()
+
+
+class Views:
+    """Rows as wire resources: each with its groups (User.groups, direct
+    and indirect) or its members, in one query per page, and its ETag."""
+
+    def __init__(self, models, finder):
+        self.models, self.finder = models, finder
+
     def render(self, rt, rows, base_url, attributes=None, excluded=None):
         """Rows as wire resources: one query for their groups or members."""
         return [resource for resource, _ in self.render_with_etags(
@@ -4450,12 +4590,13 @@ class Resources:
         computed = {row.pk: {} for row in rows}
         etags = {row.pk: etag_of(row) for row in rows}
         for attr in rt.attributes_stored_as("memberships"):    # in the ETag even unshown
-            groups = self._groups_of(rows, base_url)
+            refs = self._group_refs(rows)
             show = wants(attributes, excluded, attr.name)
             for row in rows:
-                etags[row.pk] = etag_of(row, groups.get(row.pk))
-                if show:
-                    computed[row.pk][attr.name] = groups.get(row.pk)
+                etags[row.pk] = etag_of(row, refs.get(row.pk))
+                if show and row.pk in refs:
+                    computed[row.pk][attr.name] = self._group_references(refs[row.pk],
+                                                                         base_url)
         for attr in rt.attributes_stored_as("members"):
             if wants(attributes, excluded, attr.name):
                 for pk, members in self._members_of(rows, base_url).items():
@@ -4468,7 +4609,7 @@ class Resources:
 
     def etag(self, rt, row):
         """The row's current ETag, as rendering would give it."""
-        groups = self._groups_of([row], "").get(row.pk) \
+        groups = self._group_refs([row]).get(row.pk) \
             if rt.attributes_stored_as("memberships") else None
         return etag_of(row, groups)
 
@@ -4488,7 +4629,7 @@ class Resources:
             query = M.select(M.group, M.member_id, M.member_type)
             names = []
             for rt in RESOURCE_TYPES.values():
-                member = self.model(rt).alias()
+                member = self.finder.model(rt).alias()
                 names += [self.models.dialect.json_value(member.data, [name])
                           for name in rt.display]
                 query = query.join_from(M, member, peewee.JOIN.LEFT_OUTER,
@@ -4500,17 +4641,33 @@ class Resources:
             members[group].append(render_reference(base_url, member_id, member_type, display))
         return members
 
-    def _groups_of(self, rows, base_url):
-        """Direct and indirect groups of each row (RFC 7643 §4.1.2), in one
-        recursive query; UNION (not UNION ALL) ends cycles of nested groups."""
+    @staticmethod
+    def _group_references(refs, base_url):
+        """groups[] (RFC 7643 §4.1.2) of one row's group refs, as rendered."""
+        return [render_reference(base_url, group_id, GROUP_TYPE.name, name, kind)
+                for group_id, name, kind in refs]
+
+    def _group_refs(self, rows):
+        """{pk: [(group id, its displayName, "direct" or "indirect")]}: the
+        direct and indirect groups of each row, in one recursive query;
+        UNION (not UNION ALL) ends cycles of nested groups.  A row keeps
+        what was read for it (a PATCH's If-Match, then its answer, ask
+        once), until a write changes its groups (Table.set_in_group)."""
+        unread = [row for row in rows if Table.may_be_in_a_group(row) and
+                  getattr(row, "groups_read", None) is None]
+        if unread:
+            found = self._read_group_refs(unread)
+            for row in unread:
+                row.groups_read = found.get(row.pk, [])
+        return {row.pk: row.groups_read for row in rows
+                if getattr(row, "groups_read", None)}
+
+    def _read_group_refs(self, rows):
         m, db = self.models, self.models.db
-        rows = [row for row in rows if Table.may_be_in_a_group(row)]
-        if not rows:
-            return {}
         by_id = {row.id: row.pk for row in rows}
         quote = db.quote        # the dialect's quote characters, e.g. '""'
         membership = quote[0] + m.Membership._meta.table_name + quote[1]
-        group = quote[0] + self.model(GROUP_TYPE)._meta.table_name + quote[1]
+        group = quote[0] + self.finder.model(GROUP_TYPE)._meta.table_name + quote[1]
         marks = ", ".join(db.param for _ in by_id)
         sql = f"""
             WITH RECURSIVE chain(member_id, group_pk, direct) AS (
@@ -4528,11 +4685,190 @@ class Resources:
         for member_id, group_id, data, direct in db.execute_sql(sql, list(by_id)):
             name = json.loads(data).get(display)
             kind = "direct" if direct else "indirect"
-            groups.setdefault(by_id[member_id], []).append(
-                render_reference(base_url, group_id, GROUP_TYPE.name, name, kind))
+            groups.setdefault(by_id[member_id], []).append((group_id, name, kind))
         return groups
 
-    # --- writing --------------------------------------------------------------
+
+class Memberships:
+    """Group membership as rows: a change touches only the rows it names,
+    whether it comes through the group (members) or, the User.groups quirk,
+    through the member."""
+
+    def __init__(self, models, finder, clock):
+        self.models, self.finder, self.clock = models, finder, clock
+
+    def resolve_members(self, ids):
+        """Member ids as {id: Membership row fields}; an unknown id is 400
+        invalidValue (a dangling member would be shown as if it existed)."""
+        empty = {rt.member_column: None for rt in RESOURCE_TYPES.values()}
+        found = {}
+        named = json.dumps(list(set(ids)))
+        for rt in RESOURCE_TYPES.values():
+            model = self.finder.model(rt)
+            for pk, rid in prepared(self.models, ("named", rt.name), lambda: model.select(
+                    model.pk, model.id).where(in_slot(self.models, model.id, "ids"))).tuples(
+                    ids=named):
+                found[rid] = {**empty, "member_type": rt.name, rt.member_column: pk}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise invalid_value(f"no User or Group with id '{missing[0]}'")
+        return {i: found[i] for i in ids}
+
+    def change_members(self, work, group_row, ops):
+        """Membership changes (AddMembers ...) of a group; one event with
+        the net change.  True if anything changed."""
+        members = _GroupMembers(self, group_row)
+        apply_member_changes(ops, members)
+        added = [i for i in members.added if i not in members.removed]
+        removed = [i for i in members.removed if i not in members.added]
+        if added or removed:
+            work.record("group.members_changed", group_row.id, added=added, removed=removed)
+        return bool(added or removed)
+
+    def change_groups_of_member(self, work, row, ops):
+        """Quirk, Bruno's SCIM docs: membership written through the user,
+        PATCH /Users/{id} {"op": "Add", "path": "groups", "value": [{"value":
+        groupId}]}.  RFC 7643 makes User.groups readOnly; scimlite accepts it
+        and changes the named groups' members (docs/reading-clients.md;
+        tests/test_patch.py)."""
+        groups = _DirectGroups(self.finder.direct_groups(row.id), self._check_groups)
+        apply_member_changes(ops, groups)
+        Table.set_in_group(row, bool(groups.target))
+        for gid in sorted(groups.target ^ groups.before):
+            group = self.finder.get(GROUP_TYPE, gid, lock=True)
+            change = AddMembers if gid in groups.target else RemoveMembers
+            if self.change_members(work, group, [change((row.id,))]):
+                self._touch(group)
+
+
+    def _check_groups(self, ids):
+        """Every id names a Group (each op of the User.groups quirk is checked
+        as it comes, even if a later op undoes it)."""
+        model, ids = self.finder.model(GROUP_TYPE), list(dict.fromkeys(ids))
+        found = {i for (i,) in prepared(self.models, "groups named", lambda: model.select(
+            model.id).where(in_slot(self.models, model.id, "ids"))).tuples(
+                ids=json.dumps(ids))}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise invalid_value(f"no Group with id '{missing[0]}'")
+
+    def _touch(self, row):
+        model = type(row)
+        row.version, row.last_modified = row.version + 1, self.clock.now_text()
+        model.update(version=row.version, last_modified=row.last_modified).where(
+            model.pk == row.pk).execute()
+
+
+def _password_hash(password, hashed):
+    """What is stored for a password a request sent: None (unchanged),
+    CLEARED for "" or a PATCH remove (no password), or its hash (found in
+    `hashed` when it was made before the write queue)."""
+    if password in (None, CLEARED):
+        return password
+    return hashed.get(password) or hash_password(password)
+
+
+class _GroupMembers(Members):
+    """A group's membership rows, as membership changes change them: only
+    the rows named are read or written (a 100,000-member group is not read
+    to add one member)."""
+
+    def __init__(self, memberships, group_row):
+        self.memberships, self.group = memberships, group_row
+        self.M = memberships.models.Membership
+        self.added, self.removed = [], []
+
+    def ids(self):
+        M = self.M
+        return {mid for (mid,) in M.select(M.member_id).where(M.group == self.group.pk).tuples()}
+
+    def _present(self, ids):
+        """Which of `ids` are members now, in the order given."""
+        M = self.M
+        models = self.memberships.models
+        there = {mid for (mid,) in prepared(models, "members named", lambda: (
+            M.select(M.member_id).where((M.group == slot("group")) &
+                                        in_slot(models, M.member_id, "ids")))).tuples(
+            group=self.group.pk, ids=json.dumps(list(ids)))}
+        return [mid for mid in ids if mid in there]
+
+    def add(self, ids):
+        """Insert only the members not there yet."""
+        M, resolved = self.M, self.memberships.resolve_members(ids)
+        existing = set(self._present(list(resolved)))
+        new = [mid for mid in resolved if mid not in existing]
+        fields = ("member_id", "member_type",
+                  *(rt.member_column for rt in RESOURCE_TYPES.values()))
+        if new:
+            prepared(self.memberships.models, "add members", lambda: M.insert_from(
+                rows_slot(self.memberships.models, "rows",
+                          ["text", "text"] + ["int"] * (len(fields) - 2)).select_extend(
+                    slot("group")),
+                [getattr(M, f) for f in fields] + [M.group])).run(
+                rows=json.dumps([[mid, *(resolved[mid][f] for f in fields[1:])]
+                                 for mid in new]), group=self.group.pk)
+        self.added += new
+
+    def remove(self, ids):
+        """Delete only the listed members that are there."""
+        M, models = self.M, self.memberships.models
+        hit = self._present(list(dict.fromkeys(ids)))
+        if hit:
+            prepared(models, "remove members", lambda: M.delete().where(
+                (M.group == slot("group")) & in_slot(models, M.member_id, "ids"))).run(
+                group=self.group.pk, ids=json.dumps(hit))
+        self.removed += hit
+
+    def select(self, node):
+        """Ids of the members a value filter (members[value eq "…"]) selects."""
+        table = self.memberships.finder.tables[GROUP_TYPE.name]
+        path = AttrPath(GROUP_TYPE.schema, GROUP_TYPE.members_attr)
+        elements = table.elements(path, subs_used(node))
+        M = self.M
+        return [mid for (mid,) in M.select(M.member_id).where(
+            (M.group == self.group.pk) & element_sql(node, elements)).tuples()]
+
+
+class _DirectGroups(Members):
+    """The groups a resource is directly in, as membership changes change
+    them (the User.groups quirk); applied to the groups afterwards."""
+
+    def __init__(self, group_ids, check):
+        self.before, self.target = set(group_ids), set(group_ids)
+        self.check = check
+
+    def ids(self):
+        return set(self.target)
+
+    def add(self, ids):
+        self.check(ids)
+        self.target |= set(ids)
+
+    def remove(self, ids):
+        self.target -= set(ids)
+
+    def select(self, node):
+        return [gid for gid in self.target
+                if matches_element(node, {"value": gid, "type": "direct"})]
+
+class Resources:
+    """Users and Groups: the service behind the SCIM routes, /Bulk, import
+    and the admin pages.  Each write (create, replace, patch, delete) is
+    one unit of work (see Events): queued, one transaction, its events
+    recorded inside it; nothing slow inside (a password is hashed before).
+    Reading is the Finder's, rendering the Views', group membership the
+    Memberships'; the ones the routes use are reached from here too.
+    """
+
+    def __init__(self, models, changes, clock=None):
+        self.models, self.changes, self.clock = models, changes, clock or Clock()
+        self.finder = Finder(models)
+        self.views = Views(models, self.finder)
+        self.memberships = Memberships(models, self.finder, self.clock)
+        self.tables, self.model, self.get = self.finder.tables, self.finder.model, self.finder.get
+        self.search = self.finder.search
+        self.render, self.render_with_etags = self.views.render, self.views.render_with_etags
+        self.etag, self.check_if_match = self.views.etag, self.views.check_if_match
 
     def _columns(self, rt, data):
         """The indexed copies of JSON values (Attr.column), folded where the
@@ -4592,7 +4928,7 @@ class Resources:
             if password_hash:
                 columns[rt.password_attr.column] = password_hash
             resource_id = kept.get("id") or self._new_id(rt)
-            if kept.get("id") and self._id_taken(rt, resource_id):
+            if kept.get("id") and self.finder.id_taken(rt, resource_id):
                 raise SCIMError.of("uniqueness", f"a {rt.name} with id {resource_id} exists")
             stamp = self.clock.now_text()
             row = save_row(self.models, self.model(rt)(
@@ -4603,7 +4939,7 @@ class Resources:
             work.record(f"{rt.name.lower()}.created", row.id, row,
                         attributes=changed_attributes({}, data))
             if members:
-                self.change_members(work, row, [("add", members)])
+                self.memberships.change_members(work, row, [AddMembers(tuple(members))])
         return row
 
     def replace(self, rt, resource_id, body, actor, if_match=None):
@@ -4621,50 +4957,34 @@ class Resources:
             row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
             check_immutable(rt, json.loads(row.data), data)
-            touched = members is not None and self.change_members(
-                work, row, [("replace", members)])
+            touched = members is not None and self.memberships.change_members(
+                work, row, [ReplaceMembers(tuple(members))])
             self.update(work, rt, row, data, password_hash, touched=touched)
         return row
 
     def patch(self, rt, resource_id, body, actor, if_match=None):
-        """PATCH (RFC 7644 §3.5.2): every operation applies, or none does."""
-        operations = read_patch_request(body)
-        hashed = self._hash_patched_password(rt, resource_id, operations, if_match)
+        """PATCH (RFC 7644 §3.5.2): every operation applies, or none does.
+
+        Every path is parsed once, before the write queue; so is the
+        password a PATCH sets, which is hashed there too: scrypt takes tens
+        of milliseconds, which no other writer should wait for."""
+        steps = patch_steps(rt, read_patch_request(body))
+        password = patched_password(steps)
+        if password not in (None, CLEARED):     # a PATCH bound to fail costs no hash
+            self.check_if_match(rt, self.get(rt, resource_id), if_match)
+        password_hash = _password_hash(password, {})
         with self.changes.unit(actor) as work:
             row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
-            patch = Patch(rt, json.loads(row.data))
-            for op, path, value in operations:
-                patch.apply(op, path, value)
+            patch = Patch(rt, json.loads(row.data)).run(steps)
             data = patch.finish()
             touched = False
-            if patch.member_ops and rt.members_attr:
-                touched = self.change_members(work, row, patch.member_ops)
-            elif patch.member_ops:
-                self.change_groups_of_member(work, row, patch.member_ops)
-            self.update(work, rt, row, data, _password_hash(patch.password, hashed),
-                        touched=touched)
+            if patch.member_changes and rt.members_attr:
+                touched = self.memberships.change_members(work, row, patch.member_changes)
+            elif patch.member_changes:
+                self.memberships.change_groups_of_member(work, row, patch.member_changes)
+            self.update(work, rt, row, data, password_hash, touched=touched)
         return row
-
-    def _hash_patched_password(self, rt, resource_id, operations, if_match):
-        """{password: hash} for a PATCH that sets a password, worked out on a
-        snapshot before the write queue: scrypt takes tens of milliseconds,
-        which no other writer should wait for.  (Should the resource change
-        in between, the password is hashed in the queue after all.)"""
-        if rt.password_attr is None or \
-                rt.password_attr.name.lower() not in json.dumps(operations).lower():
-            return {}
-        try:
-            row = self.get(rt, resource_id)
-            self.check_if_match(rt, row, if_match)
-            patch = Patch(rt, json.loads(row.data))
-            for op, path, value in operations:
-                patch.apply(op, path, value)
-        except SCIMError:
-            return {}       # the real run inside the queue reports it
-        if patch.password in (None, CLEARED):
-            return {}
-        return {patch.password: hash_password(patch.password)}
 
     def update(self, work, rt, row, data, password_hash, touched=False):
         """Store `data` as the row's new attributes, if anything changed.
@@ -4719,18 +5039,12 @@ class Resources:
         with self.changes.unit(actor) as work:
             row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
-            holders = self._direct_groups(row.id)
+            holders = self.finder.direct_groups(row.id)
             self._touch_holders(row.id)     # one UPDATE for all its groups
             row.delete_instance()
             for group_id in holders:
                 work.record("group.members_changed", group_id, added=[], removed=[row.id])
             work.record(f"{rt.name.lower()}.deleted", row.id)
-
-    def _id_taken(self, rt, resource_id):
-        model = self.model(rt)
-        return prepared(self.models, ("id taken", rt.name), lambda: model.select(
-            model.pk).where(model.id == slot("id")).limit(1)).scalar(
-                id=resource_id) is not None
 
     def _new_id(self, rt):
         """A fresh id; a counted one (deterministic) skips ids a database
@@ -4738,176 +5052,9 @@ class Resources:
         while True:
             resource_id = self.clock.new_id()
             if not self.clock.deterministic or not any(
-                    self._id_taken(t, resource_id) for t in RESOURCE_TYPES.values()):
+                    self.finder.id_taken(t, resource_id) for t in RESOURCE_TYPES.values()):
                 return resource_id
 
-    def _check_groups(self, ids):
-        """Every id names a Group (each op of the User.groups quirk is checked
-        as it comes, even if a later op undoes it)."""
-        model, ids = self.model(GROUP_TYPE), list(dict.fromkeys(ids))
-        found = {i for (i,) in prepared(self.models, "groups named", lambda: model.select(
-            model.id).where(in_slot(self.models, model.id, "ids"))).tuples(
-                ids=json.dumps(ids))}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise invalid_value(f"no Group with id '{missing[0]}'")
-
-    def _direct_groups(self, member_id):
-        G, M = self.model(GROUP_TYPE), self.models.Membership
-        return [gid for (gid,) in G.select(G.id).join(M, on=(M.group == G.pk)).where(
-            M.member_id == member_id).order_by(G.pk).tuples()]
-
-    def _touch(self, row):
-        model = type(row)
-        row.version, row.last_modified = row.version + 1, self.clock.now_text()
-        model.update(version=row.version, last_modified=row.last_modified).where(
-            model.pk == row.pk).execute()
-
-    # --- group membership -----------------------------------------------------
-
-    def resolve_members(self, ids):
-        """Member ids as {id: Membership row fields}; an unknown id is 400
-        invalidValue (a dangling member would be shown as if it existed)."""
-        empty = {rt.member_column: None for rt in RESOURCE_TYPES.values()}
-        found = {}
-        named = json.dumps(list(set(ids)))
-        for rt in RESOURCE_TYPES.values():
-            model = self.model(rt)
-            for pk, rid in prepared(self.models, ("named", rt.name), lambda: model.select(
-                    model.pk, model.id).where(in_slot(self.models, model.id, "ids"))).tuples(
-                    ids=named):
-                found[rid] = {**empty, "member_type": rt.name, rt.member_column: pk}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise invalid_value(f"no User or Group with id '{missing[0]}'")
-        return {i: found[i] for i in ids}
-
-    def change_members(self, work, group_row, ops):
-        """Membership operations on a group, read by apply_member_ops; one
-        event with the net change.  True if anything changed."""
-        members = _GroupMembers(self, group_row)
-        apply_member_ops(ops, members)
-        added = [i for i in members.added if i not in members.removed]
-        removed = [i for i in members.removed if i not in members.added]
-        if added or removed:
-            work.record("group.members_changed", group_row.id, added=added, removed=removed)
-        return bool(added or removed)
-
-    def change_groups_of_member(self, work, row, ops):
-        """Quirk, Bruno's SCIM docs: membership written through the user,
-        PATCH /Users/{id} {"op": "Add", "path": "groups", "value": [{"value":
-        groupId}]}.  RFC 7643 makes User.groups readOnly; scimlite accepts it
-        and changes the named groups' members (docs/reading-clients.md;
-        tests/test_patch.py)."""
-        groups = _DirectGroups(self._direct_groups(row.id), self._check_groups)
-        apply_member_ops(ops, groups)
-        Table.set_in_group(row, bool(groups.target))
-        for gid in sorted(groups.target ^ groups.before):
-            group = self.get(GROUP_TYPE, gid, lock=True)
-            change = "add" if gid in groups.target else "remove"
-            if self.change_members(work, group, [(change, [row.id])]):
-                self._touch(group)
-
-
-def _total(rows, start, count, count_all):
-    """totalResults of a page: known without a COUNT when the page is not
-    full and is not past the end (a lookup's page of one, the last page)."""
-    if count and (rows or start == 1) and len(rows) < count:
-        return start - 1 + len(rows)
-    return count_all()
-
-
-def _password_hash(password, hashed):
-    """What is stored for a password a request sent: None (unchanged),
-    CLEARED for "" or a PATCH remove (no password), or its hash (found in
-    `hashed` when it was made before the write queue)."""
-    if password in (None, CLEARED):
-        return password
-    return hashed.get(password) or hash_password(password)
-
-
-class _GroupMembers(Members):
-    """A group's membership rows, as apply_member_ops() changes them: only
-    the rows named are read or written (a 100,000-member group is not read
-    to add one member)."""
-
-    def __init__(self, service, group_row):
-        self.service, self.group = service, group_row
-        self.M = service.models.Membership
-        self.added, self.removed = [], []
-
-    def ids(self):
-        M = self.M
-        return {mid for (mid,) in M.select(M.member_id).where(M.group == self.group.pk).tuples()}
-
-    def _present(self, ids):
-        """Which of `ids` are members now, in the order given."""
-        M = self.M
-        models = self.service.models
-        there = {mid for (mid,) in prepared(models, "members named", lambda: (
-            M.select(M.member_id).where((M.group == slot("group")) &
-                                        in_slot(models, M.member_id, "ids")))).tuples(
-            group=self.group.pk, ids=json.dumps(list(ids)))}
-        return [mid for mid in ids if mid in there]
-
-    def add(self, ids):
-        """Insert only the members not there yet."""
-        M, resolved = self.M, self.service.resolve_members(ids)
-        existing = set(self._present(list(resolved)))
-        new = [mid for mid in resolved if mid not in existing]
-        fields = ("member_id", "member_type",
-                  *(rt.member_column for rt in RESOURCE_TYPES.values()))
-        if new:
-            prepared(self.service.models, "add members", lambda: M.insert_from(
-                rows_slot(self.service.models, "rows",
-                          ["text", "text"] + ["int"] * (len(fields) - 2)).select_extend(
-                    slot("group")),
-                [getattr(M, f) for f in fields] + [M.group])).run(
-                rows=json.dumps([[mid, *(resolved[mid][f] for f in fields[1:])]
-                                 for mid in new]), group=self.group.pk)
-        self.added += new
-
-    def remove(self, ids):
-        """Delete only the listed members that are there."""
-        M, models = self.M, self.service.models
-        hit = self._present(list(dict.fromkeys(ids)))
-        if hit:
-            prepared(models, "remove members", lambda: M.delete().where(
-                (M.group == slot("group")) & in_slot(models, M.member_id, "ids"))).run(
-                group=self.group.pk, ids=json.dumps(hit))
-        self.removed += hit
-
-    def select(self, node):
-        """Ids of the members a value filter (members[value eq "…"]) selects."""
-        table = self.service.tables[GROUP_TYPE.name]
-        path = AttrPath(GROUP_TYPE.schema, GROUP_TYPE.members_attr)
-        elements = table.elements(path, subs_used(node))
-        M = self.M
-        return [mid for (mid,) in M.select(M.member_id).where(
-            (M.group == self.group.pk) & element_sql(node, elements)).tuples()]
-
-
-class _DirectGroups(Members):
-    """The groups a resource is directly in, as apply_member_ops() changes
-    them (the User.groups quirk); applied to the groups afterwards."""
-
-    def __init__(self, group_ids, check):
-        self.before, self.target = set(group_ids), set(group_ids)
-        self.check = check
-
-    def ids(self):
-        return set(self.target)
-
-    def add(self, ids):
-        self.check(ids)
-        self.target |= set(ids)
-
-    def remove(self, ids):
-        self.target -= set(ids)
-
-    def select(self, node):
-        return [gid for gid in self.target
-                if matches_element(node, {"value": gid, "type": "direct"})]
 
 ###############################################################################
 # Log: the provisioning log, the audit trail, request metrics #################

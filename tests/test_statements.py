@@ -32,6 +32,8 @@ BUDGET = {
     "list page": 4,                 # the page, its COUNT (the page is full), groups
     "PATCH displayName": 7,         # user, UPDATE, event, license contact
     "PATCH active False": 10,       # + the license suspended, its event and mail
+    "PATCH in a group, If-Match": 7,    # user, its groups once (for If-Match and
+                                        # for the answer), UPDATE, event
     "create": 10,                   # uniqueness, user, email, license, 2 events, mail
     "GET group": 3,                 # the group, its members
     "PATCH group add member": 11,   # group, the member (a User? a Group?), is it
@@ -120,6 +122,10 @@ def requests(scim):
         "list page": lambda: scim.get("/Users", startIndex=2, count=3),
         "PATCH displayName": patch("displayName", "Renamed"),
         "PATCH active False": patch("active", "False"),
+        "PATCH in a group, If-Match": lambda: scim.patch(f"/Users/{member}", {
+            "schemas": [PATCH_URN], "Operations": [
+                {"op": "replace", "path": "title", "value": f"T{next(numbers)}"}]},
+            headers={"If-Match": "*"}),
         "create": lambda: scim.create_user(f"new{next(numbers)}@example.com",
                                            emails=[{"value": "new@example.com"}]),
         "GET group": lambda: scim.get(f"/Groups/{group}"),
@@ -181,3 +187,10 @@ def test_a_deep_page_skips_keys_not_rows(tmp_path, counts):
     finally:
         app.scimlite.close()
     assert "COVERING INDEX user_pk" in plan, plan
+
+
+def test_a_patch_with_if_match_reads_the_groups_once(counts):
+    """The groups a user's ETag covers are read for If-Match and kept for
+    the answer: the PATCH does not change them, so once is enough."""
+    statements = counts[400]["PATCH in a group, If-Match"]
+    assert sum("RECURSIVE" in s for s in statements) == 1, json.dumps(statements, indent=1)
