@@ -1567,6 +1567,21 @@ def _values_of(resource, path):
     return [item for item in items if item is not None]
 
 
+def leaves(node, above=frozenset()):
+    """Each comparison and presence test of a filter (or of a value filter
+    inside brackets) with the operators above it ("and", "or", "not"): what
+    the analyses of a filter read (its sub-attributes, whether it needs
+    every element, the element it describes).  A value path is not entered."""
+    match node:
+        case Logical(op=op, left=left, right=right):
+            yield from leaves(left, above | {op})
+            yield from leaves(right, above | {op})
+        case Not(expr=expr):
+            yield from leaves(expr, above | {"not"})
+        case _:
+            yield node, above
+
+
 def matches(node, resource):
     """Whether rendered `resource` satisfies filter `node` (RFC 7644 §3.4.2.2).
 
@@ -1574,17 +1589,35 @@ def matches(node, resource):
     attribute matches when any value matches; `ne` is `not eq` (an unassigned
     attribute is "not equal"); `eq null` means unassigned.
     """
-    if isinstance(node, Logical):
-        if node.op == "and":
-            return matches(node.left, resource) and matches(node.right, resource)
-        return matches(node.left, resource) or matches(node.right, resource)
-    if isinstance(node, Not):
-        return not matches(node.expr, resource)
-    if isinstance(node, ValuePath):
-        elements = resource_elements(resource, node.path)
-        return any(matches_element(node.expr, element) for element in elements)
-    values = _values_of(resource, node.path)
-    return values_match(node, values)
+    return _evaluate(node, lambda path: _values_of(resource, path),
+                     lambda path: resource_elements(resource, path))
+
+
+def matches_element(node, element):
+    """A value filter inside brackets, against one element of the list."""
+    def values(path):
+        value = element.get(path.sub.name)
+        return [] if value is None else [value]
+    return _evaluate(node, values, None)
+
+
+def _evaluate(node, values_at, elements_at):
+    """The reference evaluator, the one walk of a filter in memory:
+    values_at(path) gives the values a comparison reads, elements_at(path)
+    the elements a value path filters."""
+    match node:
+        case Logical(op="and"):
+            return _evaluate(node.left, values_at, elements_at) and \
+                _evaluate(node.right, values_at, elements_at)
+        case Logical():
+            return _evaluate(node.left, values_at, elements_at) or \
+                _evaluate(node.right, values_at, elements_at)
+        case Not(expr=expr):
+            return not _evaluate(expr, values_at, elements_at)
+        case ValuePath(path=path, expr=expr):
+            return any(matches_element(expr, element) for element in elements_at(path))
+        case _:
+            return values_match(node, values_at(node.path))
 
 
 def resource_elements(resource, path):
@@ -1593,26 +1626,16 @@ def resource_elements(resource, path):
 
 
 def values_match(node, values):
-    if isinstance(node, Present):
-        return any(v not in ("", [], {}) for v in values)
-    attr = node.path.target
-    if node.value is None:
-        return (not values) == (node.op == "eq")
-    hit = any(_compare(attr, "eq" if node.op == "ne" else node.op, v, node.value)
-              for v in values)
-    return not hit if node.op == "ne" else hit
-
-
-def matches_element(node, element):
-    """A value filter inside brackets, against one element of the list."""
-    if isinstance(node, Logical):
-        left = matches_element(node.left, element)
-        return (left and matches_element(node.right, element)) if node.op == "and" \
-            else (left or matches_element(node.right, element))
-    if isinstance(node, Not):
-        return not matches_element(node.expr, element)
-    value = element.get(node.path.sub.name)
-    return values_match(node, [] if value is None else [value])
+    """A comparison or presence test against the values its path reaches."""
+    match node:
+        case Present():
+            return any(v not in ("", [], {}) for v in values)
+        case Compare(value=None):
+            return (not values) == (node.op == "eq")
+        case Compare(op="ne"):
+            return not values_match(Compare(node.path, "eq", node.value), values)
+        case _:
+            return any(_compare(node.path.target, node.op, v, node.value) for v in values)
 
 
 ###############################################################################
@@ -1691,15 +1714,16 @@ def member_ids_of(value):
 
 
 def _element_from_filter(node):
-    """The element a filter of `eq`s describes: `type eq "work"` gives
-    {"type": "work"}; None when the filter describes no single element."""
-    if isinstance(node, Compare) and node.op == "eq" and node.value is not None:
-        return {node.path.sub.name: node.value}
-    if isinstance(node, Logical) and node.op == "and":
-        left, right = _element_from_filter(node.left), _element_from_filter(node.right)
-        if left is not None and right is not None and not set(left) & set(right):
-            return {**left, **right}
-    return None
+    """The element a filter of `eq`s joined by `and` describes: `type eq
+    "work"` gives {"type": "work"}; None when it describes no single
+    element (an `or`, a `not`, another operator, a name twice)."""
+    element = {}
+    for leaf, above in leaves(node):
+        if above - {"and"} or not isinstance(leaf, Compare) or leaf.op != "eq" or \
+                leaf.value is None or leaf.path.sub.name in element:
+            return None
+        element[leaf.path.sub.name] = leaf.value
+    return element
 
 
 def _same_element(attr, old, new):
@@ -3531,21 +3555,37 @@ class _JsonElements:
 
 
 def filter_to_sql(node, table):
-    """Filter `node` as a peewee expression over `table` (see Storage).
+    """Filter `node` as a peewee expression over `table` (see SQL).
 
     Indexed columns and index tables serve the hot attributes; the rest is
-    read with SQLite's JSON functions.  Every expression is NULL-free, so
-    `not` means exactly what the reference evaluator means.
+    read with the dialect's JSON functions.  Every expression is NULL-free,
+    so `not` means exactly what the reference evaluator means.
     """
-    if isinstance(node, Logical):
-        return _join([filter_to_sql(part, table) for part in _chain(node, node.op)], node.op)
-    if isinstance(node, Not):
-        return ~filter_to_sql(node.expr, table)
-    if isinstance(node, ValuePath):
-        elements = _elements(table, node.path, subs_used(node.expr),
-                             every_element=not _positive(node.expr))
-        return elements.exists(element_sql(node.expr, elements))
-    return _attr_exp_sql(node, table)
+    return _compile(node, table, None)
+
+
+def element_sql(node, elements):
+    """A value filter inside brackets over the elements of one attribute."""
+    return _compile(node, None, elements)
+
+
+def _compile(node, table, elements):
+    """The compiler, the one walk of a filter into SQL: over a resource
+    type's `table`, or inside brackets over `elements`."""
+    match node:
+        case Logical(op=op):
+            return _join([_compile(part, table, elements) for part in _chain(node, op)], op)
+        case Not(expr=expr):
+            return ~_compile(expr, table, elements)
+        case ValuePath(path=path, expr=expr):
+            inner = _elements(table, path, subs_used(expr), every_element=not _positive(expr))
+            return inner.exists(element_sql(expr, inner))
+        case _ if elements is not None:
+            sub = node.path.sub
+            return _value_sql(node, elements.operand(sub), sub, sub.name in elements.folded,
+                              elements.dialect)
+        case _:
+            return _attr_exp_sql(node, table)
 
 
 def indexed_equality(node, table):
@@ -3636,31 +3676,15 @@ def _elements(table, path, subs, every_element=False):
 
 def _positive(node):
     """Whether a value filter can only match elements that have the values it
-    names (no `not`, no `eq null`): then an index of values is enough."""
-    if isinstance(node, Logical):
-        return _positive(node.left) and _positive(node.right)
-    if isinstance(node, Not):
-        return False
-    return not (isinstance(node, Compare) and (node.value is None or node.op == "ne"))
+    names (no `not`, no `eq null`, no `ne`): then an index of values is enough."""
+    return all("not" not in above and not (
+        isinstance(leaf, Compare) and (leaf.value is None or leaf.op == "ne"))
+        for leaf, above in leaves(node))
 
 
 def subs_used(node):
-    if isinstance(node, Logical):
-        return subs_used(node.left) | subs_used(node.right)
-    if isinstance(node, Not):
-        return subs_used(node.expr)
-    return {node.path.sub.name}
-
-
-def element_sql(node, elements):
-    if isinstance(node, Logical):
-        return _join([element_sql(part, elements) for part in _chain(node, node.op)],
-                     node.op)
-    if isinstance(node, Not):
-        return ~element_sql(node.expr, elements)
-    sub = node.path.sub
-    return _value_sql(node, elements.operand(sub), sub, sub.name in elements.folded,
-                      elements.dialect)
+    """The sub-attributes a value filter names."""
+    return {leaf.path.sub.name for leaf, _ in leaves(node)}
 
 
 def _value_sql(node, expr, attr, pre_folded, dialect):
