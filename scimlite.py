@@ -46,7 +46,8 @@ The file reads top to bottom; each section uses only those above it.
     Bulk            /Bulk with bulkId references
     Transfer        export and import as SCIM JSON, the seed file
     Admin           sessions, CSRF, login throttling, the pages under /admin
-    Routes          discovery and resource routes, create_app()
+    Other routes    the front page, /healthz, /metrics, license verification
+    SCIM routes     discovery and resource routes, the WSGI app, create_app()
     Live server     serve(): scimlite on a free port, for other projects' tests
     pytest plugin   fixtures for other projects' tests (`-p scimlite`)
     CLI             serve, keys, scim switch, admin password, backup, version; main()
@@ -76,6 +77,7 @@ import email.utils
 import errno
 import hashlib
 import hmac
+import html
 import http.client
 import inspect
 import itertools
@@ -7564,14 +7566,24 @@ class Pages:
     def __init__(self, scimlite):
         self.scimlite, self._cache = scimlite, {}
 
-    def render(self, name, code=200, **values):
+    def render(self, name, code=200, csrf=None, **values):
+        """Template `name`; its forms' CSRF field is `csrf_field`, with the
+        session's token, or `csrf` (the form token, before sign-in)."""
         template = self._cache.get(name)
         if template is None:
             template = self._cache[name] = bottle.SimpleTemplate(
                 name=name, lookup=[str(TEMPLATES_DIR)])
         bottle.response.status = code
         bottle.response.content_type = "text/html; charset=utf-8"
-        return template.render(version=__version__, admin=ADMIN, **values)
+        session = values.get("session")
+        token = csrf or (session.csrf if session is not None else "")
+        return template.render(version=__version__, admin=ADMIN,
+                               csrf_field=csrf_field(token), **values)
+
+
+def csrf_field(token):
+    """The one hidden field every admin form carries (see csrf_ok)."""
+    return f'<input type="hidden" name="csrf" value="{html.escape(token)}">'
 
 
 def see_other(path):
@@ -7583,9 +7595,11 @@ def see_other(path):
 def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
     """Install an admin page: session required (else to the login page),
     CSRF checked on POST, security headers on every answer, one lock for
-    in-memory databases.  A SCIM bearer key opens nothing here."""
-    def decorate(callback):
-        @functools.wraps(callback)
+    in-memory databases.  A SCIM bearer key opens nothing here.  The
+    handler gets a Page (a public page's has no session) and the route's
+    arguments."""
+    def decorate(handler):
+        @functools.wraps(handler)
         def page(*args, **kwargs):
             set_security_headers()
             with scimlite.lock:
@@ -7596,7 +7610,8 @@ def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
                     return pages.render("message.html", 403, title="Form expired",
                                         session=session, text="This form was too old or "
                                         "came from elsewhere. Go back, reload, and try again.")
-                return callback(session, *args, **kwargs)
+                return handler(Page(scimlite, pages, None if public else session),
+                               *args, **kwargs)
         app.route(path, list(methods), page)
         return page
     return decorate
@@ -7704,6 +7719,21 @@ def filters_query(params):
     return urllib.parse.urlencode({k: v for k, v in params.items() if k != "page" and v})
 
 
+def paged(query, params):
+    """(rows, pager): one page of `query`'s rows, newest first, the page's
+    number taken from `params`."""
+    page = page_of(params)
+    rows = list(query.offset((page - 1) * ADMIN_PAGE_SIZE).limit(ADMIN_PAGE_SIZE + 1).dicts())
+    return rows[:ADMIN_PAGE_SIZE], pager(page, len(rows) > ADMIN_PAGE_SIZE, params)
+
+
+def pager(page, more, params, newer="← Newer", older="Older →"):
+    """What templates/pager.html shows: the links to the pages either side,
+    keeping the page's filters."""
+    return {"page": page, "more": more, "filters": filters_query(params), "newer": newer,
+            "older": older}
+
+
 def page_of(params):
     try:
         return min(max(1, int(params.get("page") or 1)), 10 ** 6)
@@ -7742,199 +7772,6 @@ def log_query(scimlite, params):
     return query
 
 
-# --- the pages --------------------------------------------------------------------
-
-def install_admin(app, scimlite):
-    pages = Pages(scimlite)
-    flash = scimlite.flash
-
-    def route(path, methods=("GET",), public=False):
-        return admin_route(app, scimlite, pages, ADMIN + path, methods, public)
-
-    def render(name, session, **values):
-        return pages.render(name, session=session, flash=flash.pop(
-            session.token_hash, None) if session else None, **values)
-
-    throttle = scimlite.login_throttle
-    _install_access(route, render, scimlite, pages, throttle)
-    _install_account(route, render, scimlite, throttle)
-    _install_dashboard(route, render, scimlite)
-    _install_keys(route, render, scimlite, flash)
-    _install_directory(route, render, scimlite)
-    _install_licenses(route, render, scimlite, flash)
-    _install_logs(route, render, scimlite)
-
-
-def _install_access(route, render, scimlite, pages, throttle):
-    @route("/setup", ("GET", "POST"), public=True)
-    def setup(session):
-        with scimlite.setup_lock:
-            return setup_page(bottle.request.params.get("token") or "")
-
-    def setup_page(token):
-        if admin_password_set(scimlite) or not scimlite.check_setup_token(token):
-            return pages.render("message.html", 404, session=None, title="No setup here",
-                                text="This setup link was used already or is not valid. "
-                                     "Sign in, or run: python scimlite.py set-admin-password")
-        error = None
-        if bottle.request.method == "POST":
-            password = bottle.request.forms.getunicode("password") or ""
-            if password != (bottle.request.forms.getunicode("confirm") or ""):
-                error = "The two passwords differ."
-            else:
-                try:
-                    set_admin_password(scimlite, password, client_address(), "setup")
-                    scimlite.setup_token_hash = None       # used: never again
-                    with scimlite.changes.unit():          # no session from before
-                        scimlite.models.AdminSession.delete().execute()
-                    start_session(scimlite, client_address())
-                    see_other(ADMIN)
-                except ValueError as exc:
-                    error = str(exc)
-        return render("setup.html", None, token=token, error=error, csrf=form_token())
-
-    @route("/login", ("GET", "POST"), public=True)
-    def login(session):
-        if not admin_password_set(scimlite):
-            return pages.render("message.html", 200, session=None, title="No administrator yet",
-                                text="Open the setup link the server printed when it "
-                                     "started, or run: python scimlite.py set-admin-password")
-        error, client = None, client_address()
-        if bottle.request.method == "POST":
-            wait = throttle.attempt(client, time.monotonic())
-            if wait:
-                bottle.response.set_header("Retry-After", retry_after_header(wait))
-                return pages.render("login.html", 429, session=None, csrf=form_token(),
-                                    error="Too many failed attempts: wait "
-                                          f"{retry_after_header(wait)} seconds, then "
-                                          "try again.")
-            if check_admin_password(scimlite, bottle.request.forms.getunicode("password") or ""):
-                throttle.succeeded(client)
-                scimlite.audit("login.succeeded", client)
-                start_session(scimlite, client)
-                see_other(ADMIN)
-            scimlite.audit("login.failed", client)
-            error = "That password is not right."
-        return pages.render("login.html", 401 if error else 200, session=None,
-                            csrf=form_token(), error=error)
-
-
-def _install_account(route, render, scimlite, throttle):
-
-    @route("/logout", ("POST",))
-    def logout(session):
-        end_session(scimlite, session)
-        scimlite.audit("logout", client_address())
-        see_other(f"{ADMIN}/login")
-
-    @route("/password", ("GET", "POST"))
-    def password(session):
-        error = None
-        if bottle.request.method == "POST":
-            forms, client = bottle.request.forms, client_address()
-            new = forms.getunicode("new") or ""
-            wait = throttle.attempt(client, time.monotonic())
-            if wait:
-                bottle.response.set_header("Retry-After", retry_after_header(wait))
-                return render("password.html", session, error="Too many failed attempts: "
-                              f"wait {retry_after_header(wait)} seconds, then try again.")
-            if not check_admin_password(scimlite, forms.getunicode("current") or ""):
-                scimlite.audit("password.failed", client)
-                error = "The current password is not right."
-            elif new != (forms.getunicode("confirm") or ""):
-                error = "The two new passwords differ."
-            else:
-                throttle.succeeded(client)
-                try:
-                    set_admin_password(scimlite, new, client)
-                    start_session(scimlite, client)
-                    see_other(ADMIN)
-                except ValueError as exc:
-                    error = str(exc)
-        return render("password.html", session, error=error)
-
-
-def _install_dashboard(route, render, scimlite):
-
-    @route("")
-    def dashboard(session):
-        keys = describe_keys(scimlite)
-        since = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
-        scimlite.log.flush()
-        active, inactive = count_users(scimlite)
-        return render("dashboard.html", session, tenant_url=request_base_url(scimlite),
-                      enabled=scimlite.scim_enabled, active_users=active,
-                      inactive_users=inactive, groups=scimlite.models.Group.select().count(),
-                      active_keys=sum(1 for k in keys if k["state"] == "active"),
-                      last=last_request_seen(scimlite), notes=attention(scimlite, keys, since),
-                      licenses=scimlite.licenses.counts(), outbox=scimlite.outbox.counts())
-
-    @route("/scim", ("POST",))
-    def switch(session):
-        enable = bottle.request.forms.get("enabled") == "on"
-        scimlite.scim_enabled = enable
-        scimlite.audit("scim.enabled" if enable else "scim.disabled", client_address())
-        see_other(ADMIN)
-
-    @route("/connect")
-    def connect(session):
-        idp = bottle.request.query.get("idp") or "entra"
-        if idp not in ("entra", "okta", "generic"):
-            idp = "entra"
-        return render("connect.html", session, idp=idp, tenant_url=request_base_url(scimlite),
-                      keys=[k for k in describe_keys(scimlite) if k["state"] == "active"],
-                      last=last_request_seen(scimlite))
-
-    @route("/status.json")
-    def status(session):
-        bottle.response.content_type = "application/json"
-        last = last_request_seen(scimlite)
-        shown = None if last is None else {k: last.get(k) for k in (
-            "at", "method", "path", "key_name", "status")}
-        return json.dumps({"last": shown, "enabled": scimlite.scim_enabled})
-
-
-def _install_keys(route, render, scimlite, flash):
-
-    @route("/keys", ("GET", "POST"))
-    def keys(session):
-        error = None
-        if bottle.request.method == "POST":
-            forms = bottle.request.forms
-            name = (forms.getunicode("name") or "").strip()
-            try:
-                expires = expiry_from_form(forms.get("expires"))
-                with scimlite.changes.unit():
-                    token = mint_api_key(scimlite.models, name, expires)
-                scimlite.audit("key.minted", client_address(), name=name,
-                             expires=expires)
-                flash[session.token_hash] = {"secret": token, "title": f"New API key ‘{name}’",
-                                             "text": "Copy it now: you will not see it again. "
-                                                     "scimlite keeps only its hash."}
-                see_other(local_admin_path(bottle.request.forms.get("back")) or
-                          f"{ADMIN}/keys")
-            except ValueError as exc:
-                error = str(exc)
-        return render("keys.html", session, keys=describe_keys(scimlite), error=error,
-                      tenant_url=request_base_url(scimlite))
-
-    @route("/keys/<key_id:int>/revoke", ("GET", "POST"))
-    def revoke(session, key_id):
-        ApiKey = scimlite.models.ApiKey
-        row = ApiKey.get_or_none(ApiKey.id == key_id)
-        if row is None:
-            return render("message.html", session, title="No such key",
-                          text="That key does not exist.")
-        if bottle.request.method == "POST" and not row.revoked:
-            with scimlite.changes.unit():
-                revoke_key(scimlite.models, key_id)
-            scimlite.audit("key.revoked", client_address(), name=row.name)
-            see_other(f"{ADMIN}/keys")
-        return render("revoke.html", session, key={"id": row.id, "name": row.name,
-                                                   "prefix": key_prefix(row),
-                                                   "revoked": row.revoked})
-
-
 def directory_listing(scimlite, rt):
     """One page of the Users or Groups list, searched and filtered."""
     params = bottle.request.query.decode()
@@ -7947,9 +7784,10 @@ def directory_listing(scimlite, rt):
     total, rows = scimlite.resources.search(rt, node, (page - 1) * ADMIN_PAGE_SIZE + 1,
                                          ADMIN_PAGE_SIZE)
     items = scimlite.resources.render(rt, rows, request_base_url(scimlite))
-    return dict(rt=rt, items=items, total=total, page=page, size=ADMIN_PAGE_SIZE,
-                q=params.get("q") or "", status=params.get("status") or "all",
-                filters=filters_query(params))
+    return dict(rt=rt, items=items, total=total, q=params.get("q") or "",
+                status=params.get("status") or "all", filters=filters_query(params),
+                pager=pager(page, page * ADMIN_PAGE_SIZE < total, params,
+                            "← Newer page", "Next page →"))
 
 
 def resource_detail(scimlite, rt, resource_id):
@@ -7976,140 +7814,300 @@ def member_counts(scimlite, group_ids):
         Group.id.in_(group_ids)).group_by(Group.id).tuples())
 
 
-def _install_directory(route, render, scimlite):
+# --- the pages: one handler each, one table of routes -----------------------------
+# A handler takes the Page (the app, the session, render) and the route's
+# arguments; it returns the page, or redirects (POST-redirect-GET).
 
-    @route("/users")
-    def users(session):
-        return render("directory.html", session, **directory_listing(scimlite, USER_TYPE))
+class Page:
+    """One request to an admin page, as its handler sees it."""
 
-    @route("/groups")
-    def groups(session):
-        values = directory_listing(scimlite, GROUP_TYPE)
-        counts = member_counts(scimlite, [g["id"] for g in values["items"]])
-        for item in values["items"]:
-            item["_count"] = counts.get(item["id"], 0)
-        return render("directory.html", session, **values)
+    def __init__(self, scimlite, pages, session):
+        self.scimlite, self.session, self._pages = scimlite, session, pages
 
-    for rt in RESOURCE_TYPES.values():
-        _install_detail(route, render, scimlite, rt)
+    def render(self, name, code=200, **values):
+        """Template `name`, with the session's one-time message, if any."""
+        flash = self.scimlite.flash.pop(self.session.token_hash, None) \
+            if self.session else None
+        return self._pages.render(name, code, session=self.session, flash=flash, **values)
+
+    def message(self, title, text, code=200):
+        return self.render("message.html", code, title=title, text=text)
+
+    def show_once(self, title, secret, text):
+        """A secret shown on the next page only (a new key, a license key)."""
+        self.scimlite.flash[self.session.token_hash] = {"title": title, "secret": secret,
+                                                        "text": text}
 
 
-def _install_detail(route, render, scimlite, rt):
-    """/admin/users/{id}, /admin/groups/{id}."""
+def _too_many_attempts(page, template, wait, code, **values):
+    """The throttled form again, saying how long to wait (LoginThrottle)."""
+    bottle.response.set_header("Retry-After", retry_after_header(wait))
+    return page.render(template, code, error="Too many failed attempts: wait "
+                       f"{retry_after_header(wait)} seconds, then try again.", **values)
+
+
+def setup_page(page):
+    scimlite = page.scimlite
+    token = bottle.request.params.get("token") or ""
+    with scimlite.setup_lock:       # one setup, even from parallel requests
+        if admin_password_set(scimlite) or not scimlite.check_setup_token(token):
+            return page.message("No setup here", "This setup link was used already or is "
+                                "not valid. Sign in, or run: python scimlite.py "
+                                "set-admin-password", 404)
+        error = None
+        if bottle.request.method == "POST":
+            password = bottle.request.forms.getunicode("password") or ""
+            if password != (bottle.request.forms.getunicode("confirm") or ""):
+                error = "The two passwords differ."
+            else:
+                try:
+                    set_admin_password(scimlite, password, client_address(), "setup")
+                    scimlite.setup_token_hash = None        # used: never again
+                    with scimlite.changes.unit():           # no session from before
+                        scimlite.models.AdminSession.delete().execute()
+                    start_session(scimlite, client_address())
+                    see_other(ADMIN)
+                except ValueError as exc:
+                    error = str(exc)
+        return page.render("setup.html", token=token, error=error, csrf=form_token())
+
+
+def login_page(page):
+    scimlite = page.scimlite
+    if not admin_password_set(scimlite):
+        return page.message("No administrator yet", "Open the setup link the server "
+                            "printed when it started, or run: python scimlite.py "
+                            "set-admin-password")
+    error, client = None, client_address()
+    if bottle.request.method == "POST":
+        throttle = scimlite.login_throttle
+        wait = throttle.attempt(client, time.monotonic())
+        if wait:
+            return _too_many_attempts(page, "login.html", wait, 429, csrf=form_token())
+        if check_admin_password(scimlite, bottle.request.forms.getunicode("password") or ""):
+            throttle.succeeded(client)
+            scimlite.audit("login.succeeded", client)
+            start_session(scimlite, client)
+            see_other(ADMIN)
+        scimlite.audit("login.failed", client)
+        error = "That password is not right."
+    return page.render("login.html", 401 if error else 200, csrf=form_token(), error=error)
+
+
+def logout(page):
+    end_session(page.scimlite, page.session)
+    page.scimlite.audit("logout", client_address())
+    see_other(f"{ADMIN}/login")
+
+
+def password_page(page):
+    scimlite, error = page.scimlite, None
+    if bottle.request.method == "POST":
+        forms, client, throttle = bottle.request.forms, client_address(), scimlite.login_throttle
+        new = forms.getunicode("new") or ""
+        wait = throttle.attempt(client, time.monotonic())
+        if wait:
+            return _too_many_attempts(page, "password.html", wait, 200)
+        if not check_admin_password(scimlite, forms.getunicode("current") or ""):
+            scimlite.audit("password.failed", client)
+            error = "The current password is not right."
+        elif new != (forms.getunicode("confirm") or ""):
+            error = "The two new passwords differ."
+        else:
+            throttle.succeeded(client)
+            try:
+                set_admin_password(scimlite, new, client)
+                start_session(scimlite, client)
+                see_other(ADMIN)
+            except ValueError as exc:
+                error = str(exc)
+    return page.render("password.html", error=error)
+
+
+def dashboard_page(page):
+    scimlite = page.scimlite
+    keys = describe_keys(scimlite)
+    since = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
+    scimlite.log.flush()
+    active, inactive = count_users(scimlite)
+    return page.render("dashboard.html", tenant_url=request_base_url(scimlite),
+                       enabled=scimlite.scim_enabled, active_users=active,
+                       inactive_users=inactive, groups=scimlite.models.Group.select().count(),
+                       active_keys=sum(1 for k in keys if k["state"] == "active"),
+                       last=last_request_seen(scimlite), notes=attention(scimlite, keys, since),
+                       licenses=scimlite.licenses.counts(), outbox=scimlite.outbox.counts())
+
+
+def scim_switch(page):
+    enable = bottle.request.forms.get("enabled") == "on"
+    page.scimlite.scim_enabled = enable
+    page.scimlite.audit("scim.enabled" if enable else "scim.disabled", client_address())
+    see_other(ADMIN)
+
+
+def connect_page(page):
+    scimlite = page.scimlite
+    idp = bottle.request.query.get("idp") or "entra"
+    if idp not in ("entra", "okta", "generic"):
+        idp = "entra"
+    return page.render("connect.html", idp=idp, tenant_url=request_base_url(scimlite),
+                       keys=[k for k in describe_keys(scimlite) if k["state"] == "active"],
+                       last=last_request_seen(scimlite))
+
+
+def status_json(page):
+    bottle.response.content_type = "application/json"
+    last = last_request_seen(page.scimlite)
+    shown = None if last is None else {k: last.get(k) for k in (
+        "at", "method", "path", "key_name", "status")}
+    return json.dumps({"last": shown, "enabled": page.scimlite.scim_enabled})
+
+
+def keys_page(page):
+    scimlite, error = page.scimlite, None
+    if bottle.request.method == "POST":
+        forms = bottle.request.forms
+        name = (forms.getunicode("name") or "").strip()
+        try:
+            expires = expiry_from_form(forms.get("expires"))
+            with scimlite.changes.unit():
+                token = mint_api_key(scimlite.models, name, expires)
+            scimlite.audit("key.minted", client_address(), name=name, expires=expires)
+            page.show_once(f"New API key ‘{name}’", token, "Copy it now: you will not see "
+                           "it again. scimlite keeps only its hash.")
+            see_other(local_admin_path(forms.get("back")) or f"{ADMIN}/keys")
+        except ValueError as exc:
+            error = str(exc)
+    return page.render("keys.html", keys=describe_keys(scimlite), error=error,
+                       tenant_url=request_base_url(scimlite))
+
+
+def revoke_page(page, key_id):
+    scimlite, ApiKey = page.scimlite, page.scimlite.models.ApiKey
+    row = ApiKey.get_or_none(ApiKey.id == key_id)
+    if row is None:
+        return page.message("No such key", "That key does not exist.")
+    if bottle.request.method == "POST" and not row.revoked:
+        with scimlite.changes.unit():
+            revoke_key(scimlite.models, key_id)
+        scimlite.audit("key.revoked", client_address(), name=row.name)
+        see_other(f"{ADMIN}/keys")
+    return page.render("revoke.html", key={"id": row.id, "name": row.name,
+                                           "prefix": key_prefix(row), "revoked": row.revoked})
+
+
+def users_page(page):
+    return page.render("directory.html", **directory_listing(page.scimlite, USER_TYPE))
+
+
+def groups_page(page):
+    values = directory_listing(page.scimlite, GROUP_TYPE)
+    counts = member_counts(page.scimlite, [g["id"] for g in values["items"]])
+    for item in values["items"]:
+        item["_count"] = counts.get(item["id"], 0)
+    return page.render("directory.html", **values)
+
+
+def detail_page(rt):
+    """/admin/users/{id}, /admin/groups/{id}: the handler for type `rt`."""
     kind = rt.name.lower()
 
-    @route(f"{rt.endpoint.lower()}/<resource_id>")
-    def detail(session, resource_id):
-        values = resource_detail(scimlite, rt, resource_id)
+    def detail(page, resource_id):
+        values = resource_detail(page.scimlite, rt, resource_id)
         if values is None:
-            return render("message.html", session, title=f"No such {kind}",
-                          text=f"No {kind} has that id (it may have been deleted).")
-        return render("resource.html", session, **values)
+            return page.message(f"No such {kind}",
+                                f"No {kind} has that id (it may have been deleted).")
+        return page.render("resource.html", **values)
+    return detail
+
+
+def show_license_key(page, user_id):
+    """A user's key shown once on request (each time audited)."""
+    scimlite = page.scimlite
+    license = scimlite.licenses.of_user(user_id)
+    if license is None or not license.generation:
+        return page.message("No license key", "This user has no license key (yet).")
+    scimlite.audit("license.key_shown", client_address(), user=license.user_name)
+    page.show_once(f"License key of {license.user_name}", scimlite.licenses.key_of(license),
+                   "It was mailed to the user. scimlite keeps only a keyed hash and "
+                   "derives the key again each time it is shown (each time audited).")
+    see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
+
+
+def new_license_key(page, user_id):
+    scimlite = page.scimlite
+    try:
+        scimlite.licenses.reissue(user_id, "admin page")
+    except ValueError as exc:
+        return page.message("No new key", str(exc))
+    license = scimlite.licenses.of_user(user_id)
+    scimlite.audit("license.reissued", client_address(), user=license.user_name)
+    see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
 
 
 OUTBOX_STATES = ("pending", "sending", "sent", "dead")
 
 
-def _install_licenses(route, render, scimlite, flash):
-    """A user's key shown once on request; the outbox of mail and webhooks."""
-
-    @route("/users/<user_id>/license-key", ("POST",))
-    def show_key(session, user_id):
-        license = scimlite.licenses.of_user(user_id)
-        if license is None or not license.generation:
-            return render("message.html", session, title="No license key",
-                          text="This user has no license key (yet).")
-        scimlite.audit("license.key_shown", client_address(), user=license.user_name)
-        flash[session.token_hash] = {
-            "secret": scimlite.licenses.key_of(license),
-            "title": f"License key of {license.user_name}",
-            "text": "It was mailed to the user. scimlite keeps only a keyed hash and "
-                    "derives the key again each time it is shown (each time audited)."}
-        see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
-
-    @route("/users/<user_id>/new-license-key", ("POST",))
-    def new_key(session, user_id):
-        try:
-            scimlite.licenses.reissue(user_id, "admin page")
-        except ValueError as exc:
-            return render("message.html", session, title="No new key", text=str(exc))
-        license = scimlite.licenses.of_user(user_id)
-        scimlite.audit("license.reissued", client_address(), user=license.user_name)
-        see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
-
-    @route("/outbox")
-    def outbox(session):
-        status = bottle.request.query.get("status")
-        status = status if status in OUTBOX_STATES else None
-        return render("outbox.html", session, rows=scimlite.outbox.messages(status),
-                      counts=scimlite.outbox.counts(), status=status,
-                      webhook_url=scimlite.settings["webhook_url"],
-                      mailer=describe_mailer(scimlite.settings))
-
-    @route("/outbox/<pk:int>/retry", ("POST",))
-    def retry(session, pk):
-        if scimlite.outbox.retry(pk):
-            scimlite.audit("outbox.retried", client_address(), message=pk)
-        see_other(f"{ADMIN}/outbox")
-
-    @route("/outbox/webhook-secret", ("POST",))
-    def webhook_secret(session):
-        secret = scimlite.outbox.rotate_webhook_secret()
-        scimlite.audit("webhook_secret.rotated", client_address())
-        flash[session.token_hash] = {
-            "secret": secret, "title": "New webhook signing secret",
-            "text": "Copy it now: you will not see it again. Give it to your webhook "
-                    "receiver; the old one no longer signs."}
-        see_other(f"{ADMIN}/outbox")
+def outbox_page(page):
+    scimlite, status = page.scimlite, bottle.request.query.get("status")
+    status = status if status in OUTBOX_STATES else None
+    return page.render("outbox.html", rows=scimlite.outbox.messages(status),
+                       counts=scimlite.outbox.counts(), status=status,
+                       webhook_url=scimlite.settings["webhook_url"],
+                       mailer=describe_mailer(scimlite.settings))
 
 
-def _install_logs(route, render, scimlite):
+def retry_message(page, pk):
+    if page.scimlite.outbox.retry(pk):
+        page.scimlite.audit("outbox.retried", client_address(), message=pk)
+    see_other(f"{ADMIN}/outbox")
 
-    @route("/log")
-    def log_page(session):
-        scimlite.log.flush()
-        params = bottle.request.query.decode()
-        page = page_of(params)
-        rows = list(log_query(scimlite, params).offset((page - 1) * ADMIN_PAGE_SIZE)
-                    .limit(ADMIN_PAGE_SIZE + 1).dicts())
-        ReadCount = scimlite.models.ReadCount
-        reads = list(ReadCount.select().order_by(ReadCount.day.desc()).limit(14).dicts())
-        keys = sorted({k["name"] for k in describe_keys(scimlite)})
-        return render("log.html", session, rows=rows[:ADMIN_PAGE_SIZE],
-                      more=len(rows) > ADMIN_PAGE_SIZE, page=page, params=params,
-                      filters=filters_query(params),
-                      reads=reads, keys=keys, log_reads=scimlite.settings["log_reads"])
 
-    @route("/log.jsonl")
-    def log_export(session):
-        scimlite.log.flush()
-        bottle.response.content_type = "application/x-ndjson; charset=utf-8"
-        bottle.response.set_header("Content-Disposition",
-                                   'attachment; filename="scimlite-log.jsonl"')
-        query = log_query(scimlite, bottle.request.query.decode())
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n"
-                       for row in query.dicts().iterator())
+def rotate_webhook_secret(page):
+    secret = page.scimlite.outbox.rotate_webhook_secret()
+    page.scimlite.audit("webhook_secret.rotated", client_address())
+    page.show_once("New webhook signing secret", secret, "Copy it now: you will not see "
+                   "it again. Give it to your webhook receiver; the old one no longer signs.")
+    see_other(f"{ADMIN}/outbox")
 
-    @route("/log/<pk:int>")
-    def log_entry(session, pk):
-        scimlite.log.flush()
-        RequestLog = scimlite.models.RequestLog
-        row = RequestLog.select().where(RequestLog.pk == pk).dicts().first()
-        if row is None:
-            return render("message.html", session, title="No such entry",
-                          text="That log entry does not exist (it may have expired).")
-        return render("log_entry.html", session, row=row,
-                      request_body=_pretty(row["request_body"]),
-                      response_body=_pretty(row["response_body"]))
 
-    @route("/audit")
-    def audit(session):
-        Audit = scimlite.models.Audit
-        page = page_of(bottle.request.query)
-        rows = list(Audit.select().order_by(Audit.pk.desc())
-                    .offset((page - 1) * ADMIN_PAGE_SIZE).limit(ADMIN_PAGE_SIZE + 1).dicts())
-        return render("audit.html", session, rows=rows[:ADMIN_PAGE_SIZE],
-                      more=len(rows) > ADMIN_PAGE_SIZE, page=page)
+def log_page(page):
+    scimlite = page.scimlite
+    scimlite.log.flush()
+    params = bottle.request.query.decode()
+    rows, pager = paged(log_query(scimlite, params), params)
+    ReadCount = scimlite.models.ReadCount
+    reads = list(ReadCount.select().order_by(ReadCount.day.desc()).limit(14).dicts())
+    keys = sorted({k["name"] for k in describe_keys(scimlite)})
+    return page.render("log.html", rows=rows, pager=pager, params=params, reads=reads,
+                       keys=keys, log_reads=scimlite.settings["log_reads"])
+
+
+def log_export(page):
+    page.scimlite.log.flush()
+    bottle.response.content_type = "application/x-ndjson; charset=utf-8"
+    bottle.response.set_header("Content-Disposition",
+                               'attachment; filename="scimlite-log.jsonl"')
+    query = log_query(page.scimlite, bottle.request.query.decode())
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n"
+                   for row in query.dicts().iterator())
+
+
+def log_entry_page(page, pk):
+    page.scimlite.log.flush()
+    RequestLog = page.scimlite.models.RequestLog
+    row = RequestLog.select().where(RequestLog.pk == pk).dicts().first()
+    if row is None:
+        return page.message("No such entry",
+                            "That log entry does not exist (it may have expired).")
+    return page.render("log_entry.html", row=row, request_body=_pretty(row["request_body"]),
+                       response_body=_pretty(row["response_body"]))
+
+
+def audit_page(page):
+    Audit = page.scimlite.models.Audit
+    rows, pager = paged(Audit.select().order_by(Audit.pk.desc()), bottle.request.query.decode())
+    return page.render("audit.html", rows=rows, pager=pager)
 
 
 def _pretty(text):
@@ -8121,8 +8119,181 @@ def _pretty(text):
         return text
 
 
+# Every admin page: its path below /admin, methods, handler, and whether it
+# is shown before sign-in.  install_admin() installs them, each behind
+# admin_route (session, CSRF, security headers).
+ADMIN_PAGES = (
+    ("/setup", ("GET", "POST"), setup_page, True),
+    ("/login", ("GET", "POST"), login_page, True),
+    ("/logout", ("POST",), logout, False),
+    ("/password", ("GET", "POST"), password_page, False),
+    ("", ("GET",), dashboard_page, False),
+    ("/scim", ("POST",), scim_switch, False),
+    ("/connect", ("GET",), connect_page, False),
+    ("/status.json", ("GET",), status_json, False),
+    ("/keys", ("GET", "POST"), keys_page, False),
+    ("/keys/<key_id:int>/revoke", ("GET", "POST"), revoke_page, False),
+    ("/users", ("GET",), users_page, False),
+    ("/groups", ("GET",), groups_page, False),
+    *((f"{rt.endpoint.lower()}/<resource_id>", ("GET",), detail_page(rt), False)
+      for rt in RESOURCE_TYPES.values()),
+    ("/users/<user_id>/license-key", ("POST",), show_license_key, False),
+    ("/users/<user_id>/new-license-key", ("POST",), new_license_key, False),
+    ("/outbox", ("GET",), outbox_page, False),
+    ("/outbox/<pk:int>/retry", ("POST",), retry_message, False),
+    ("/outbox/webhook-secret", ("POST",), rotate_webhook_secret, False),
+    ("/log", ("GET",), log_page, False),
+    ("/log.jsonl", ("GET",), log_export, False),
+    ("/log/<pk:int>", ("GET",), log_entry_page, False),
+    ("/audit", ("GET",), audit_page, False),
+)
+
+
+def install_admin(app, scimlite):
+    pages = Pages(scimlite)
+    for path, methods, handler, public in ADMIN_PAGES:
+        admin_route(app, scimlite, pages, ADMIN + path, methods, public)(handler)
+
 ###############################################################################
-# Routes and create_app() #####################################################
+# Other routes: the front page, /healthz, /metrics, license verification #####
+###############################################################################
+
+def _install_pages(app, scimlite):
+    """The public front page (what this server is, where to go: no counts
+    for anyone without a session) and the static files of the admin pages."""
+    template = bottle.SimpleTemplate((TEMPLATES_DIR / "index.html").read_text("utf-8"))
+    static = {name: (TEMPLATES_DIR / name).read_text("utf-8")
+              for name in ("style.css", "admin.js")}
+    types_ = {"style.css": "text/css", "admin.js": "text/javascript"}
+
+    @app.get("/")
+    def index():
+        set_security_headers()
+        return template.render(version=__version__, tenant_url=request_base_url(scimlite),
+                               admin=ADMIN)
+
+    @app.get("/<name:re:style\\.css|admin\\.js>")
+    def static_file(name):
+        bottle.response.content_type = f"{types_[name]}; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "max-age=300")
+        return static[name]
+
+
+def _install_health(app, scimlite):
+    @app.get("/healthz")
+    def healthz():
+        """For load balancers and monitors: no key, no internals; 503 when
+        the database does not answer."""
+        bottle.response.content_type = "application/json"
+        bottle.response.set_header("Cache-Control", "no-store")
+        try:
+            with scimlite.lock:
+                scimlite.models.db.execute_sql("SELECT 1").fetchone()
+        except peewee.DatabaseError:
+            log.error("health check: the database does not answer", exc_info=True)
+            bottle.response.status = 503
+            return '{"status": "unavailable"}'
+        return '{"status": "ok"}'
+
+
+def _install_metrics(app, scimlite):
+    @app.get("/metrics")
+    def metrics():
+        """Prometheus text format; 404 unless `metrics`; the bearer
+        metrics_token when one is set (compared in constant time)."""
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        if not scimlite.settings["metrics"]:
+            bottle.response.status = 404
+            return "not found: /metrics is off (the metrics setting)\n"
+        expected = scimlite.settings["metrics_token"]
+        if expected and not hmac.compare_digest(
+                (request_header("Authorization") or "").encode(),
+                f"Bearer {expected}".encode()):
+            bottle.response.status = 401
+            bottle.response.set_header("WWW-Authenticate", 'Bearer realm="metrics"')
+            return "a bearer token is needed (metrics_token)\n"
+        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-store")
+        return metrics_text(scimlite)
+
+
+def metrics_text(scimlite):
+    """The Prometheus text exposition (format 0.0.4) of one app."""
+    lines = list(scimlite.metrics.lines())
+
+    def gauge(name, help_text, rows):
+        lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge"])
+        for labels, value in rows:
+            lines.append(f"{name}{{{prometheus_labels(**labels)}}} {value}" if labels
+                         else f"{name} {value}")
+    with scimlite.lock:
+        active, inactive = count_users(scimlite)
+        groups = scimlite.models.Group.select().count()
+        licenses, outbox = scimlite.licenses.counts(), scimlite.outbox.counts()
+        keys = [(k.name, k.last_used) for k in active_keys(scimlite.models)]
+    gauge("scimlite_users", "Users, by state.",
+          [({"state": "active"}, active), ({"state": "inactive"}, inactive)])
+    gauge("scimlite_groups", "Groups.", [({}, groups)])
+    gauge("scimlite_licenses", "Licenses, by status.",
+          [({"status": k}, v) for k, v in licenses.items() if k != "seats"])
+    gauge("scimlite_outbox_messages", "Mail and webhooks in the outbox, by status.",
+          [({"status": k}, v) for k, v in outbox.items()])
+    gauge("scimlite_api_key_last_used_timestamp_seconds",
+          "When each active API key was last used (Unix time; 0: never).",
+          [({"key_name": name}, int(parse_datetime(at).timestamp()) if at else 0)
+           for name, at in keys])
+    return "\n".join(lines) + "\n"
+
+
+VERIFY_PATH = "/api/licenses/verify"
+VERIFY_BODY_BYTES = 4096
+
+
+def _install_license_api(app, scimlite):
+    """POST /api/licenses/verify: the licensed application asks about a key.
+    No SCIM key is needed; each client address has verify_rate_per_minute."""
+    limit = scimlite.verify_limit
+
+    def answer(status, body, headers=()):
+        bottle.response.status = status
+        bottle.response.content_type = "application/json"
+        bottle.response.set_header("Cache-Control", "no-store")
+        for name, value in headers:
+            bottle.response.set_header(name, value)
+        return json.dumps(body)
+
+    @app.post(VERIFY_PATH)
+    def verify_license():
+        wait = limit.wait(client_address(), time.monotonic())
+        if wait:
+            return answer(429, {"error": "too many verifications from this address"},
+                          [("Retry-After", retry_after_header(wait))])
+        try:
+            too_long = declared_length() > VERIFY_BODY_BYTES
+        except SCIMError as exc:
+            return answer(400, {"error": exc.detail})
+        if too_long:
+            return answer(413, {"error": f"the body is over {VERIFY_BODY_BYTES} bytes"})
+        try:
+            body = json.loads(bottle.request.body.read(VERIFY_BODY_BYTES + 1))
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict) or "key" not in body:
+            return answer(400, {"error": 'send a JSON object: {"key": "XXXXX-..."}'})
+        with scimlite.lock:
+            return answer(200, scimlite.licenses.verify(body["key"]))
+
+
+def install_other_routes(app, scimlite):
+    """Every route that is neither SCIM nor an admin page."""
+    _install_pages(app, scimlite)
+    _install_health(app, scimlite)
+    _install_metrics(app, scimlite)
+    _install_license_api(app, scimlite)
+
+###############################################################################
+# SCIM routes and create_app() ################################################
+###############################################################################
 ###############################################################################
 
 def _install_discovery_routes(scimlite, route):
@@ -8242,128 +8413,6 @@ def _install_resource_routes(scimlite, route, rt):
     route(rt.endpoint + "/<resource_id>", "DELETE", delete)
 
 
-def _install_pages(app, scimlite):
-    """The public front page (what this server is, where to go: no counts
-    for anyone without a session) and the static files of the admin pages."""
-    template = bottle.SimpleTemplate((TEMPLATES_DIR / "index.html").read_text("utf-8"))
-    static = {name: (TEMPLATES_DIR / name).read_text("utf-8")
-              for name in ("style.css", "admin.js")}
-    types_ = {"style.css": "text/css", "admin.js": "text/javascript"}
-
-    @app.get("/")
-    def index():
-        set_security_headers()
-        return template.render(version=__version__, tenant_url=request_base_url(scimlite),
-                               admin=ADMIN)
-
-    @app.get("/healthz")
-    def healthz():
-        """For load balancers and monitors: no key, no internals; 503 when
-        the database does not answer."""
-        bottle.response.content_type = "application/json"
-        bottle.response.set_header("Cache-Control", "no-store")
-        try:
-            with scimlite.lock:
-                scimlite.models.db.execute_sql("SELECT 1").fetchone()
-        except peewee.DatabaseError:
-            log.error("health check: the database does not answer", exc_info=True)
-            bottle.response.status = 503
-            return '{"status": "unavailable"}'
-        return '{"status": "ok"}'
-
-    @app.get("/metrics")
-    def metrics():
-        """Prometheus text format; 404 unless `metrics`; the bearer
-        metrics_token when one is set (compared in constant time)."""
-        bottle.response.content_type = "text/plain; charset=utf-8"
-        if not scimlite.settings["metrics"]:
-            bottle.response.status = 404
-            return "not found: /metrics is off (the metrics setting)\n"
-        expected = scimlite.settings["metrics_token"]
-        if expected and not hmac.compare_digest(
-                (request_header("Authorization") or "").encode(),
-                f"Bearer {expected}".encode()):
-            bottle.response.status = 401
-            bottle.response.set_header("WWW-Authenticate", 'Bearer realm="metrics"')
-            return "a bearer token is needed (metrics_token)\n"
-        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        bottle.response.set_header("Cache-Control", "no-store")
-        return metrics_text(scimlite)
-
-    @app.get("/<name:re:style\\.css|admin\\.js>")
-    def static_file(name):
-        bottle.response.content_type = f"{types_[name]}; charset=utf-8"
-        bottle.response.set_header("Cache-Control", "max-age=300")
-        return static[name]
-
-
-VERIFY_PATH = "/api/licenses/verify"
-VERIFY_BODY_BYTES = 4096
-
-
-def _install_license_api(app, scimlite):
-    """POST /api/licenses/verify: the licensed application asks about a key.
-    No SCIM key is needed; each client address has verify_rate_per_minute."""
-    limit = scimlite.verify_limit
-
-    def answer(status, body, headers=()):
-        bottle.response.status = status
-        bottle.response.content_type = "application/json"
-        bottle.response.set_header("Cache-Control", "no-store")
-        for name, value in headers:
-            bottle.response.set_header(name, value)
-        return json.dumps(body)
-
-    @app.post(VERIFY_PATH)
-    def verify_license():
-        wait = limit.wait(client_address(), time.monotonic())
-        if wait:
-            return answer(429, {"error": "too many verifications from this address"},
-                          [("Retry-After", retry_after_header(wait))])
-        try:
-            too_long = declared_length() > VERIFY_BODY_BYTES
-        except SCIMError as exc:
-            return answer(400, {"error": exc.detail})
-        if too_long:
-            return answer(413, {"error": f"the body is over {VERIFY_BODY_BYTES} bytes"})
-        try:
-            body = json.loads(bottle.request.body.read(VERIFY_BODY_BYTES + 1))
-        except (ValueError, RecursionError):
-            body = None
-        if not isinstance(body, dict) or "key" not in body:
-            return answer(400, {"error": 'send a JSON object: {"key": "XXXXX-..."}'})
-        with scimlite.lock:
-            return answer(200, scimlite.licenses.verify(body["key"]))
-
-
-def metrics_text(scimlite):
-    """The Prometheus text exposition (format 0.0.4) of one app."""
-    lines = list(scimlite.metrics.lines())
-
-    def gauge(name, help_text, rows):
-        lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge"])
-        for labels, value in rows:
-            lines.append(f"{name}{{{prometheus_labels(**labels)}}} {value}" if labels
-                         else f"{name} {value}")
-    with scimlite.lock:
-        active, inactive = count_users(scimlite)
-        groups = scimlite.models.Group.select().count()
-        licenses, outbox = scimlite.licenses.counts(), scimlite.outbox.counts()
-        keys = [(k.name, k.last_used) for k in active_keys(scimlite.models)]
-    gauge("scimlite_users", "Users, by state.",
-          [({"state": "active"}, active), ({"state": "inactive"}, inactive)])
-    gauge("scimlite_groups", "Groups.", [({}, groups)])
-    gauge("scimlite_licenses", "Licenses, by status.",
-          [({"status": k}, v) for k, v in licenses.items() if k != "seats"])
-    gauge("scimlite_outbox_messages", "Mail and webhooks in the outbox, by status.",
-          [({"status": k}, v) for k, v in outbox.items()])
-    gauge("scimlite_api_key_last_used_timestamp_seconds",
-          "When each active API key was last used (Unix time; 0: never).",
-          [({"key_name": name}, int(parse_datetime(at).timestamp()) if at else 0)
-           for name, at in keys])
-    return "\n".join(lines) + "\n"
-
-
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("scimlite.access")
 
@@ -8412,20 +8461,6 @@ def _log_access(environ, seconds):
                     "id=%(request_id)s", fields, extra={"fields": fields})
 
 
-class JsonLogFormatter(logging.Formatter):
-    """log_format = "json": one JSON object per line, with a request's
-    fields as fields of their own."""
-
-    def format(self, record):
-        line = {"time": format_datetime(dt.datetime.fromtimestamp(record.created,
-                                                                  dt.timezone.utc)),
-                "level": record.levelname.lower(), "logger": record.name,
-                "message": record.getMessage(), **getattr(record, "fields", {})}
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
-
-
 def create_app(config=None):
     """The scimlite WSGI application (a Bottle app) with all its state.
 
@@ -8443,8 +8478,7 @@ def create_app(config=None):
     _install_discovery_routes(scimlite, route)
     for rt in RESOURCE_TYPES.values():
         _install_resource_routes(scimlite, route, rt)
-    _install_pages(app, scimlite)
-    _install_license_api(app, scimlite)
+    install_other_routes(app, scimlite)
     install_admin(app, scimlite)
     install_error_pages(app, scimlite)
     seed_if_empty(scimlite)
@@ -9063,6 +9097,20 @@ def cmd_scim(scimlite, action, out):
         scimlite.audit(f"scim.{action}d", CLI_CLIENT)
     print(f"SCIM provisioning is {'enabled' if scimlite.scim_enabled else 'disabled'}",
           file=out)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """log_format = "json": one JSON object per line, with a request's
+    fields as fields of their own."""
+
+    def format(self, record):
+        line = {"time": format_datetime(dt.datetime.fromtimestamp(record.created,
+                                                                  dt.timezone.utc)),
+                "level": record.levelname.lower(), "logger": record.name,
+                "message": record.getMessage(), **getattr(record, "fields", {})}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
 
 
 def configure_logging(settings):
