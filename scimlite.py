@@ -50,7 +50,7 @@ The file reads top to bottom; each section uses only those above it.
     SCIM routes     discovery and resource routes, the WSGI app, create_app()
     Live server     serve(): scimlite on a free port, for other projects' tests
     pytest plugin   fixtures for other projects' tests (`-p scimlite`)
-    CLI             serve, keys, scim switch, admin password, backup, version; main()
+    CLI             the commands (COMMANDS), serve and its shutdown, main()
 """
 
 __version__ = "0.1.0"
@@ -3188,7 +3188,7 @@ def _admin_models(Base):
         detail = peewee.TextField()
 
     class RequestLog(Base):
-        """One SCIM request that changed something or failed (see Admin)."""
+        """One SCIM request that changed something or failed (see Log)."""
         pk = peewee.AutoField()
         at = peewee.CharField(index=True)
         key_name = peewee.CharField(null=True, index=True)
@@ -3492,7 +3492,7 @@ class Table:
 
     def is_folded(self, path):
         """Whether the operand already holds folded text: the indexed copy
-        of a JSON value that ignores case (see Resources.columns)."""
+        of a JSON value that ignores case (Attr.column; Resources._columns)."""
         target = path.target
         return target.storage == "json" and target.column is not None and \
             target.folds_case
@@ -5853,15 +5853,22 @@ class SmtpMailer:
 
 class ConsoleMailer:
     """No SMTP server set (smtp_host empty): each mail is printed, marked
-    as not sent, so a trial run shows what would have gone out."""
+    as not sent, so a trial run shows what would have gone out: as a
+    person reads it (the headers that matter and the plain text, decoded),
+    not as MIME (quoted-printable breaks lines in the middle of words)."""
+    SHOWN_HEADERS = ("From", "To", "Subject", "Date")
 
     def __init__(self, out=None):
         self.out = out
 
     def send(self, message):
         out = self.out or sys.stdout
+        headers = "".join(f"{name}: {message[name]}\n" for name in self.SHOWN_HEADERS
+                          if message[name] is not None)
+        text = message.get_body(("plain",)).get_content().rstrip("\n")
+        also = "\n(and an HTML version of the same)" if message.get_body(("html",)) else ""
         print(f"----- scimlite: mail NOT sent (smtp_host is empty), printed instead -----\n"
-              f"{message.as_string()}\n----- end of mail -----", file=out, flush=True)
+              f"{headers}\n{text}{also}\n----- end of mail -----", file=out, flush=True)
         return "printed to the console"
 
     def close(self):
@@ -8627,7 +8634,7 @@ def _pytest_fixtures(pytest):
 
 
 ###############################################################################
-# CLI: serve, keys, the SCIM switch, admin password, backup, version ##########
+# CLI: the commands (COMMANDS), serve and its shutdown, main() ################
 ###############################################################################
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
@@ -8652,7 +8659,7 @@ def build_parser():
                          f"; env {SETTINGS_BY_KEY['db'].env}")
         return sub
 
-    serve = command("serve", "serve the SCIM API and status page with Waitress")
+    serve = command("serve", "serve the SCIM API and the admin page with Waitress")
     for key in ("host", "port"):
         setting = SETTINGS_BY_KEY[key]
         serve.add_argument(f"--{key}", type=setting.type, metavar=key.upper(),

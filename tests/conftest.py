@@ -92,8 +92,8 @@ def load_sample(name):
 # --- the two backends -------------------------------------------------------------
 # A test that takes `app` (or `scim`) or `database` runs on SQLite and on
 # PostgreSQL; @pytest.mark.sqlite_only keeps one on SQLite (a file's mode, a
-# PRAGMA).  PostgreSQL is a throwaway cluster per test session (one per
-# xdist worker), started by tools/pgcluster.py, which installs Debian's
+# PRAGMA).  PostgreSQL is a throwaway cluster per test session, started
+# by tools/pgcluster.py, which installs Debian's
 # postgresql when it is missing; SCIMLITE_TEST_POSTGRES=<url> uses a server
 # of your own instead (its tables are emptied!), and =off skips those runs.
 

@@ -7,6 +7,7 @@ import email.policy
 import hashlib
 import hmac
 import http.server as http_server
+import io
 import json
 import os
 import signal
@@ -419,8 +420,28 @@ def test_a_trial_without_smtp_prints_the_license_mail_on_the_console(tmp_path):
         printed = server.output.split("mail NOT sent")[1]
         assert "To: trial@example.com" in printed
         assert scimlite.SentMail("", "", printed, None, None).key()
+        # As a person reads it: decoded text, not MIME.
+        assert "Keep it to yourself: it is yours alone." in printed
+        assert "Content-Transfer-Encoding" not in printed and "boundary=" not in printed
     finally:
         server.stop()
+
+
+def test_the_console_mailer_prints_the_mail_decoded_not_as_mime():
+    """Quoted-printable would break a long line mid-word (`Ke=` / `ep it`)
+    and spell ä as =C3=A4: the console shows the headers that matter and
+    the plain text as written."""
+    text = "Grüße, " + "a rather long sentence that goes on " * 4 + "and ends."
+    message = scimlite.compose_mail({"mail_from": "Acme <licenses@example.com>"}, "m1",
+                                    "jorg@example.com",
+                                    "Jörg Müller", "Ihr Schlüssel", text, "<p>html</p>")
+    out = io.StringIO()
+    assert scimlite.ConsoleMailer(out).send(message) == "printed to the console"
+    printed = out.getvalue()
+    assert text in printed and "=\n" not in printed and "=C3" not in printed
+    assert "To: Jörg Müller <jorg@example.com>" in printed
+    assert "Subject: Ihr Schlüssel" in printed and "From: Acme <licenses@example.com>" in printed
+    assert "an HTML version" in printed and "<p>html</p>" not in printed
 
 
 # --- send-test-email -----------------------------------------------------------------
