@@ -20,35 +20,35 @@ internal.
 
 The file reads top to bottom; each section uses only those above it.
 
-    Constants       URNs, media type, limits, the settings table
-    Errors          SCIMError and the scimType table; StartError
+    Constants       URNs, media type, templates, limits
+    Errors          SCIMError and the scimType table, StartError
     Settings        the table of keys with their checks, and the loader
-    Schema          the declarative attribute tables (User, Enterprise, Group)
+    Schema          the declarative attribute tables (RFC 7643 §4, §8.7.1)
     Values          request bodies checked and normalised against the tables
-    Filter          tokenize, parse, check, print, evaluate in memory
-    PATCH           paths and operations, applied to a copy
-    Projection      attributes / excludedAttributes and `returned` rules
+    Filter          tokenize, parse, check, print, evaluate (RFC 7644 §3.4.2.2)
+    PATCH           paths, steps and operations, applied to a copy (RFC 7644 §3.5.2)
+    Projection      attributes, excludedAttributes, `returned` (RFC 7644 §3.9)
     Database        connections, and what SQLite and PostgreSQL spell differently
     Statements      built once per app, run with each request's values
     Models          peewee models per app, migrations, moving a store
-    SQL             filters and sortBy compiled over a resource type's table
+    SQL             filters and sortBy compiled over one resource type's table
     Events          the write queue, the unit of work, background workers
     Secrets         API keys and password hashes
     Rendering       resources, ETags, ListResponses, discovery documents
-    Resources       create, read, replace, patch, delete, list (the service layer)
+    Resources       reads, views, memberships and writes of Users and Groups
     Log             the provisioning log, the audit trail, request metrics
     Licenses        keys, seats, one license per user, the verify answer
     Outbox          mail and webhooks, written with the change, sent after commit
     Limits          rate limits, throttles and injected faults, in memory
-    App             ScimLite: everything one app owns
+    App             ScimLite, everything one app owns
     HTTP            bodies, parameters, auth, errors as SCIM JSON
-    Queries         lists, sorting, paging, .search
-    Bulk            /Bulk with bulkId references
+    Queries         lists and .search (RFC 7644 §3.4)
+    Bulk            /Bulk with bulkId references (RFC 7644 §3.7)
     Transfer        export and import as SCIM JSON, the seed file
-    Admin           sessions, CSRF, login throttling, the pages under /admin
+    Admin           sessions, CSRF, the pages under /admin
     Other routes    the front page, /healthz, /metrics, license verification
     SCIM routes     discovery and resource routes, the WSGI app, create_app()
-    Live server     serve(): scimlite on a free port, for other projects' tests
+    Live server     scimlite.serve() for other projects' tests
     pytest plugin   fixtures for other projects' tests (`-p scimlite`)
     CLI             the commands (COMMANDS), serve and its shutdown, main()
 """
@@ -115,7 +115,7 @@ from peewee import SQL, NodeList, fn
 log = logging.getLogger("scimlite")
 
 ###############################################################################
-# Constants ###################################################################
+# Constants: URNs, media type, templates, limits ##############################
 ###############################################################################
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -162,7 +162,7 @@ LICENSE_MAILS = ("issued", "suspended", "restored", "revoked")
 
 
 ###############################################################################
-# Errors ######################################################################
+# Errors: SCIMError and the scimType table, StartError ########################
 ###############################################################################
 
 # RFC 7644 §3.12, Table 9: each scimType with the status it travels with.
@@ -227,7 +227,7 @@ class StartError(RuntimeError):
     names the problem and the fix (the command line prints it and exits 2)."""
 
 ###############################################################################
-# Settings: the table of keys with their checks, and the loader ##############
+# Settings: the table of keys with their checks, and the loader ###############
 ###############################################################################
 
 ADDRESS = re.compile(r"[!#-'*+\-/-9=?A-Z^-~]+(\.[!#-'*+\-/-9=?A-Z^-~]+)*"
@@ -613,7 +613,7 @@ def load_settings(config=None, *, environ=None, overrides=None):
 
 
 ###############################################################################
-# Schema: the attribute tables (RFC 7643 §4, §8.7.1) ##########################
+# Schema: the declarative attribute tables (RFC 7643 §4, §8.7.1) ##############
 ###############################################################################
 
 
@@ -1641,7 +1641,7 @@ def values_match(node, values):
 
 
 ###############################################################################
-# PATCH: paths and operations (RFC 7644 §3.5.2) ###############################
+# PATCH: paths, steps and operations, applied to a copy (RFC 7644 §3.5.2) #####
 ###############################################################################
 
 PATCH_OPS = ("add", "replace", "remove")
@@ -4286,7 +4286,7 @@ def new_token():
     return secrets.token_urlsafe(32)
 
 ###############################################################################
-# Rendering: resources, ListResponses, discovery documents ####################
+# Rendering: resources, ETags, ListResponses, discovery documents #############
 ###############################################################################
 
 # What ServiceProviderConfig advertises (RFC 7643 §5).  Each flag is true only
@@ -4465,7 +4465,7 @@ def service_provider_config(settings, base_url):
     }
 
 ###############################################################################
-# Resources: create, read, replace, delete, list ##############################
+# Resources: reads, views, memberships and writes of Users and Groups #########
 ###############################################################################
 
 class Clock:
@@ -5316,7 +5316,7 @@ def prometheus_labels(**labels):
 
 
 ###############################################################################
-# Licenses: keys, seats, one license per user #################################
+# Licenses: keys, seats, one license per user, the verify answer ##############
 ###############################################################################
 
 # A key is five groups of five characters from 31 that cannot be taken for
@@ -6481,7 +6481,7 @@ class Faults:
 
 
 ###############################################################################
-# App: everything one app owns ################################################
+# App: ScimLite, everything one app owns ######################################
 ###############################################################################
 
 class ScimLite:
@@ -6596,7 +6596,7 @@ class ScimLite:
 
 
 ###############################################################################
-# HTTP: bodies, parameters, auth, errors ######################################
+# HTTP: bodies, parameters, auth, errors as SCIM JSON #########################
 ###############################################################################
 
 def scim_response(body, status=200, headers=None):
@@ -7057,7 +7057,7 @@ def read_search_request(body):
 
 
 ###############################################################################
-# Bulk (RFC 7644 §3.7) ########################################################
+# Bulk: /Bulk with bulkId references (RFC 7644 §3.7) ##########################
 ###############################################################################
 
 _BULK_REF = re.compile(r"bulkId:(.+)", re.S)     # the whole string (fullmatch)
@@ -7351,7 +7351,7 @@ class BulkRun:
 
 
 ###############################################################################
-# Transfer: export and import, as SCIM JSON ###################################
+# Transfer: export and import as SCIM JSON, the seed file #####################
 ###############################################################################
 # The file is a ListResponse (RFC 7644 §3.4.2) of every user, then every
 # group, as GET returns them: `export` writes it, `import` and the `seed`
@@ -7468,7 +7468,7 @@ def seed_if_empty(scimlite):
 
 
 ###############################################################################
-# Admin: sessions, CSRF, login throttling, the pages under /admin #############
+# Admin: sessions, CSRF, the pages under /admin ###############################
 ###############################################################################
 
 ADMIN = "/admin"
@@ -8162,7 +8162,7 @@ def install_admin(app, scimlite):
         admin_route(app, scimlite, pages, ADMIN + path, methods, public)(handler)
 
 ###############################################################################
-# Other routes: the front page, /healthz, /metrics, license verification #####
+# Other routes: the front page, /healthz, /metrics, license verification ######
 ###############################################################################
 
 def _install_pages(app, scimlite):
@@ -8299,7 +8299,7 @@ def install_other_routes(app, scimlite):
     _install_license_api(app, scimlite)
 
 ###############################################################################
-# SCIM routes and create_app() ################################################
+# SCIM routes: discovery and resource routes, the WSGI app, create_app() ######
 ###############################################################################
 ###############################################################################
 
@@ -8565,7 +8565,7 @@ def serve(config=None, threads=4):
         server.stop()
 
 ###############################################################################
-# pytest plugin: fixtures for other projects' tests ###########################
+# pytest plugin: fixtures for other projects' tests (`-p scimlite`) ###########
 ###############################################################################
 # `pytest_plugins = ["scimlite"]` in a conftest.py, or `pytest -p scimlite`.
 # pytest calls pytest_configure() below, which registers the fixtures; they

@@ -200,11 +200,14 @@ def test_each_section_uses_only_those_above_it():
     assert not forward, sorted(forward)
 
 
-def test_the_table_of_contents_lists_the_sections_in_order():
-    titles = [title.split(":")[0].split()[0] for title, _ in module_sections()]
-    contents = [line.split()[0] for line in scimlite.__doc__.split("each section uses "
-                "only those above it.")[1].strip().splitlines() if line.strip()]
-    assert contents == titles
+def test_the_table_of_contents_is_the_banners_word_for_word():
+    """Each section is named in one line, its banner's, and the module
+    docstring's table of contents says exactly that line, in order."""
+    banners = [tuple(title.split(": ", 1)) for title, _ in module_sections()]
+    contents = [tuple(re.split(r"\s{2,}", line.strip(), maxsplit=1)) for line in
+                scimlite.__doc__.split("each section uses only those above it.")[1]
+                .strip().splitlines() if line.strip()]
+    assert contents == banners
 
 
 def attribute_owners(tree, sections):
