@@ -220,6 +220,15 @@ def _bulk_users(app, count):
     return [r["id"] for r in rows]
 
 
+def _group_of(app, scim, name, count):
+    """(ids, group): a group of `count` users, added in one PATCH."""
+    ids = _bulk_users(app, count)
+    group = scim.create_group(name)
+    scim.patch(f"/Groups/{group['id']}", ops(
+        {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}))
+    return ids, group
+
+
 def test_adding_1000_members_in_one_patch_takes_a_handful_of_queries(app, scim):
     ids = _bulk_users(app, 1000)
     group = scim.create_group("Thousand")
@@ -237,10 +246,7 @@ def test_adding_1000_members_in_one_patch_takes_a_handful_of_queries(app, scim):
 
 @pytest.mark.sqlite_only     # counts rows written with SQLite's total_changes
 def test_removing_one_member_from_10000_touches_one_row(app, scim):
-    ids = _bulk_users(app, 10000)
-    group = scim.create_group("Huge")
-    scim.patch(f"/Groups/{group['id']}", ops(
-        {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}))
+    ids, group = _group_of(app, scim, "Huge", 10000)
     m = app.scimlite.models
     assert m.Membership.select().count() == 10000
     body = ops({"op": "remove", "path": f'members[value eq "{ids[1234]}"]'})
@@ -261,10 +267,7 @@ def test_removing_one_member_from_10000_touches_one_row(app, scim):
 
 @pytest.mark.sqlite_only     # counts rows written with SQLite's total_changes
 def test_entra_style_remove_by_value_list_from_10000(app, scim):
-    ids = _bulk_users(app, 10000)
-    group = scim.create_group("Huge2")
-    scim.patch(f"/Groups/{group['id']}", ops(
-        {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}))
+    ids, group = _group_of(app, scim, "Huge2", 10000)
     with app.scimlite.lock:     # the log's worker shares the in-memory connection: held off
         changes_before = app.scimlite.models.db.connection().total_changes
         scim.patch(f"/Groups/{group['id']}", ops(
@@ -273,10 +276,7 @@ def test_entra_style_remove_by_value_list_from_10000(app, scim):
 
 
 def test_rendering_a_10000_member_group_reads_members_in_one_query(app, scim):
-    ids = _bulk_users(app, 10000)
-    group = scim.create_group("Render")
-    scim.patch(f"/Groups/{group['id']}", ops(
-        {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}))
+    ids, group = _group_of(app, scim, "Render", 10000)
     with QueryLog(app) as log:
         body = scim.get(f"/Groups/{group['id']}").json
     assert len(body["members"]) == 10000

@@ -391,12 +391,17 @@ def admin_of():
     return make_admin
 
 
-def test_the_admin_sees_a_users_license_and_its_key_once_on_request(lic, admin_of):
+def user_page(lic, admin_of, user_name):
+    """(app, admin, the user, its first key, its page on the admin)."""
     app, scim = lic
     admin = admin_of(app)
-    user = scim.create_user("lee@example.com")
+    user = scim.create_user(user_name)
     key = mails(app) and app.scimlite.outbox.sent[0].key()
-    detail = admin.web.get(f"{scimlite.ADMIN}/users/{user['id']}")
+    return app, admin, user, key, admin.web.get(f"{scimlite.ADMIN}/users/{user['id']}")
+
+
+def test_the_admin_sees_a_users_license_and_its_key_once_on_request(lic, admin_of):
+    app, admin, user, key, detail = user_page(lic, admin_of, "lee@example.com")
     assert "License" in detail.text and "lee@example.com" in detail.text
     assert key not in detail.text
     shown = admin.post(f"/users/{user['id']}/license-key", {}, page=detail).follow()
@@ -457,17 +462,13 @@ def test_a_new_webhook_secret_is_shown_once_on_the_outbox_page(lic, admin_of):
 
 
 def test_a_new_key_replaces_a_leaked_one_and_is_mailed(lic, admin_of):
-    app, scim = lic
-    admin = admin_of(app)
-    user = scim.create_user("leaky@example.com")
-    old = mails(app) and app.scimlite.outbox.sent[0].key()
-    detail = admin.web.get(f"{scimlite.ADMIN}/users/{user['id']}")
+    app, admin, user, old, detail = user_page(lic, admin_of, "leaky@example.com")
     admin.post(f"/users/{user['id']}/new-license-key", {}, page=detail)
     assert [s for _, s in mails(app)] == ["Your scimlite license key"] * 2
     new = app.scimlite.outbox.sent[1].key()
     assert new != old
     assert verify(app, old)["code"] == "NOT_FOUND" and verify(app, new)["code"] == "VALID"
     assert "license.reissued" in admin.web.get(f"{scimlite.ADMIN}/audit").text
-    set_active(scim, user["id"], False)
+    set_active(lic[1], user["id"], False)
     page = admin.post(f"/users/{user['id']}/new-license-key", {}, page=detail, status=200)
     assert "only an active license" in page.text

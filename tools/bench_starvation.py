@@ -17,6 +17,8 @@ import threading
 import time
 import urllib.request
 
+from bench_writes import run_all
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -73,12 +75,7 @@ def main():
                                                      bulk(args.ops, tag))) for tag in "ab"]
         thread = threading.Thread(target=patcher)
         thread.start()
-        started = time.perf_counter()
-        for b in bulks:
-            b.start()
-        for b in bulks:
-            b.join()
-        took = time.perf_counter() - started
+        took = run_all(bulks)
         done.set()
         thread.join()
         waits.sort()

@@ -157,6 +157,16 @@ def hammer(client, kind, ids, number, deadline, results):
         results.append((label, status, ms))
 
 
+def run_all(threads):
+    """Start every thread, wait for all of them; the seconds it took."""
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
 def percentile(ordered, fraction):
     """Nearest rank: the smallest sample at or above `fraction` of them."""
     return ordered[max(0, math.ceil(len(ordered) * fraction) - 1)]
@@ -190,12 +200,7 @@ def run(args, script, directory):
                                     args=(Client(port, token), args.kind, ids, n,
                                           deadline, results))
                    for n in range(args.clients)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - began
+        elapsed = run_all(threads)
     except Exception:
         print("server output:\n" + log.read_text()[-4000:], file=sys.stderr)
         raise
