@@ -34,7 +34,7 @@ The file reads top to bottom; each section uses only those above it.
     SQL             filters and sortBy compiled over one resource type's table
     Events          the write queue, the unit of work, background workers
     Secrets         API keys and password hashes
-    Rendering       resources, ETags, ListResponses, discovery documents
+    Rendering       resources, ETags, ListResponses, discovery documents, pages
     Resources       reads, views, memberships and writes of Users and Groups
     Log             the provisioning log, the audit trail, request metrics
     Licenses        keys, seats, one license per user, the verify answer
@@ -132,6 +132,7 @@ BULK_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
+ADMIN = "/admin"        # where the admin pages are
 
 
 def _templates_dir():
@@ -4286,7 +4287,7 @@ def new_token():
     return secrets.token_urlsafe(32)
 
 ###############################################################################
-# Rendering: resources, ETags, ListResponses, discovery documents #############
+# Rendering: resources, ETags, ListResponses, discovery documents, pages ######
 ###############################################################################
 
 # What ServiceProviderConfig advertises (RFC 7643 §5).  Each flag is true only
@@ -4463,6 +4464,35 @@ def service_provider_config(settings, base_url):
         "meta": {"resourceType": "ServiceProviderConfig",
                  "location": f"{base_url}/ServiceProviderConfig"},
     }
+
+# --- HTML pages ---------------------------------------------------------------
+
+class Pages:
+    """The HTML templates of one app (templates/*.html), each compiled once:
+    the admin pages and the front page."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def render(self, name, code=200, csrf=None, **values):
+        """Template `name`; its forms' CSRF field is `csrf_field`, with the
+        session's token, or `csrf` (the form token, before sign-in)."""
+        template = self._cache.get(name)
+        if template is None:
+            template = self._cache[name] = bottle.SimpleTemplate(
+                name=name, lookup=[str(TEMPLATES_DIR)])
+        bottle.response.status = code
+        bottle.response.content_type = "text/html; charset=utf-8"
+        session = values.get("session")
+        token = csrf or (session.csrf if session is not None else "")
+        return template.render(version=__version__, admin=ADMIN,
+                               csrf_field=csrf_field(token), **values)
+
+
+def csrf_field(token):
+    """The one hidden field every admin form carries (see csrf_ok)."""
+    return f'<input type="hidden" name="csrf" value="{html.escape(token)}">'
+
 
 ###############################################################################
 # Resources: reads, views, memberships and writes of Users and Groups #########
@@ -6532,6 +6562,7 @@ class ScimLite:
         self.key_limit = RateLimit(per_key) if per_key else None
         self.verify_limit = RateLimit(settings["verify_rate_per_minute"])
         self.login_throttle = LoginThrottle()
+        self.pages = Pages()                # the HTML templates, compiled once
         self.flash = {}                     # admin session -> a message shown once
         self.setup_lock = threading.Lock()  # one first setup, even from parallel requests
         self.setup_token_hash = None
@@ -7471,7 +7502,6 @@ def seed_if_empty(scimlite):
 # Admin: sessions, CSRF, the pages under /admin ###############################
 ###############################################################################
 
-ADMIN = "/admin"
 SESSION_COOKIE = "scimlite_session"
 FORM_COOKIE = "scimlite_form"   # CSRF of the forms shown before login (double submit)
 ADMIN_PASSWORD_OPTION = "admin_password"
@@ -7566,32 +7596,6 @@ def csrf_ok(session, public):
 
 
 # --- rendering pages ------------------------------------------------------------
-
-class Pages:
-    """The admin templates of one app, compiled once (templates/*.html)."""
-
-    def __init__(self, scimlite):
-        self.scimlite, self._cache = scimlite, {}
-
-    def render(self, name, code=200, csrf=None, **values):
-        """Template `name`; its forms' CSRF field is `csrf_field`, with the
-        session's token, or `csrf` (the form token, before sign-in)."""
-        template = self._cache.get(name)
-        if template is None:
-            template = self._cache[name] = bottle.SimpleTemplate(
-                name=name, lookup=[str(TEMPLATES_DIR)])
-        bottle.response.status = code
-        bottle.response.content_type = "text/html; charset=utf-8"
-        session = values.get("session")
-        token = csrf or (session.csrf if session is not None else "")
-        return template.render(version=__version__, admin=ADMIN,
-                               csrf_field=csrf_field(token), **values)
-
-
-def csrf_field(token):
-    """The one hidden field every admin form carries (see csrf_ok)."""
-    return f'<input type="hidden" name="csrf" value="{html.escape(token)}">'
-
 
 def see_other(path):
     """POST-redirect-GET: 303 to `path` (raises; cookies and headers set on
@@ -8157,7 +8161,7 @@ ADMIN_PAGES = (
 
 
 def install_admin(app, scimlite):
-    pages = Pages(scimlite)
+    pages = scimlite.pages
     for path, methods, handler, public in ADMIN_PAGES:
         admin_route(app, scimlite, pages, ADMIN + path, methods, public)(handler)
 
@@ -8168,7 +8172,6 @@ def install_admin(app, scimlite):
 def _install_pages(app, scimlite):
     """The public front page (what this server is, where to go: no counts
     for anyone without a session) and the static files of the admin pages."""
-    template = bottle.SimpleTemplate((TEMPLATES_DIR / "index.html").read_text("utf-8"))
     static = {name: (TEMPLATES_DIR / name).read_text("utf-8")
               for name in ("style.css", "admin.js")}
     types_ = {"style.css": "text/css", "admin.js": "text/javascript"}
@@ -8176,8 +8179,7 @@ def _install_pages(app, scimlite):
     @app.get("/")
     def index():
         set_security_headers()
-        return template.render(version=__version__, tenant_url=request_base_url(scimlite),
-                               admin=ADMIN)
+        return scimlite.pages.render("index.html", tenant_url=request_base_url(scimlite))
 
     @app.get("/<name:re:style\\.css|admin\\.js>")
     def static_file(name):
