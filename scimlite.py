@@ -4709,14 +4709,15 @@ class Views:
         UNION (not UNION ALL) ends cycles of nested groups.  A row keeps
         what was read for it (a PATCH's If-Match, then its answer, ask
         once), until a write changes its groups (Table.set_in_group)."""
-        unread = [row for row in rows if Table.may_be_in_a_group(row) and
-                  getattr(row, "groups_read", None) is None]
+        # A row in no group is skipped before any getattr() with a default
+        # (which raises and catches inside, for each row of a page).
+        candidates = [row for row in rows if Table.may_be_in_a_group(row)]
+        unread = [row for row in candidates if getattr(row, "groups_read", None) is None]
         if unread:
             found = self._read_group_refs(unread)
             for row in unread:
                 row.groups_read = found.get(row.pk, [])
-        return {row.pk: row.groups_read for row in rows
-                if getattr(row, "groups_read", None)}
+        return {row.pk: row.groups_read for row in candidates if row.groups_read}
 
     def _read_group_refs(self, rows):
         m, db = self.models, self.models.db
@@ -8368,8 +8369,8 @@ def _install_resource_routes(scimlite, route, rt):
         return projection, read_json_body(settings["max_body_bytes"])
 
     def respond(row, projection, status=200, extra_headers=None):
-        body, etag = service.render_with_etags(rt, [row], request_base_url(scimlite),
-                                               *projection)[0]
+        base_url = request_base_url(scimlite)
+        body, etag = service.render_with_etags(rt, [row], base_url, *projection)[0]
         return scim_response(body, status, {"ETag": etag, **(extra_headers or {})})
 
     def if_match():
