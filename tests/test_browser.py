@@ -7,18 +7,30 @@ Drives Debian's headless Chromium through chromedriver with Selenium;
 tools/install-browser.sh installs them when missing.  Screenshots of every
 page go to test-artifacts/ (git-ignored).  Skips, saying why, only where no
 browser can be installed.
+
+Each step waits for what it reads or clicks (the server answering, the
+old page gone and the new one loaded after every click), up to a ceiling
+that only a starved machine reaches: there it gets slower, not flaky.
 """
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
+from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import ROOT, free_port, http
 
 ARTIFACTS = ROOT / "test-artifacts"
+# Every wait below ends as soon as what it waits for is there: these are
+# ceilings for a starved machine (another Chromium on two cores), never sleeps.
+WAIT = 30               # s, for a server to start or a page to answer a click
+POLL = 0.1              # s between looks: a wait ends at most this long after its page is there
+PAGE_LOAD = 120         # s, for driver.get(), which returns only once the page has loaded
 
 
 def chromium_driver():
@@ -34,29 +46,58 @@ def chromium_driver():
                  "--no-first-run", "--disable-background-networking", "--disable-sync",
                  "--disable-component-update", "--window-size=1280,900"):
         options.add_argument(flag)
+    options.page_load_strategy = "normal"       # get() waits for the load event
     service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    return webdriver.Chrome(options=options, service=service)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(PAGE_LOAD)
+    return driver
 
 
 @pytest.fixture
 def served(tmp_path):
-    """`python scimlite.py` as a new user starts it: (root URL, its output)."""
+    """`python scimlite.py` as a new user starts it: (root URL, its output
+    up to "Serving on"), once it answers over HTTP."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scimlite.py"), "--db", str(tmp_path / "b.db"),
          "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"})
-    lines = []
-    deadline = time.time() + 20
-    while not any(line.startswith("Serving on") for line in lines):
-        line = process.stdout.readline()
-        if not line or time.time() > deadline:
-            process.kill()
-            pytest.fail("server did not start: " + "".join(lines))
-        lines.append(line)
-    yield f"http://127.0.0.1:{port}", "".join(lines)
+    # Read on another thread, all along: the deadline holds even while the
+    # server prints nothing, and a full pipe never stops the server's writes
+    # (an access-log line per request, each mail printed whole).
+    lines, serving = [], threading.Event()
+    reader = threading.Thread(target=read_output, args=(process, lines, serving), daemon=True)
+    reader.start()
+    root = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + WAIT
+    if not (serving.wait(WAIT) and answers(process, root + "/", deadline)):
+        process.kill()
+        reader.join(WAIT)
+        pytest.fail("server did not start: " + "".join(lines))
+    yield root, "".join(lines)
     process.terminate()
-    process.wait(timeout=10)
+    process.wait(timeout=WAIT)
+    reader.join(WAIT)
+
+
+def read_output(process, lines, serving):
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Serving on"):
+            serving.set()
+    serving.set()       # the output ended: the server has exited
+
+
+def answers(process, url, deadline):
+    """Whether `process`, still running, answers 200 at `url` before
+    `deadline` (time.monotonic())."""
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=max(deadline - time.monotonic(), 0.1)):
+                return True
+        except OSError:         # refused, reset, or not (yet) 200
+            time.sleep(POLL)
+    return False
 
 
 @pytest.fixture
@@ -67,11 +108,53 @@ def browser():
     driver.quit()
 
 
-def click_and_wait(driver, element, path):
-    """Click, then wait until the browser has loaded `path` (the form's answer)."""
+def until(driver, condition):
     from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, WAIT, poll_frequency=POLL).until(condition)
+
+
+def at(path):
+    """A wait's condition: the browser is on `path`, the page parsed, its
+    styles and deferred admin.js loaded and run (one round trip)."""
+    return lambda driver: driver.execute_script(
+        "return [location.pathname, document.readyState]") == [path, "complete"]
+
+
+# What chromedriver may answer, mid-navigation, about an element of the page
+# being left instead of calling it stale: the same news (SeleniumHQ/selenium
+# #15401 and #12221; seen here on a loaded machine).
+GONE_NODE = ("Node with given id does not belong to the document",
+             "No node with given id found")
+
+
+def gone(element):
+    """A wait's condition: `element`'s page has given way to another."""
+    from selenium.common import exceptions
+
+    def condition(driver):
+        try:
+            element.is_enabled()
+        except (exceptions.StaleElementReferenceException, exceptions.NoSuchElementException):
+            return True
+        except exceptions.WebDriverException as error:
+            if any(text in (error.msg or "") for text in GONE_NODE):
+                return True
+            raise
+        return False
+    return condition
+
+
+def follow(driver, target, path):
+    """Click `target` (a locator or an element) once it is clickable, then
+    wait for the page it leads to: first the old page gone, which the clicked
+    element going stale proves (a form posting back to its own URL is
+    redirected to the path it was on, so the URL alone proves nothing), then
+    the new page at `path`, fully loaded."""
+    from selenium.webdriver.support import expected_conditions as EC
+    element = until(driver, EC.element_to_be_clickable(target))
     element.click()
-    WebDriverWait(driver, 10).until(lambda d: d.current_url.split("?")[0].endswith(path))
+    until(driver, gone(element))
+    until(driver, at(path))
 
 
 def shot(driver, name):
@@ -90,13 +173,13 @@ def test_first_setup_to_revoked_key_in_a_real_browser(served, browser):
     shot(browser, "setup")
     find(By.NAME, "password").send_keys("a long admin password")
     find(By.NAME, "confirm").send_keys("a long admin password")
-    click_and_wait(browser, find(By.CSS_SELECTOR, "button.primary"), "/admin")
+    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin")
     assert find(By.TAG_NAME, "h1").text == "Dashboard"
     shot(browser, "dashboard")
 
     browser.get(root + "/admin/keys")
     find(By.NAME, "name").send_keys("browser")
-    click_and_wait(browser, find(By.CSS_SELECTOR, "form.row button.primary"), "/admin/keys")
+    follow(browser, (By.CSS_SELECTOR, "form.row button.primary"), "/admin/keys")
     key = find(By.ID, "new-key").text.strip()
     assert key.startswith("scim_")
     shot(browser, "keys-new")
@@ -108,11 +191,10 @@ def test_first_setup_to_revoked_key_in_a_real_browser(served, browser):
     browser.get(root + "/admin/users")
     assert "seen.in.browser@example.com" in find(By.TAG_NAME, "main").text
     shot(browser, "users")
-    browser.get(root + f"/admin/users/{created['id']}")
+    user_path = f"/admin/users/{created['id']}"
+    browser.get(root + user_path)
     assert "active" in find(By.TAG_NAME, "main").text       # the license card
-    from selenium.webdriver.support.ui import WebDriverWait
-    find(By.XPATH, "//button[text()='Show the license key']").click()
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "new-key"))
+    follow(browser, (By.XPATH, "//button[text()='Show the license key']"), user_path)
     license_key = find(By.ID, "new-key").text.strip()
     assert re.fullmatch(r"[2-9A-HJKMNP-Z]{5}(-[2-9A-HJKMNP-Z]{5}){4}", license_key)
     shot(browser, "user")
@@ -132,9 +214,10 @@ def test_first_setup_to_revoked_key_in_a_real_browser(served, browser):
     browser.get(root + "/admin/keys")
     row = [r for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")
            if r.text.startswith("browser")][0]
-    click_and_wait(browser, row.find_element(By.LINK_TEXT, "Revoke…"), "/revoke")
+    revoke = row.find_element(By.LINK_TEXT, "Revoke…")
+    follow(browser, revoke, urlsplit(revoke.get_attribute("href")).path)
     shot(browser, "revoke")
-    click_and_wait(browser, find(By.CSS_SELECTOR, "button.danger"), "/admin/keys")
+    follow(browser, (By.CSS_SELECTOR, "button.danger"), "/admin/keys")
     assert http("GET", base + "/Users", key)[0] == 401
     browser.get(root + "/admin/audit")
     assert "key.revoked" in find(By.TAG_NAME, "main").text
