@@ -684,7 +684,7 @@ class Schema:
 class ResourceType:
     """A resource type (RFC 7643 §6) and how scimlite stores it.
 
-    model          the peewee model holding its rows (see Storage);
+    model          the peewee model holding its rows (see Models);
     display        the attributes that name it for display, first assigned
                    wins (a member's `display`, a group's in User.groups);
     member_column  the membership-table column that points at it as a member;
