@@ -85,6 +85,29 @@ def test_a_database_folder_that_does_not_exist(tmp_path):
     assert not (tmp_path / "missing").exists()
 
 
+def test_a_database_folder_that_cannot_be_written(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:       # a real read-only folder, where we are not root
+        folder.chmod(0o500)
+        assert_refused(start(tmp_path, "--port", "0", "--db", "locked/x.db"),
+                       "cannot write", "--db")
+        return
+    # Root writes anywhere: the refusal the kernel gives others, made here.
+    real_open = os.open
+
+    def refused(path, *args, **kwargs):
+        if str(path).startswith(str(folder)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(scimlite.os, "open", refused)
+    status = scimlite.main(["--port", "0", "--db", str(folder / "x.db")], environ={})
+    captured = capsys.readouterr()
+    assert status == 2 and "Secret Token" not in captured.out
+    assert captured.err.count("\n") == 1 and "cannot write" in captured.err
+    assert "--db" in captured.err and not list(folder.iterdir())
+
+
 def test_a_folder_named_as_the_database(tmp_path):
     (tmp_path / "data").mkdir()
     assert_refused(start(tmp_path, "--port", "0", "--db", "data"), "is a folder", "--db")
