@@ -372,7 +372,7 @@ class Setting:
         if self.minimum is not None and self.maximum is not None:
             return f"between {self.minimum} and {self.maximum}"
         if self.minimum is not None:
-            return f"at least {self.minimum}" + (" (0: no limit)" if self.minimum == 0 else "")
+            return f"at least {self.minimum}"
         return ""
 
     def convert(self, value, source):
@@ -1808,7 +1808,7 @@ def _extension_named(rt, text):
 
 def _pathless_steps(rt, op, value):
     """A path-less add or replace (§3.5.2.1, §3.5.2.3): a step per key, in
-    order; an error where the old one-pass reading met it."""
+    order; a malformed part is an error step in its place, raised in turn."""
     if op == "remove":
         raise SCIMError.of("noTarget", "'remove' needs a 'path'")
     if not isinstance(value, dict):
@@ -4242,11 +4242,11 @@ def revoke_api_key(models, name_or_prefix):
             raise LookupError(f"no active key named or starting with {text!r}")
         if len(rows) > 1:
             raise LookupError(f"{text!r} matches {len(rows)} keys; use the prefix")
-        revoke_key(models, rows[0].id)
+        revoke_key_by_id(models, rows[0].id)
     return rows[0].name
 
 
-def revoke_key(models, key_id):
+def revoke_key_by_id(models, key_id):
     """Mark key `key_id` revoked now, if it is not yet; whether it was."""
     ApiKey = models.ApiKey
     return bool(ApiKey.update(revoked=now_text()).where(
@@ -4816,13 +4816,13 @@ class Memberships:
             model.pk == row.pk).execute()
 
 
-def _password_hash(password, hashed):
+def _password_hash(password, hashed=None):
     """What is stored for a password a request sent: None (unchanged),
     CLEARED for "" or a PATCH remove (no password), or its hash (found in
-    `hashed` when it was made before the write queue)."""
+    `hashed`, {password: hash}, when it was made before the write queue)."""
     if password in (None, CLEARED):
         return password
-    return hashed.get(password) or hash_password(password)
+    return (hashed or {}).get(password) or hash_password(password)
 
 
 class _GroupMembers(Members):
@@ -4977,7 +4977,7 @@ class Resources:
         """POST (RFC 7644 §3.3).  `kept`: the id, created and lastModified of
         a resource being imported (see Transfer), kept as they were."""
         data, members, password = self._read_body(rt, body)
-        password_hash = _password_hash(password, {})   # before the write queue
+        password_hash = _password_hash(password)   # before the write queue
         kept = kept or {}
         with self.changes.unit(actor) as work:
             columns = self._columns(rt, data)
@@ -5009,7 +5009,7 @@ class Resources:
         data, members, password = self._read_body(rt, body)
         if password:        # a PUT bound to fail (404, 412) costs no hash
             self.check_if_match(rt, self.get(rt, resource_id), if_match)
-        password_hash = _password_hash(password, {})   # before the write queue
+        password_hash = _password_hash(password)   # before the write queue
         with self.changes.unit(actor) as work:
             row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
@@ -5026,10 +5026,10 @@ class Resources:
         password a PATCH sets, which is hashed there too: scrypt takes tens
         of milliseconds, which no other writer should wait for."""
         steps = patch_steps(rt, read_patch_request(body))
-        password = patched_password(steps)
+        password, hashed = patched_password(steps), {}
         if password not in (None, CLEARED):     # a PATCH bound to fail costs no hash
             self.check_if_match(rt, self.get(rt, resource_id), if_match)
-        password_hash = _password_hash(password, {})
+            hashed[password] = hash_password(password)
         with self.changes.unit(actor) as work:
             row = self.get(rt, resource_id, lock=True)
             self.check_if_match(rt, row, if_match)
@@ -5040,7 +5040,10 @@ class Resources:
                 touched = self.memberships.change_members(work, row, patch.member_changes)
             elif patch.member_changes:
                 self.memberships.change_groups_of_member(work, row, patch.member_changes)
-            self.update(work, rt, row, data, password_hash, touched=touched)
+            # What the run set is stored; hashed before the queue, if the
+            # steps said the same (patched_password), else hashed here.
+            self.update(work, rt, row, data, _password_hash(patch.password, hashed),
+                        touched=touched)
         return row
 
     def update(self, work, rt, row, data, password_hash, touched=False):
@@ -8001,7 +8004,7 @@ def revoke_page(page, key_id):
         return page.message("No such key", "That key does not exist.")
     if bottle.request.method == "POST" and not row.revoked:
         with scimlite.changes.unit():
-            revoke_key(scimlite.models, key_id)
+            revoke_key_by_id(scimlite.models, key_id)
         scimlite.audit("key.revoked", client_address(), name=row.name)
         see_other(f"{ADMIN}/keys")
     return page.render("revoke.html", key={"id": row.id, "name": row.name,
