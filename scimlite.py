@@ -3018,10 +3018,11 @@ def _db_values(model, data, names):
 # Models: peewee models per app, migrations, moving a store ###################
 ###############################################################################
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5      # 5: the outbox indexed by license
 # Columns added to tables that existed before: (version, table, column, SQL
 # type, how existing rows get their value or None).  New tables and indexes
-# need no entry: create_tables() adds what is missing.
+# need no entry: create_tables() adds what is missing (on PostgreSQL only
+# when the version moves, so a new index moves it).
 ADDED_COLUMNS = (
     (2, "api_key", "expires", "VARCHAR(255)", None),
     (3, "user", "active", "INTEGER", "COALESCE(json_extract(data, '$.active'), 1)"),
@@ -3168,7 +3169,8 @@ def _license_models(Base):
         reply = peewee.TextField(null=True)         # the server's answer
 
         class Meta:
-            indexes = ((("status", "next_attempt"), False),)
+            # The due rows; a license's unfinished ones (the sender's order check).
+            indexes = ((("status", "next_attempt"), False), (("license", "status"), False))
 
     return dict(License=License, OutboxMessage=OutboxMessage)
 
@@ -4012,6 +4014,10 @@ class Worker:
         self._stopping.set()
         self._wake.set()
         self.thread.join(self.join_seconds)
+
+    def rest(self, seconds):
+        """Sleep in a round, unless stop() comes first (then True)."""
+        return self._stopping.wait(seconds)
 
     def _run(self):
         pause = self.interval
@@ -5747,12 +5753,13 @@ class DeliveryError(Exception):
 
 class MailTemplates:
     """The mail templates, each compiled once and again only when its file
-    changes (an edited template is used from the next mail on, as before).
-    mail/KIND.txt is a `Subject:` line, a blank line and the body;
-    mail/KIND.html, if there is one, the HTML version."""
+    changes (an edited template is used within a second).  mail/KIND.txt
+    is a `Subject:` line, a blank line and the body; mail/KIND.html, if
+    there is one, the HTML version."""
+    CHECK_SECONDS = 1.0     # how often the files' times are looked at
 
     def __init__(self, folder=None):
-        self.folder, self._compiled = folder or MAIL_DIR, {}
+        self.folder, self._compiled, self._checked = folder or MAIL_DIR, {}, {}
 
     def render(self, kind, values):
         """(subject, text, html or None).  The text is plain (`noescape`: no
@@ -5762,10 +5769,13 @@ class MailTemplates:
                 html.render(**values) if html else None)
 
     def _templates(self, kind):
+        compiled, now = self._compiled.get(kind), time.monotonic()
+        if compiled is not None and now - self._checked[kind] < self.CHECK_SECONDS:
+            return compiled[1]
+        self._checked[kind] = now
         text_path, html_path = self.folder / f"{kind}.txt", self.folder / f"{kind}.html"
         version = (kind, text_path.stat().st_mtime_ns,
                    html_path.stat().st_mtime_ns if html_path.exists() else None)
-        compiled = self._compiled.get(kind)
         if compiled is None or compiled[0] != version:
             head, _, body = text_path.read_text("utf-8").partition("\n\n")
             plain = functools.partial(bottle.SimpleTemplate, noescape=True)
@@ -6170,6 +6180,7 @@ class Outbox:
         if self.settings["webhook_url"]:
             for event_type in EVENT_TYPES:
                 changes.subscribe(event_type, self._on_event)
+        changes.after_commit.append(self._committed)
 
     def start(self):
         """Begin sending (see Sender.start)."""
@@ -6180,10 +6191,16 @@ class Outbox:
         commit, and every few seconds)."""
         self.sender.wake()
 
+    def _committed(self, events):
+        if any(getattr(event, "queued", False) for event in events):
+            self.sender.wake()
+
     # Rows -------------------------------------------------------------------
 
-    def _add(self, kind, dedupe, recipient, context, license=None, template=None):
-        stamp = now_text()
+    def _add(self, event, kind, dedupe, recipient, context, license=None, template=None):
+        """A row for `event`, which is then marked, so that its commit wakes
+        the sender (a commit that wrote none does not)."""
+        event.queued, stamp = True, now_text()
         row = dict(uid=uuid.uuid4().hex, kind=kind, dedupe=dedupe, recipient=recipient,
                    context=json.dumps(context), license=license, template=template,
                    created=stamp, next_attempt=stamp, status="pending", attempts=0)
@@ -6195,16 +6212,16 @@ class Outbox:
         kind = event.type.split(".", 1)[1]
         license = event.subject or self.licenses.of_user(event.resource_id)
         if kind == "waiting":
-            self._tell_admin_seats_full(license)
+            self._tell_admin_seats_full(event, license)
             return
         if kind not in self.settings["license_mails"]:
             return
         transition = json.loads(event.detail)["transition"]
-        self._add("mail", f"license:{license.uid}:{transition}", license.email,
+        self._add(event, "mail", f"license:{license.uid}:{transition}", license.email,
                   {"name": license.display_name, "user_name": license.user_name},
                   license=license.pk, template=f"license_{kind}")
 
-    def _tell_admin_seats_full(self, license):
+    def _tell_admin_seats_full(self, event, license):
         """The first user to wait for a seat tells the administrator (one
         mail per time the waiting list fills, not one per user)."""
         License = self.models.License
@@ -6214,7 +6231,7 @@ class Outbox:
         log.warning("every license seat (%s) is taken: users wait for one (the "
                     "dashboard counts them)", self.settings["license_seats"])
         if self.settings["admin_email"]:
-            self._add("mail", f"seats-full:{license.uid}:{license.transitions}",
+            self._add(event, "mail", f"seats-full:{license.uid}:{license.transitions}",
                       self.settings["admin_email"], {
                           "name": "", "user_name": license.user_name,
                           "seats": self.settings["license_seats"]}, template="seats_full")
@@ -6223,7 +6240,7 @@ class Outbox:
         body = {"type": event.type, "timestamp": event.at, "data": {
             "resourceType": event.resource_type, "id": event.resource_id,
             "keyName": event.actor}}
-        self._add("webhook", f"event:{event.pk}", self.settings["webhook_url"], body)
+        self._add(event, "webhook", f"event:{event.pk}", self.settings["webhook_url"], body)
 
     def webhook_secret(self):
         """The signing secret webhook receivers check signatures with."""
@@ -6294,24 +6311,34 @@ def current_webhook_secret(changes, secret):
 
 
 class Sender:
-    """The one background sender of an app's outbox: every due row, one
-    after another, over one SMTP connection per round.
+    """The one background sender of an app's outbox: the due rows in
+    batches, oldest first, one after another over one SMTP connection per
+    round.
 
-    A row is claimed before it is sent (status "sending" with a lease), so
-    that two senders (two instances on PostgreSQL) never take the same one;
-    a sender that dies mid-send leaves a lease that runs out, and the row
-    is sent again: delivery is at least once, each mail with its row's
-    stable Message-ID and each webhook with its webhook-id, for receivers
-    that deduplicate.  What a row needs from the database is read first;
-    nothing is held while a server answers.
+    A batch is claimed before it is sent (status "sending" with a lease),
+    so that two senders (two instances on PostgreSQL) never take the same
+    row; a sender that dies mid-send leaves a lease that runs out, and the
+    rows are sent again: delivery is at least once, each mail with its
+    row's stable Message-ID and each webhook with its webhook-id, for
+    receivers that deduplicate.  What a batch needs from the database (the
+    keys its mails carry, the webhook secret) is read in the claim's
+    transaction, and how each went is recorded in one more: two commits a
+    batch, not two a row.  Nothing is held while a server answers.
     """
     WORK_SECONDS = 5.0
     CLEAN_SECONDS = 3600.0
-    CLAIM_WINDOW = 50       # due rows looked at per claim, oldest first
+    CLAIM_WINDOW = 50       # rows claimed at most per batch, oldest first
+    RECORD_SECONDS = 1.0    # a long batch records what it sent this often
+    # A round begins this long after the commit that woke it: the commits
+    # of a burst then share one round (a claim and a record, and one
+    # refill of the writers' page caches, which a commit of the sender's
+    # connection empties), for 20 ms more before a mail leaves.
+    SETTLE_SECONDS = 0.02
 
     def __init__(self, changes, settings, secret, licenses, sent, workers):
         self.changes, self.models, self.settings = changes, changes.models, settings
         self.secret, self.licenses, self.sent, self.workers = secret, licenses, sent, workers
+        self.templates = MailTemplates()
         self._worker, self._cleaned, self._paused_until = None, 0.0, 0.0
 
     def start(self):
@@ -6320,7 +6347,9 @@ class Sender:
         Message = self.models.OutboxMessage
         with self.changes.unit():
             Message.update(next_attempt=now_text()).where(Message.status == "pending").execute()
-        self._worker = self.workers.start("outbox", self.deliver_due, self.WORK_SECONDS)
+        # Woken by the Outbox after a commit that wrote a row, not by every commit.
+        self._worker = self.workers.start("outbox", self.deliver_due, self.WORK_SECONDS,
+                                          on_commit=False)
         # close() lets a send in progress finish (and be recorded as sent).
         self._worker.join_seconds = self.settings["smtp_timeout"] + 5
         self._worker.wake()
@@ -6329,17 +6358,26 @@ class Sender:
         if self._worker is not None:
             self._worker.wake()
 
+    @property
+    def stopping(self):
+        return self._worker is not None and self._worker.stopping
+
     def deliver_due(self):
-        """One round: every due row, one after another, over one SMTP
-        connection."""
+        """One round: the due rows, batch after batch while batches come
+        full, over one SMTP connection.  Rows committed during a round wait
+        for the next (their commits woke it): a round that claimed again at
+        once would trail the writers a row or two at a time."""
         if time.monotonic() < self._paused_until:
             return self._paused_until - time.monotonic()
+        if self._worker and self._worker.rest(self.SETTLE_SECONDS):
+            return None
         self._relax_durability()
         mailer = self._mailer()
         try:
-            while not (self._worker and self._worker.stopping):
-                row = self._claim()
-                if row is None or not self._attempt(row, mailer):
+            while not self.stopping:
+                batch = self._claim()
+                if not batch or not self._deliver(batch, mailer) or \
+                        len(batch) < self.CLAIM_WINDOW:
                     break
         finally:
             mailer.close()
@@ -6374,106 +6412,148 @@ class Sender:
         return ConsoleMailer() if kind == "console" else SmtpMailer(self.settings)
 
     def lease_seconds(self):
-        """How long a claimed row is left to its sender: the steps of a
-        session that may each take smtp_timeout (connect, EHLO, STARTTLS,
-        EHLO, login, MAIL, RCPT, DATA), and some."""
+        """How long one send may take: the steps of a session that may each
+        take smtp_timeout (connect, EHLO, STARTTLS, EHLO, login, MAIL, RCPT,
+        DATA), and some.  A batch is leased for two: its next row is begun
+        only while one whole send is still left on the lease."""
         return 8 * self.settings["smtp_timeout"] + 30
 
+    # The batch ----------------------------------------------------------------
+
     def _claim(self):
-        Message, now = self.models.OutboxMessage, dt.datetime.now(dt.timezone.utc)
-        stamp = format_datetime(now)
+        """A batch of due rows, each with the values its mail needs, claimed
+        in one transaction: at most one row per license, the oldest
+        unfinished one, so that a license's mails go in the order they were
+        written ("suspended" never overtakes the "issued" before it that
+        waits for a retry)."""
+        Message, License = self.models.OutboxMessage, self.models.License
+        now = dt.datetime.now(dt.timezone.utc)
         with self.changes.unit():
-            # PostgreSQL: rows another instance is claiming are skipped, not
-            # waited for (it marks them "sending" at its commit).
-            due = prepared(self.models, "due messages", lambda: self.models.dialect.locked(
-                Message.select().where(
-                    ((Message.status == "pending") & (Message.next_attempt <= slot("now"))) |
-                    ((Message.status == "sending") & (Message.lease_until < slot("now"))))
-                .order_by(Message.pk).limit(self.CLAIM_WINDOW), skip_locked=True)).rows(
-                    now=stamp)
-            row = next((r for r in due if not self._overtakes(r)), None)
-            if row is None:
-                return None
-            row.status, row.attempts = "sending", row.attempts + 1
-            row.lease_until = format_datetime(now + dt.timedelta(seconds=self.lease_seconds()))
-            save_row(self.models, row)
-            return row
+            rows = prepared(self.models, "due messages", self._due_messages).rows(
+                now=format_datetime(now))
+            if not rows:
+                return []
+            lease = format_datetime(now + dt.timedelta(seconds=2 * self.lease_seconds()))
+            Message.update(status="sending", attempts=Message.attempts + 1,
+                           lease_until=lease).where(Message.pk.in_([r.pk for r in rows])).execute()
+            keyed = [row.license for row in rows if row.template in KEY_TEMPLATES]
+            licenses = {license.pk: license for license in
+                        License.select().where(License.pk.in_(keyed))} if keyed else {}
+            secret = (current_webhook_secret(self.changes, self.secret)
+                      if any(row.kind == "webhook" for row in rows) else None)
+        batch = []
+        for row in rows:
+            row.status, row.attempts, row.lease_until = "sending", row.attempts + 1, lease
+            _row_state(row)[1].clear()      # as stored
+            batch.append((row, self._values(row, licenses.get(row.license), secret)))
+        return batch
 
-    def _overtakes(self, row):
-        """Whether an older mail of the same license is unfinished: a
-        license's mails go in the order they were written ("suspended"
-        never overtakes the "issued" before it that waits for a retry)."""
+    def _due_messages(self):
         Message = self.models.OutboxMessage
-        return row.license is not None and prepared(
-            self.models, "older message", lambda: Message.select(Message.pk).where(
-                Message.status.in_(("pending", "sending")) &
-                (Message.license == slot("license")) & (Message.pk < slot("pk"))).limit(1)
-        ).scalar(license=row.license, pk=row.pk) is not None
+        Older = Message.alias()
+        older_unfinished = Older.select(SQL("1")).where(
+            (Older.license == Message.license) & Older.status.in_(("pending", "sending")) &
+            (Older.pk < Message.pk))
+        # PostgreSQL: rows another instance is claiming are skipped, not
+        # waited for (it marks them "sending" at its commit).
+        return self.models.dialect.locked(Message.select().where(
+            (((Message.status == "pending") & (Message.next_attempt <= slot("now"))) |
+             ((Message.status == "sending") & (Message.lease_until < slot("now")))) &
+            (Message.license.is_null() | ~fn.EXISTS(older_unfinished)))
+            .order_by(Message.pk).limit(self.CLAIM_WINDOW), skip_locked=True)
 
-    def _attempt(self, row, mailer):
-        """Deliver one row and record how it went; False when the server
-        refused the session, so that the round stops: the other messages
-        wait (untried) until this one's retry is due."""
-        try:
-            reply = self._send(row, mailer)
-        except DeliveryError as exc:
-            delay = self._failed(row, str(exc), exc.permanent)
-            if exc.session:
-                self._paused_until = time.monotonic() + (delay or 0)
-                return False
-        except Exception as exc:    # a broken template, say: no retry mends it
-            log.exception("outbox message %s could not be sent", row.pk)
-            self._failed(row, f"{type(exc).__name__}: {exc}", True)
-        else:
-            self._finish(row, status="sent", sent_at=now_text(), reply=reply[:1000],
-                         last_error=None)
-        return True
-
-    def _send(self, row, mailer):
-        """Deliver one row.  What it needs from the database is read first,
-        under the app's lock; nothing is held while a server answers."""
-        context = json.loads(row.context)
-        with self.changes.lock:
-            if row.kind == "webhook":
-                secret = current_webhook_secret(self.changes, self.secret)
-            elif row.template in KEY_TEMPLATES:
-                license = self.models.License.get_by_id(row.license)
-                # Suspended meanwhile: sent all the same, and the "suspended"
-                # mail follows it (in order).  Revoked: the key is dead for good.
-                if license.status == "revoked":
-                    raise DeliveryError("not sent: the license was revoked before this "
-                                        "mail could go", permanent=True)
-                context["key"] = self.licenses.key_of(license)
+    def _values(self, row, license, secret):
+        """What sending `row` takes: the webhook secret, or the values of
+        its mail's template, with the key if it carries one; a
+        DeliveryError if it must not go.  As the claim read them: a license
+        revoked after that is revoked while its mail was on its way."""
         if row.kind == "webhook":
-            return post_webhook(row.recipient, f"msg_{row.uid}", secret,
-                                row.context.encode("utf-8"), WEBHOOK_TIMEOUT)
+            return secret
+        context = json.loads(row.context)
         # Names on one line: a CR/LF in a display name is text, not layout.
         values = {"product": self.settings["product_name"], "key": None,
                   **{k: one_line(v) if isinstance(v, str) else v for k, v in context.items()}}
-        subject, text, html = render_mail(row.template, values)
+        if row.template in KEY_TEMPLATES:
+            # Suspended meanwhile: sent all the same, and the "suspended"
+            # mail follows it (in order).  Revoked: the key is dead for good.
+            if license.status == "revoked":
+                return DeliveryError("not sent: the license was revoked before this "
+                                     "mail could go", permanent=True)
+            values["key"] = self.licenses.key_of(license)
+        return values
+
+    def _deliver(self, batch, mailer):
+        """Send a claimed batch and record how each row went (every
+        RECORD_SECONDS, and at the end).  Rows not begun are handed back
+        untried: when the server refuses the session (False: the round
+        stops, and waits until that row's retry is due), when the app
+        stops, or when less than one send is left on the lease."""
+        started = recorded = time.monotonic()
+        results, tried, going = [], 0, True
+        for row, values in batch:
+            if self.stopping or time.monotonic() - started > self.lease_seconds():
+                break
+            if time.monotonic() - recorded > self.RECORD_SECONDS:
+                self._record(results)
+                results, recorded = [], time.monotonic()
+            tried += 1
+            columns, session_delay = self._attempt(row, values, mailer)
+            results.append((row, columns))
+            if session_delay is not None:
+                self._paused_until, going = time.monotonic() + session_delay, False
+                break
+        untried = [(row, {"status": "pending", "attempts": row.attempts - 1})
+                   for row, _ in batch[tried:]]
+        self._record(results + untried)
+        return going and not self.stopping
+
+    def _attempt(self, row, values, mailer):
+        """Deliver one row: (the columns that record how it went, the
+        seconds to wait before the next round if the server refused the
+        session, else None)."""
+        try:
+            if isinstance(values, DeliveryError):
+                raise values
+            reply = self._send(row, values, mailer)
+        except DeliveryError as exc:
+            columns, delay = self._failure(row, str(exc), exc.permanent)
+            return columns, (delay or 0) if exc.session else None
+        except Exception as exc:    # a broken template, say: no retry mends it
+            log.exception("outbox message %s could not be sent", row.pk)
+            return self._failure(row, f"{type(exc).__name__}: {exc}", True)[0], None
+        return {"status": "sent", "sent_at": now_text(), "reply": reply[:1000],
+                "last_error": None}, None
+
+    def _send(self, row, values, mailer):
+        if row.kind == "webhook":
+            return post_webhook(row.recipient, f"msg_{row.uid}", values,
+                                row.context.encode("utf-8"), WEBHOOK_TIMEOUT)
+        subject, text, html = self.templates.render(row.template, values)
         return mailer.send(compose_mail(self.settings, row.uid, row.recipient,
                                         values.get("name", ""), subject, text, html))
 
-    def _failed(self, row, error, permanent):
-        """Record a failure: dead, or pending again after a retry delay
-        (returned, in seconds)."""
+    def _failure(self, row, error, permanent):
+        """How a failure is recorded: dead, or pending again after a retry
+        delay (the columns, and the delay in seconds or None)."""
         if permanent or row.attempts > len(RETRY_DELAYS):
             log.warning("outbox message %s is dead: %s", row.pk, error)
-            self._finish(row, status="dead", last_error=error[:1000])
-            return None
+            return {"status": "dead", "last_error": error[:1000]}, None
         delay = RETRY_DELAYS[row.attempts - 1] * random.uniform(1 - RETRY_JITTER,
                                                                 1 + RETRY_JITTER)
         later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delay)
         log.info("outbox message %s failed (%s); retry in %.0f s", row.pk, error, delay)
-        self._finish(row, status="pending", next_attempt=format_datetime(later),
-                     last_error=error[:1000])
-        return delay
+        return {"status": "pending", "next_attempt": format_datetime(later),
+                "last_error": error[:1000]}, delay
 
-    def _finish(self, row, **columns):
+    def _record(self, results):
+        """Record how rows went, in one transaction; each leaves its lease."""
+        if not results:
+            return
         with self.changes.unit():
-            for name, value in {"lease_until": None, **columns}.items():
-                setattr(row, name, value)
-            save_row(self.models, row)      # only these columns
+            for row, columns in results:
+                for name, value in {"lease_until": None, **columns}.items():
+                    setattr(row, name, value)
+                save_row(self.models, row)      # only these columns
 
     def _clean(self):
         """Sent and dead messages go after log_retention_days."""

@@ -5,6 +5,7 @@ import math
 import os
 import re
 import threading
+import time
 
 import pytest
 import webtest
@@ -146,7 +147,9 @@ def test_a_rolled_back_change_leaves_no_license_and_sends_nothing(lic):
 def test_mail_goes_in_order_and_a_key_revoked_before_it_left_is_not_sent():
     """The sender is started only after the whole story happened (as after
     an outage): the key mail of a license revoked since is not sent, the
-    rest go in the order they were written."""
+    rest go, each license's in the order they were written (the sender
+    takes one mail per license per batch, so two licenses' mails may
+    interleave otherwise)."""
     state = scimlite.ScimLite(scimlite.load_settings({"db": ":memory:", "mailer": "memory"}))
     users, service = scimlite.USER_TYPE, state.resources
     body = {"schemas": [scimlite.USER_URN], "userName": "story@example.com"}
@@ -157,13 +160,66 @@ def test_mail_goes_in_order_and_a_key_revoked_before_it_left_is_not_sent():
     service.delete(users, user.id, "entra")
     state.outbox.start()
     assert state.outbox.wait()
-    assert [(m.to, m.subject) for m in state.outbox.sent] == [
-        ("story@example.com", "Your scimlite license is suspended"),
-        ("kept@example.com", "Your scimlite license key"),
-        ("story@example.com", "Your scimlite license has been revoked")]
+    sent = [(m.to, m.subject) for m in state.outbox.sent]
+    assert [subject for to, subject in sent if to == "story@example.com"] == [
+        "Your scimlite license is suspended", "Your scimlite license has been revoked"]
+    assert [subject for to, subject in sent if to == "kept@example.com"] == [
+        "Your scimlite license key"]
+    assert len(sent) == 3
     [skipped] = state.outbox.messages("dead")
     assert "revoked before" in skipped.last_error and skipped.template == "license_issued"
     assert state.licenses.of_user(later.id).status == "active"
+    state.close()
+
+
+def queued_story(count):
+    """An app whose sender is not started yet, with `count` users' mails
+    waiting in its outbox (as after an outage)."""
+    state = scimlite.ScimLite(scimlite.load_settings({"db": ":memory:", "mailer": "memory"}))
+    for n in range(count):
+        state.resources.create(scimlite.USER_TYPE, {
+            "schemas": [scimlite.USER_URN], "userName": f"batch{n}@example.com"}, "entra")
+    return state
+
+
+def test_the_sender_claims_a_batch_in_one_transaction_and_records_it_in_one(monkeypatch):
+    state = queued_story(30)
+    sender, units, real_unit = state.outbox.sender, [], state.changes.unit
+    monkeypatch.setattr(state.changes, "unit", lambda *a, **k: units.append(
+        len(state.outbox.sent)) or real_unit(*a, **k))
+    claimed, real_claim = [], sender._claim
+    monkeypatch.setattr(sender, "_claim", lambda: claimed.append(len(b := real_claim())) or b)
+    state.outbox.start()
+    assert state.outbox.wait()
+    assert sorted(m.to for m in state.outbox.sent) == sorted(
+        f"batch{n}@example.com" for n in range(30))
+    # The start (what was pending is due now) and the claim, before any
+    # mail; one record after all 30; then only claims that found nothing.
+    assert units[:3] == [0, 0, 30] and claimed[0] == 30 and not any(claimed[1:])
+    assert {(m.status, m.attempts, m.lease_until) for m in state.outbox.messages()} == {
+        ("sent", 1, None)}
+    state.close()
+
+
+def test_a_batch_begins_no_send_it_could_not_finish_on_its_lease(monkeypatch):
+    """A row is begun only while a whole send is left on the batch's lease;
+    the rest go back untried (their attempt not counted) and go next."""
+    state = queued_story(6)
+    sender, real_send = state.outbox.sender, scimlite.Sender._send
+
+    def slow_send(self, row, values, mailer):
+        time.sleep(0.05)
+        return real_send(self, row, values, mailer)
+    monkeypatch.setattr(scimlite.Sender, "_send", slow_send)
+    monkeypatch.setattr(sender, "lease_seconds", lambda: 0.12)
+    handed_back, real_record = [], sender._record
+    monkeypatch.setattr(sender, "_record", lambda results: handed_back.append(
+        sum(columns["status"] == "pending" for _, columns in results)) or real_record(results))
+    state.outbox.start()
+    assert state.outbox.wait()
+    assert len(state.outbox.sent) == 6 and len({m.to for m in state.outbox.sent}) == 6
+    assert handed_back[0] >= 2      # 6 sends of 50 ms do not fit one 240 ms lease
+    assert {(m.status, m.attempts) for m in state.outbox.messages()} == {("sent", 1)}
     state.close()
 
 
