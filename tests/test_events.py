@@ -1,5 +1,6 @@
 """The one place every change passes: events recorded in the change's own
 transaction, with the resource id, the API key's name and what changed."""
+import json
 import threading
 import time
 
@@ -209,3 +210,104 @@ def test_a_nested_write_that_fails_and_is_caught_takes_back_only_itself(app, sci
     scim.create_user("ann")
     assert app.scimlite.models.Group.select().count() == 0
     assert [e["type"] for e in resource_events(app)] == ["user.created"]
+
+
+# --- group commit ---------------------------------------------------------------------
+
+def queued_writers(state, jobs):
+    """Start one thread per job calling changes.run(job) while the write
+    queue is held, so that all of them wait in it; then let them in.
+    Returns [(result or None, error or None)] in the jobs' order, and how
+    many times the database committed meanwhile."""
+    changes, outcomes, commits = state.changes, [None] * len(jobs), []
+    db = changes.models.db
+    real_commit = db.commit
+    db.commit = lambda: commits.append(1) or real_commit()
+
+    def writer(n):
+        try:
+            outcomes[n] = (changes.run(jobs[n], f"writer{n}"), None)
+        except Exception as exc:
+            outcomes[n] = (None, exc)
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(len(jobs))]
+    with changes.queue:
+        for n, thread in enumerate(threads):
+            thread.start()
+            while changes.queue.waiting < n + 1:    # in line in the jobs' order
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(10)
+    del db.commit
+    return outcomes, len(commits)
+
+
+def make_user(state, name):
+    return lambda work: state.resources.create(scimlite.USER_TYPE, {
+        "schemas": [scimlite.USER_URN], "userName": name}, work.actor).id
+
+
+def test_writers_queued_together_commit_once_and_each_gets_its_own_error(tmp_path):
+    state = scimlite.ScimLite(scimlite.load_settings({"db": str(tmp_path / "g.db")}))
+    taken = state.resources.create(scimlite.USER_TYPE, {
+        "schemas": [scimlite.USER_URN], "userName": "taken@example.com"}, "setup")
+    names = ["a@example.com", "b@example.com", "taken@example.com", "c@example.com"]
+    outcomes, commits = queued_writers(state, [make_user(state, n) for n in names])
+    assert commits == 1
+    assert [error is None for _, error in outcomes] == [True, True, False, True]
+    assert isinstance(outcomes[2][1], scimlite.SCIMError) and outcomes[2][1].status == 409
+    users = state.resources.model(scimlite.USER_TYPE)
+    stored = {json.loads(u.data)["userName"]: u.id for u in users.select()}
+    assert stored == {"taken@example.com": taken.id, **{
+        n: outcomes[i][0] for i, n in enumerate(names) if i != 2}}
+    # Each committed unit's events, with its own actor; the failed one's none.
+    actors = {e["resource_id"]: e["actor"] for e in state.events() if e["type"] == "user.created"}
+    assert [actors.get(result) for result, _ in outcomes] == [
+        "writer0", "writer1", None, "writer3"]
+    state.close()
+
+
+def test_a_unit_that_raises_after_writing_is_rolled_back_alone(tmp_path):
+    state = scimlite.ScimLite(scimlite.load_settings({"db": str(tmp_path / "g.db")}))
+    heard = []
+    state.changes.after_commit.append(lambda events: heard.extend(e.actor for e in events))
+
+    def half_done(work):
+        make_user(state, "half@example.com")(work)
+        scimlite.set_option(state.models, "half_written", True)
+        raise RuntimeError("fails after two writes")
+    jobs = [make_user(state, "first@example.com"), half_done,
+            make_user(state, "last@example.com")]
+    outcomes, commits = queued_writers(state, jobs)
+    assert commits == 1 and str(outcomes[1][1]) == "fails after two writes"
+    users = state.resources.model(scimlite.USER_TYPE)
+    assert sorted(json.loads(u.data)["userName"] for u in users.select()) == [
+        "first@example.com", "last@example.com"]
+    assert scimlite.get_option(state.models, "half_written", None) is None
+    assert "writer1" not in heard and {"writer0", "writer2"} <= set(heard)
+    state.close()
+
+
+def test_a_leader_whose_own_unit_fails_commits_nothing_and_the_next_leads(tmp_path):
+    state = scimlite.ScimLite(scimlite.load_settings({"db": str(tmp_path / "g.db")}))
+
+    def fails(work):
+        make_user(state, "gone@example.com")(work)
+        raise RuntimeError("the leader's own")
+    outcomes, _ = queued_writers(state, [fails, make_user(state, "kept@example.com")])
+    assert str(outcomes[0][1]) == "the leader's own" and outcomes[1][1] is None
+    users = state.resources.model(scimlite.USER_TYPE)
+    assert [json.loads(u.data)["userName"] for u in users.select()] == ["kept@example.com"]
+    state.close()
+
+
+def test_group_commit_is_not_used_in_memory_nor_nested(tmp_path):
+    memory = scimlite.ScimLite(scimlite.load_settings({"db": ":memory:"}))
+    assert not memory.changes.group_commit
+    memory.close()
+    state = scimlite.ScimLite(scimlite.load_settings({"db": str(tmp_path / "g.db")}))
+    with state.changes.unit("outer"):
+        # Inside a unit: part of it, at once (no ticket, no wait for a turn).
+        inner = state.changes.run(make_user(state, "inner@example.com"))
+        assert not state.changes._tickets
+    assert state.resources.get(scimlite.USER_TYPE, inner) is not None
+    state.close()

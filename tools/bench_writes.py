@@ -15,6 +15,12 @@ status by code, with the commit the script came from.  --script PATH
 measures another checkout (a git worktree of an older commit) with the
 same harness.  SCIMLITE_* variables are dropped from the server's
 environment so every run uses the defaults.  Figures, not assertions.
+
+--flushes runs the server under `strace -f --seccomp-bpf -e
+trace=fsync,fdatasync` (Linux; only those calls stop the process) and
+prints the disk flushes per acknowledged write inside the timed window:
+what group commit lowers.  strace makes each flush a little slower, so
+throughput under --flushes is not the figure to quote.
 """
 import argparse
 import collections
@@ -24,6 +30,7 @@ import json
 import math
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -60,14 +67,29 @@ def clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("SCIMLITE_")}
 
 
-def start_server(script, directory, port):
+def start_server(script, directory, port, flushes=None):
+    """The server; with `flushes` (a path), under strace writing each
+    fsync/fdatasync there with its time (see count_flushes)."""
     db, log = Path(directory) / "bench.db", Path(directory) / "server.log"
     command = [sys.executable, str(script), "serve", "--db", str(db), "--port", str(port)]
+    if flushes:
+        command = ["strace", "-f", "--seccomp-bpf", "-qq", "-ttt", "-e",
+                   "trace=fsync,fdatasync", "-o", str(flushes), *command]
     # A file, not a pipe: a pipe no one reads fills and stalls the server on its
     # own log lines.  Append mode, so our reads never move its write offset.
     with open(log, "a") as out:
         server = subprocess.Popen(command, stdout=out, stderr=out, env=clean_env())
     return server, log, db
+
+
+def stop_server(server):
+    """SIGTERM to the server (under strace, to the process strace runs:
+    strace itself would detach and leave it running)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    pids = children.read_text().split() if children.exists() else []
+    for pid in pids or [server.pid]:
+        os.kill(int(pid), signal.SIGTERM)
+    server.wait(timeout=30)
 
 
 def wait_for_port(server, port, timeout=30):
@@ -157,6 +179,17 @@ def hammer(client, kind, ids, number, deadline, results):
         results.append((label, status, ms))
 
 
+def count_flushes(path, began, ended):
+    """fsync and fdatasync calls that strace saw between two time.time()s."""
+    count = 0
+    for line in Path(path).read_text().splitlines():
+        fields = line.split(None, 2)     # pid, seconds since the epoch, the call
+        if len(fields) == 3 and fields[2].startswith(("fsync(", "fdatasync(")) and \
+                began <= float(fields[1]) <= ended:
+            count += 1
+    return count
+
+
 def run_all(threads):
     """Start every thread, wait for all of them; the seconds it took."""
     began = time.perf_counter()
@@ -189,7 +222,8 @@ def report(label, rows, seconds):
 
 def run(args, script, directory):
     port = free_port()
-    server, log, db = start_server(script, directory, port)
+    flushes = Path(directory) / "flushes.txt" if args.flushes else None
+    server, log, db = start_server(script, directory, port, flushes)
     try:
         wait_for_port(server, port)
         token = read_token(script, log, db)
@@ -200,19 +234,25 @@ def run(args, script, directory):
                                     args=(Client(port, token), args.kind, ids, n,
                                           deadline, results))
                    for n in range(args.clients)]
+        began = time.time()
         elapsed = run_all(threads)
+        ended = time.time()
     except Exception:
         print("server output:\n" + log.read_text()[-4000:], file=sys.stderr)
         raise
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     print(f"{args.clients} clients for {elapsed:.1f} s over keep-alive connections, "
           f"{args.users} seeded users, kind {args.kind}")
     if args.kind == "mixed":
         for label in WRITES:
             report(label, [row for row in results if row[0] == label], elapsed)
     report("all", results, elapsed)
+    if flushes:
+        acknowledged = sum(isinstance(status, int) and status < 300 for _, status, _ in results)
+        count = count_flushes(flushes, began, ended)
+        print(f"  flushes {count} fsync/fdatasync for {acknowledged} acknowledged writes: "
+              f"{count / max(acknowledged, 1):.2f} per write")
 
 
 def main(argv=None):
@@ -222,6 +262,8 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--kind", choices=("patch", "create", "mixed"), default="patch")
+    parser.add_argument("--flushes", action="store_true",
+                        help="count the disk flushes per write (under strace)")
     args = parser.parse_args(argv)
     script = args.script.resolve()
     print(f"scimlite {script} at commit {describe_commit(script)}; "
