@@ -4,7 +4,12 @@ acknowledged was lost: every user whose create got a 201 exists after the
 restart, every queued license mail is still in the outbox (pending or
 sent), and SQLite's integrity_check says ok.  One command; prints figures.
 
-    python tools/crash.py --kills 12 --seconds 2
+    python tools/crash.py --kills 12 --seconds 2 [--writers 8]
+
+Eight writers by default: they queue behind the write lock, so that most
+commits are group commits of several writers (see Changes.run), and most
+kills land in one.  tests/test_crash.py also kills a process inside one
+batch on purpose, before and after its commit.
 """
 import argparse
 import json
@@ -65,7 +70,7 @@ def writer(base, token, name, acknowledged, stop):
         n += 1
 
 
-def run(kills=12, seconds=2.0, writers=4):
+def run(kills=12, seconds=2.0, writers=8):
     folder = tempfile.mkdtemp(prefix="scimlite-crash-")
     db, port = os.path.join(folder, "crash.db"), free_port()
     mint = subprocess.run([sys.executable, SCRIPT, "mint-key", "crash", "--db", db],
@@ -102,7 +107,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--writers", type=int, default=8)
     args = parser.parse_args()
     print(json.dumps(run(args.kills, args.seconds, args.writers)))
 
