@@ -220,20 +220,22 @@ def report(label, rows, seconds):
         print(f"          {count:6d} x {status}")
 
 
-def run(args, script, directory):
+def measure(script, directory, kind, clients, seconds, users, flushes=False):
+    """One run: ([(kind, status, ms)], seconds it took, the fsync and
+    fdatasync calls in that time or None)."""
     port = free_port()
-    flushes = Path(directory) / "flushes.txt" if args.flushes else None
-    server, log, db = start_server(script, directory, port, flushes)
+    trace = Path(directory) / "flushes.txt" if flushes else None
+    server, log, db = start_server(script, directory, port, trace)
     try:
         wait_for_port(server, port)
         token = read_token(script, log, db)
-        ids = seed(Client(port, token), args.users)
+        ids = seed(Client(port, token), users)
         results = []           # list.append is atomic; no lock needed
-        deadline = time.perf_counter() + args.seconds
+        deadline = time.perf_counter() + seconds
         threads = [threading.Thread(target=hammer, daemon=True,
-                                    args=(Client(port, token), args.kind, ids, n,
+                                    args=(Client(port, token), kind, ids, n,
                                           deadline, results))
-                   for n in range(args.clients)]
+                   for n in range(clients)]
         began = time.time()
         elapsed = run_all(threads)
         ended = time.time()
@@ -242,17 +244,26 @@ def run(args, script, directory):
         raise
     finally:
         stop_server(server)
+    return results, elapsed, count_flushes(trace, began, ended) if trace else None
+
+
+def acknowledged(results):
+    return sum(isinstance(status, int) and status < 300 for _, status, _ in results)
+
+
+def run(args, script, directory):
+    results, elapsed, flushes = measure(script, directory, args.kind, args.clients,
+                                        args.seconds, args.users, args.flushes)
     print(f"{args.clients} clients for {elapsed:.1f} s over keep-alive connections, "
           f"{args.users} seeded users, kind {args.kind}")
     if args.kind == "mixed":
         for label in WRITES:
             report(label, [row for row in results if row[0] == label], elapsed)
     report("all", results, elapsed)
-    if flushes:
-        acknowledged = sum(isinstance(status, int) and status < 300 for _, status, _ in results)
-        count = count_flushes(flushes, began, ended)
-        print(f"  flushes {count} fsync/fdatasync for {acknowledged} acknowledged writes: "
-              f"{count / max(acknowledged, 1):.2f} per write")
+    if flushes is not None:
+        done = acknowledged(results)
+        print(f"  flushes {flushes} fsync/fdatasync for {done} acknowledged writes: "
+              f"{flushes / max(done, 1):.2f} per write")
 
 
 def main(argv=None):
