@@ -33,6 +33,10 @@ interleaved (each round runs every workload on every server) and the table
 shows the median of the rounds: requests/s, p50, p99, the server's CPU
 milliseconds per request (utime+stime from /proc: the figure that stays
 put on a noisy machine) and requests/s as a fraction of the ceiling's.
+For PATCH and create, scimlite's disk flushes (fsync and fdatasync) per
+acknowledged write, at --connections clients and at one, from a pass of
+their own with scimlite under `strace --seccomp-bpf` (Linux, when strace
+is installed; bench_writes.py --flushes does the same alone).
 
 Part 2, growth: a fresh scimlite (and ceiling) database per --sizes size,
 seeded through scimlite's Python API (the seed time is printed), then one
@@ -81,8 +85,8 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-from bench_writes import (Client, clean_env, describe_commit, free_port, percentile,
-                          wait_for_port)
+from bench_writes import (Client, acknowledged, clean_env, describe_commit, free_port, measure,
+                          percentile, wait_for_port)
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
@@ -757,14 +761,18 @@ def print_workload(kind, title, by_name, names, args):
     print(f"\n{title}\n  ({driver}, {args.connections} connections, "
           f"{rounds_text(args)} of {args.seconds} s)")
     db = f" {'DB CPU ms':>10}" if args.pg else ""
+    flushes = any("flushes" in (f or {}) for f in by_name.values())
+    fl = f" {'flushes/write':>14}" if flushes else ""
     print(f"  {'server':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11}"
-          f"{db} {'x ceiling':>10}")
+          f"{db} {'x ceiling':>10}{fl}")
     for name in names:
         f = by_name.get(name) or {}
         db = f" {cell(f.get('db_cpu_ms'), '10.2f')}" if args.pg else ""
+        fl = (f" {cell(f.get('flushes'), '5.2f')} (1: {cell(f.get('flushes_1'), '4.2f')})"
+              if flushes and "flushes" in f else "")
         print(f"  {name:<13} {cell(f.get('rps'), '8.0f')} {cell(f.get('p50_ms'), '8.2f')} "
               f"{cell(f.get('p99_ms'), '8.1f')} {cell(f.get('cpu_ms'), '11.2f')}{db} "
-              f"{cell(f.get('x_ceiling'), '10.2f')}")
+              f"{cell(f.get('x_ceiling'), '10.2f')}{fl}")
         if f.get("errors"):
             print(f"  {'':<13} ({f['errors']:.0f} failed requests a round, median)")
 
@@ -793,10 +801,34 @@ def part_one(args, names, work):
         run_round(args, names, round_dir, users, users_file, round_number, results)
         shutil.rmtree(round_dir, ignore_errors=True)
     summary = summarize(results)
+    if "scimlite" in names and not args.pg and shutil.which("strace"):
+        count_flushes(args, summary, work)
     for kind, (title, _) in TIMED_WORKLOADS.items():
         print_workload(kind, title, summary.get(kind, {}), names, args)
     print_group(summary.get("group", {}), names, args)
     return summary
+
+
+FLUSH_KINDS = {"patch": "patch", "create": "create"}     # bench.py's kind: bench_writes'
+
+
+def count_flushes(args, summary, work):
+    """The disk flushes (fsync, fdatasync) per acknowledged write of PATCH
+    and create, at --connections clients and at one: a pass of its own,
+    scimlite under strace (bench_writes.measure), so that strace slows
+    none of the figures above.  Group commit is what brings it below 1."""
+    print("counting disk flushes per write (scimlite under strace)", file=sys.stderr,
+          flush=True)
+    for kind, writes_kind in FLUSH_KINDS.items():
+        figures = summary.get(kind, {}).get("scimlite")
+        if figures is None:
+            continue
+        for clients, key in ((args.connections, "flushes"), (1, "flushes_1")):
+            folder = Path(tempfile.mkdtemp(dir=work))
+            results, _, flushes = measure(args.script, folder, writes_kind, clients,
+                                          args.seconds, 200, flushes=True)
+            figures[key] = round(flushes / max(acknowledged(results), 1), 3)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 ###############################################################################
