@@ -2640,9 +2640,22 @@ class SqliteDialect(Dialect):
         return f"SQLite {sqlite3.sqlite_version}"
 
     def change_stamp(self, db):
-        connection = db.connection()
-        return (connection, connection.execute("PRAGMA data_version").fetchone()[0],
-                connection.total_changes)
+        return db.execute_sql("SELECT n FROM scimlite_auth_version").fetchone()[0]
+
+    def prepare(self, db, models):
+        """The version row AuthCache reads, moved by triggers on every change
+        of keys or options: by this process, by another (`revoke-key`), or
+        by a hand edit in sqlite3.  (PRAGMA data_version moved on every
+        commit of anything, so under writes each request read its key
+        again: two statements a write.)"""
+        db.execute_sql("CREATE TABLE IF NOT EXISTS scimlite_auth_version (n INTEGER NOT NULL)")
+        db.execute_sql("INSERT INTO scimlite_auth_version SELECT 0 WHERE NOT EXISTS "
+                       "(SELECT 1 FROM scimlite_auth_version)")
+        for table in (models.ApiKey._meta.table_name, models.Option._meta.table_name):
+            for change in ("INSERT", "UPDATE", "DELETE"):
+                db.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{table}_auth_{change.lower()}" '
+                               f'AFTER {change} ON "{table}" BEGIN UPDATE '
+                               "scimlite_auth_version SET n = n + 1; END")
 
     def relax_durability(self, db):
         db.execute_sql("PRAGMA synchronous = NORMAL")
@@ -3980,9 +3993,9 @@ class Changes:
         through a disk that takes milliseconds per flush.
 
         Solo (as unit()) inside another unit, in memory (one connection,
-        nothing to share), and on PostgreSQL, where each instance and
-        connection commits for itself and the server groups flushes
-        itself (commit_delay)."""
+        nothing to share), and on PostgreSQL, where each connection commits
+        for itself and commits that wait on the log at the same time share
+        its flush already (one fsync writes the log up to the newest)."""
         if not self.group_commit or getattr(self._local, "unit", None) is not None:
             with self.unit(actor) as work:
                 return job(work)
@@ -4296,13 +4309,12 @@ class AuthCache:
     in (two SELECTs were 37 % of a lookup's CPU, 55 % of a GET's).
 
     A revoked key is still refused on the very next request: before each
-    use, SQLite says whether anything was committed since the cache was
-    filled.  PRAGMA data_version moves when another connection commits
-    (another thread, or `revoke-key` run in another process), and a
-    connection's total_changes when it writes itself; either one starts a
-    new, empty snapshot.  On PostgreSQL a version row does it, moved by a
-    trigger on keys and options (see PostgresDialect.prepare): a key
-    revoked through one instance is refused by all of them.  A request
+    use, a version row says whether keys or options changed since the
+    cache was filled, moved by triggers on both tables (see the dialects'
+    prepare), whoever wrote them: another thread, `revoke-key` run in
+    another process, another instance on PostgreSQL; a new version
+    starts a new, empty snapshot.  Writes of anything else leave the
+    cache alone.  A request
     fills only the snapshot it began with, so a key read just before a
     revocation lands in a snapshot already dropped, never in the new one.
     Expiry is checked on every use."""

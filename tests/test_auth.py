@@ -233,7 +233,34 @@ def test_a_cached_key_answers_as_fast_as_it_is_let_in(file_app):
         client.get("/ServiceProviderConfig")
     finally:
         connection.set_trace_callback(None)
-    assert seen == ["PRAGMA data_version"]
+    assert seen == ["SELECT n FROM scimlite_auth_version"]
+
+
+def test_writes_of_users_leave_the_key_cache_alone(file_app):
+    """Only a change of keys or options empties the key cache: under a
+    stream of writes, each request reads no key row and no option."""
+    client = SCIMClient(file_app, file_app.scimlite.mint_key("okta"))
+    client.get("/ServiceProviderConfig")
+    client.get("/ServiceProviderConfig")
+    user = client.create_user("cached")
+    seen = []
+    connection = file_app.scimlite.models.db.connection()
+    connection.set_trace_callback(seen.append)
+    try:
+        client.get(f"/Users/{user['id']}")
+    finally:
+        connection.set_trace_callback(None)
+    assert seen[0] == "SELECT n FROM scimlite_auth_version"
+    assert not any("api_key" in sql or '"option"' in sql for sql in seen), seen
+
+
+def test_a_key_revoked_by_a_hand_edit_in_sqlite3_is_refused_at_once(file_app, tmp_path):
+    client = SCIMClient(file_app, file_app.scimlite.mint_key("okta"))
+    client.get("/Users")
+    path = file_app.scimlite.settings["db"]
+    with sqlite3.connect(path) as hand:
+        hand.execute("UPDATE api_key SET revoked = '2026-01-01T00:00:00Z'")
+    assert_scim_error(client.get("/Users", status=401), 401)
 
 
 def test_a_key_read_just_before_its_revocation_is_not_cached_after_it(file_app, monkeypatch):

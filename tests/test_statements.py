@@ -22,9 +22,9 @@ from conftest import TEST_LICENSE_SECRET, SCIMClient, empty_postgres
 
 PATCH_URN = scimlite.PATCH_URN
 
-# What each request runs.  Every request begins with PRAGMA data_version
-# (PostgreSQL: the key version row; the key cache asking whether anything
-# changed); a write runs inside BEGIN ... COMMIT.
+# What each request runs.  Every request begins with the key version row
+# (the key cache asking whether keys or options changed); a write runs
+# inside BEGIN ... COMMIT.
 BUDGET = {
     "lookup userName eq": 2,        # the one SELECT, no COUNT
     "GET user": 2,                  # the one SELECT; in no group, no groups query
