@@ -939,9 +939,10 @@ def parse_datetime(text):
 
 
 def format_datetime(value):
-    """The one datetime format scimlite writes: UTC, milliseconds, 'Z'."""
-    value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """The one datetime format scimlite writes: UTC, milliseconds, 'Z'.
+    (isoformat, not strftime: half the time, and a four-digit year before
+    1000 too, as xsd:dateTime asks and text comparisons of them need.)"""
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def now_text():

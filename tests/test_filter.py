@@ -379,6 +379,17 @@ def test_datetimes_beyond_the_calendar_are_invalid_filters(scim, moment):
     assert_scim_error(resp, 400, "invalidFilter")
 
 
+def test_datetimes_are_written_with_four_digit_years_so_text_order_is_time_order():
+    """xsd:dateTime years have at least four digits; dateTimes compare as text."""
+    utc = scimlite.dt.timezone.utc
+    early = scimlite.format_datetime(scimlite.dt.datetime(999, 12, 31, 23, 0, tzinfo=utc))
+    late = scimlite.format_datetime(scimlite.dt.datetime(2026, 1, 2, 3, 4, 5, 678901,
+                                                         tzinfo=scimlite.dt.timezone(
+                                                             scimlite.dt.timedelta(hours=2))))
+    assert (early, late) == ("0999-12-31T23:00:00.000Z", "2026-01-02T01:04:05.678Z")
+    assert early < late
+
+
 @pytest.mark.parametrize("prefix", ["AL", "al", "\ud7ff",
                                     "\U0010ffff", "é"])
 def test_sw_on_an_indexed_column_reads_a_range_and_stays_exact(scim, prefix):
