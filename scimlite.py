@@ -7043,8 +7043,10 @@ def read_json_body(limit):
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         _check_depth(body)
         # JSON's \udfff escapes can spell lone surrogates, which are no text:
-        # refused here, they could never be stored or sent back.
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
+        # refused here, they could never be stored or sent back.  (UTF-8
+        # itself cannot carry one: only a body with an escape is looked at.)
+        if b"\\u" in raw:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
         return body
     except UnicodeEncodeError:
         raise SCIMError.of("invalidSyntax", "the request body holds an unpaired "
@@ -7060,11 +7062,15 @@ def read_json_body(limit):
 
 def _check_depth(body):
     """Refuse a body nested deeper than MAX_JSON_DEPTH (without recursing)."""
-    level = [body]              # after n rounds: the values inside n containers
+    # After n rounds: the containers inside n containers (none: shallow enough).
+    level = [body] if isinstance(body, (dict, list)) else []
     for _ in range(MAX_JSON_DEPTH):
-        level = [child for item in level if isinstance(item, (dict, list))
-                 for child in (item.values() if isinstance(item, dict) else item)]
-    if any(isinstance(item, (dict, list)) for item in level):
+        if not level:
+            return
+        level = [child for item in level
+                 for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+    if level:
         raise SCIMError.of("invalidSyntax", f"the request body is nested more than "
                            f"{MAX_JSON_DEPTH} levels deep")
 
