@@ -55,6 +55,9 @@ def main():
         while "Serving on" not in token:
             token += server.stdout.readline()
         token = token.split("Secret Token:")[1].split()[0]
+        # The server goes on logging each request: read on, or a full pipe
+        # (64 KiB, about 40 s of this run) stops it mid-run.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
         time.sleep(0.5)
         base = f"http://127.0.0.1:{port}/scim/v2"
         _, user = call("POST", base + "/Users", token, {
