@@ -6585,11 +6585,17 @@ class Sender:
             if not rows:
                 return []
             lease = format_datetime(now + dt.timedelta(seconds=2 * self.lease_seconds()))
-            Message.update(status="sending", attempts=Message.attempts + 1,
-                           lease_until=lease).where(Message.pk.in_([r.pk for r in rows])).execute()
+            # Built once, as the writers' statements: every writer waits
+            # for the queue while a claim holds it.
+            prepared(self.models, "claim messages", lambda: Message.update(
+                status="sending", attempts=Message.attempts + 1, lease_until=slot("lease")
+            ).where(in_slot(self.models, Message.pk, "pks"))).run(
+                lease=lease, pks=json.dumps([r.pk for r in rows]))
             keyed = [row.license for row in rows if row.template in KEY_TEMPLATES]
-            licenses = {license.pk: license for license in
-                        License.select().where(License.pk.in_(keyed))} if keyed else {}
+            licenses = {license.pk: license for license in prepared(
+                self.models, "claimed licenses", lambda: License.select().where(
+                    in_slot(self.models, License.pk, "pks"))).rows(
+                pks=json.dumps(keyed))} if keyed else {}
             secret = (current_webhook_secret(self.changes, self.secret)
                       if any(row.kind == "webhook" for row in rows) else None)
         batch = []
