@@ -300,6 +300,24 @@ def test_a_leader_whose_own_unit_fails_commits_nothing_and_the_next_leads(tmp_pa
     state.close()
 
 
+def test_queued_writers_have_the_same_outcomes_on_both_backends(database, backend):
+    """Group commit is SQLite's alone: on PostgreSQL each queued writer
+    commits for itself, with the same results, errors and stored rows."""
+    state = scimlite.ScimLite(scimlite.load_settings(database))
+    assert state.changes.group_commit == (backend == "sqlite")
+    state.resources.create(scimlite.USER_TYPE, {
+        "schemas": [scimlite.USER_URN], "userName": "taken@example.com"}, "setup")
+    names = ["a@example.com", "taken@example.com", "b@example.com"]
+    outcomes, commits = queued_writers(state, [make_user(state, n) for n in names])
+    assert commits == (1 if backend == "sqlite" else 2)
+    assert [type(error).__name__ for _, error in outcomes] == [
+        "NoneType", "SCIMError", "NoneType"]
+    users = state.resources.model(scimlite.USER_TYPE)
+    assert sorted(json.loads(u.data)["userName"] for u in users.select()) == [
+        "a@example.com", "b@example.com", "taken@example.com"]
+    state.close()
+
+
 def test_group_commit_is_not_used_in_memory_nor_nested(tmp_path):
     memory = scimlite.ScimLite(scimlite.load_settings({"db": ":memory:"}))
     assert not memory.changes.group_commit
