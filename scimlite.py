@@ -72,6 +72,7 @@ import fnmatch
 import functools
 import gc
 import datetime as dt
+import decimal
 import email.headerregistry
 import email.message
 import email.policy
@@ -158,6 +159,7 @@ MAX_FILTER_DEPTH = 16         # nesting of parentheses and `not` (SQLite parses 
 MAX_JSON_DEPTH = 64           # nesting of a request body; deeper is 400 (no SCIM
                               # body needs more than 5, and deeper ones would
                               # reach Python's recursion limit in later steps)
+CURSOR_TIMEOUT_SECONDS = 3600   # a cursor (RFC 9865) works this long after its page
 
 # The license mails, each switchable (`license_mails`); the template of each
 # is templates/mail/license_KIND.txt, and .html beside it when there is one.
@@ -181,6 +183,10 @@ ERRORS = {
     "invalidValue": 400,
     "invalidVers": 400,
     "sensitive": 403,
+    # RFC 9865 §2.1: cursor pagination's own.
+    "invalidCursor": 400,
+    "expiredCursor": 400,
+    "invalidCount": 400,
 }
 
 
@@ -4440,6 +4446,8 @@ CAPABILITIES = {
     "changePassword": True,     # a PUT with a password replaces its hash
     "sort": True,
     "etag": True,
+    "cursor": True,             # RFC 9865 pagination by cursor (see Queries)
+    "index": True,              # RFC 7644 §3.4.2.4 pagination by startIndex
 }
 
 
@@ -4597,6 +4605,13 @@ def service_provider_config(settings, base_url):
         "changePassword": {"supported": caps["changePassword"]},
         "sort": {"supported": caps["sort"]},
         "etag": {"supported": caps["etag"]},
+        # RFC 9865 §4.  Index stays the default: clients that predate
+        # cursors send neither parameter (§2.4).
+        "pagination": {"cursor": caps["cursor"], "index": caps["index"],
+                       "defaultPaginationMethod": "index",
+                       "defaultPageSize": settings["page_size"],
+                       "maxPageSize": settings["max_page_size"],
+                       "cursorTimeout": CURSOR_TIMEOUT_SECONDS},
         "authenticationSchemes": [{
             "type": "oauthbearertoken", "name": "Bearer token",
             "description": "An API key minted by scimlite, sent as "
@@ -4653,6 +4668,9 @@ class Clock:
 
     def now_text(self):
         return format_datetime(self._now) if self.deterministic else now_text()
+
+    def now_datetime(self):
+        return self._now if self.deterministic else dt.datetime.now(dt.timezone.utc)
 
     def set(self, when):
         """Stand still at `when` (an xsd:dateTime text or an aware datetime)."""
@@ -4749,6 +4767,37 @@ class Finder:
         counting = prepared(self.models, ("count", table.rt.name, name), counter)
         return _total(rows, start, count, lambda: counting.scalar(**given)), rows
 
+    def page_after(self, rt, node, sort_by, descending, key, count, before=False):
+        """A page of `count` rows that a filter selects, in sort_order(),
+        after the row whose sort key (sort_key()) is `key` (None: from the
+        first), or with `before`, the page before it: keyset paging (RFC
+        9865), which costs the same on the thousandth page as on the first
+        and neither repeats nor skips a row when others come and go.
+        Returns (totalResults, the rows, whether more lie beyond them)."""
+        table, where = self.tables[rt.name], SQL_TRUE
+        if node is not None:
+            where = filter_to_sql(node, table)
+        model = table.model
+        expr = table.sort_expression(sort_by) if sort_by is not None else None
+        query = table.select()
+        if expr is not None:
+            query = query.select_extend(expr.alias("scim_sort"))
+        descending = descending and sort_by is not None     # as sort_order()
+        ascending = descending == before        # the direction this query reads in
+        if key is not None:
+            where = where & keyset_after(model.pk, key, ascending, expr, not before)
+        order = [model.pk.asc() if ascending else model.pk.desc()]
+        if expr is not None:
+            order = [expr.is_null().desc() if before else expr.is_null().asc(),
+                     expr.asc() if ascending else expr.desc(), *order]
+        rows = list(query.where(where).order_by(*order).limit(count + 1)) if count else []
+        more, rows = len(rows) > count, rows[:count]
+        if before:
+            rows.reverse()
+        counted = model.select(fn.COUNT(SQL("*")))
+        total = (counted if node is None else counted.where(filter_to_sql(node, table))).scalar()
+        return total, rows, more
+
     def id_taken(self, rt, resource_id):
         model = self.model(rt)
         return prepared(self.models, ("id taken", rt.name), lambda: model.select(
@@ -4759,6 +4808,32 @@ class Finder:
         G, M = self.model(GROUP_TYPE), self.models.Membership
         return [gid for (gid,) in G.select(G.id).join(M, on=(M.group == G.pk)).where(
             M.member_id == member_id).order_by(G.pk).tuples()]
+
+
+def sort_key(row, sorted_by):
+    """What a cursor holds of the row a page ends at: its pk, after the
+    value it is sorted by (and whether that is unassigned), if sorted."""
+    if not sorted_by:
+        return [row.pk]
+    value = row.scim_sort
+    if isinstance(value, decimal.Decimal):
+        value = float(value)
+    return [value is None, value, row.pk]
+
+
+def keyset_after(pk, key, ascending, expr=None, nulls_after=True):
+    """The rows after `key` (sort_key()) in an order by pk, or by `expr`
+    (unassigned values after the others, or before them) then pk, each
+    ascending or not: the condition a keyset page starts with."""
+    past = operator.gt if ascending else operator.lt
+    if expr is None:
+        return past(pk, key[0])
+    was_null, value, last = key
+    if was_null:
+        beyond = expr.is_null() & past(pk, last)
+        return beyond if nulls_after else beyond | expr.is_null(False)
+    beyond = expr.is_null(False) & (past(expr, value) | ((expr == value) & past(pk, last)))
+    return beyond | expr.is_null() if nulls_after else beyond
 
 
 def _total(rows, start, count, count_all):
@@ -5064,7 +5139,7 @@ class Resources:
         self.views = Views(models, self.finder)
         self.memberships = Memberships(models, self.finder, self.clock)
         self.tables, self.model, self.get = self.finder.tables, self.finder.model, self.finder.get
-        self.search = self.finder.search
+        self.search, self.page_after = self.finder.search, self.finder.page_after
         self.render, self.render_with_etags = self.views.render, self.views.render_with_etags
         self.etag, self.check_if_match = self.views.etag, self.views.check_if_match
 
@@ -7416,15 +7491,115 @@ def read_sort(rt, table, params):
 
 
 def list_resources(scimlite, rt, params):
-    """One ListResponse page for GET /{type} and POST /{type}/.search."""
+    """One ListResponse page for GET /{type} and POST /{type}/.search: by
+    index (startIndex), or with `cursor` by cursor (RFC 9865)."""
     service = scimlite.resources
     node = parse_filter(rt, params["filter"]) if params.get("filter") is not None else None
-    start, count = read_paging(params, scimlite.settings)
     attributes, excluded = read_projection(rt, params)
     sort_by, descending = read_sort(rt, service.tables[rt.name], params)
+    if uses_cursor(params):
+        return cursor_page(scimlite, rt, node, sort_by, descending, params,
+                           lambda rows: service.render(rt, rows, request_base_url(scimlite),
+                                                       attributes, excluded))
+    start, count = read_paging(params, scimlite.settings)
     total, rows = service.search(rt, node, start, count, sort_by, descending)
     resources = service.render(rt, rows, request_base_url(scimlite), attributes, excluded)
     return list_response(resources, total, start)
+
+
+# --- cursors (RFC 9865) ---------------------------------------------------------
+# A cursor is the sort key of the row a page ended at (keyset paging, see
+# Finder.page_after), with the query it belongs to, the page size and when
+# it was made, signed with a key derived from the install's secret:
+# base64url(JSON) "." base64url(HMAC-SHA256), only RFC 3986 unreserved
+# characters.  Nothing is kept on the server: any instance reads it.
+# Decided where the RFC is silent: `cursor` and `startIndex` together are
+# invalidValue (as scim2-server); a count above max_page_size is served as
+# max_page_size (as index paging does), while a count that differs from the
+# cursor's is invalidCount; `attributes` may change between pages (they
+# change what a page shows, not which resources it holds); index paging
+# stays the default (defaultPaginationMethod "index", RFC 9865 §2.4).
+
+_CURSOR = re.compile(r"([A-Za-z0-9_-]{1,2048})\.([A-Za-z0-9_-]{43})")
+
+
+def uses_cursor(params):
+    """Whether a request pages by cursor: a `cursor` parameter, even empty
+    (RFC 9865 §2: the first request sends it empty, or bare: `&cursor&`)."""
+    if "cursor" not in params:
+        return False
+    if params.get("startindex") not in (None, ""):
+        raise invalid_value("'startIndex' and 'cursor' ask for two kinds of paging; "
+                            "send one of them")
+    return True
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class Cursors:
+    """Making and reading the cursors of one query (see above)."""
+
+    def __init__(self, secret, clock, query):
+        self.key, self.clock = derive_secret(secret, "cursor"), clock
+        self.query = hashlib.sha256(json.dumps(query).encode("utf-8")).hexdigest()[:16]
+
+    def make(self, count, key, before=False):
+        payload = _b64(json.dumps({"q": self.query, "n": count, "k": key, "b": int(before),
+                                   "t": int(self.clock.now_datetime().timestamp())},
+                                  separators=(",", ":")).encode("utf-8"))
+        return f"{payload}.{self._sign(payload)}"
+
+    def read(self, text, count):
+        """(sort key or None, before) of a cursor of this query; a cursor
+        that was not made here, or for another query, is invalidCursor."""
+        found = _CURSOR.fullmatch(text)
+        if not found or not hmac.compare_digest(found[2], self._sign(found[1])):
+            raise SCIMError.of("invalidCursor", "the cursor is not one this server made; "
+                               "send nextCursor or previousCursor as it came, or an "
+                               "empty cursor for the first page")
+        # Signed, so made here: well-formed.
+        data = json.loads(base64.urlsafe_b64decode(found[1] + "=" * (-len(found[1]) % 4)))
+        if data["q"] != self.query:
+            raise SCIMError.of("invalidCursor", "the cursor belongs to another query: "
+                               "send the same filter, sortBy and sortOrder on every page")
+        if data["n"] != count:
+            raise SCIMError.of("invalidCount", f"the cursor's pages have {data['n']} "
+                               f"results: send count={data['n']} on every page")
+        if self.clock.now_datetime().timestamp() - data["t"] > CURSOR_TIMEOUT_SECONDS:
+            raise SCIMError.of("expiredCursor", f"the cursor has expired (after "
+                               f"{CURSOR_TIMEOUT_SECONDS} s): start again with an "
+                               "empty cursor")
+        return data["k"], bool(data["b"])
+
+    def _sign(self, payload):
+        return _b64(hmac.new(self.key, payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def cursor_page(scimlite, rt, node, sort_by, descending, params, render):
+    """One ListResponse page by cursor (RFC 9865 §2): nextCursor unless it
+    is the last page, previousCursor unless it is the first."""
+    count = read_paging({"count": params.get("count")}, scimlite.settings)[1]
+    cursors = Cursors(scimlite.secret, scimlite.clock, [
+        rt.name, show_filter(node) if node is not None else None,
+        str(sort_by) if sort_by is not None else None, descending])
+    text = params["cursor"]
+    key, before = cursors.read(text, count) if text else (None, False)
+    total, rows, more = scimlite.resources.page_after(rt, node, sort_by, descending,
+                                                       key, count, before)
+    keys = [sort_key(row, sort_by is not None) for row in rows]
+    page = {"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": len(rows)}
+    if count and (rows if before else more):
+        page["nextCursor"] = cursors.make(count, keys[-1])
+    elif count and before:
+        # Back onto a page whose rows were all deleted: on from the first.
+        page["nextCursor"] = cursors.make(count, None)
+    if count and (more if before else key is not None):
+        # Back from an empty page (its rows were deleted): from where it began.
+        page["previousCursor"] = cursors.make(count, keys[0] if keys else key, True)
+    page["Resources"] = render(rows)
+    return page
 
 
 def search_all(scimlite, params):
@@ -7447,6 +7622,8 @@ def search_all(scimlite, params):
         parts.append((rt, node))
     if not parts:
         raise errors[0]
+    if uses_cursor(params):
+        return search_all_by_cursor(scimlite, parts, params)
     start, count = read_paging(params, scimlite.settings)
     skip, total, resources = start - 1, 0, []
     for rt, node in parts:
@@ -7460,6 +7637,38 @@ def search_all(scimlite, params):
                                                    attributes,
                                                 excluded)
     return list_response(resources, total, start)
+
+
+def search_all_by_cursor(scimlite, parts, params):
+    """A root query paged by cursor: Users, then Groups, each in pk order;
+    the cursor holds which type and pk the page ended at.  Forward only:
+    previousCursor is optional (RFC 9865 §2), and a page across types has
+    no single key to go back from."""
+    count = read_paging({"count": params.get("count")}, scimlite.settings)[1]
+    cursors = Cursors(scimlite.secret, scimlite.clock, ["root", params.get("filter")])
+    text = params["cursor"]
+    position = cursors.read(text, count)[0] if text else [0, None]
+    total, resources, end, more = 0, [], None, False
+    for number, (rt, node) in enumerate(parts):
+        # A type before the cursor's is walked: only counted.
+        wanted = count - len(resources) if number >= position[0] else 0
+        after = [position[1]] if number == position[0] and position[1] is not None else None
+        matched, rows, beyond = scimlite.resources.page_after(rt, node, None, False,
+                                                               after, wanted)
+        total += matched
+        if number < position[0]:
+            continue
+        more = more or beyond or (not wanted and matched > 0)
+        if rows:
+            end = [number, rows[-1].pk]
+            attributes, excluded = read_projection(rt, params)
+            resources += scimlite.resources.render(rt, rows, request_base_url(scimlite),
+                                                   attributes, excluded)
+    page = {"schemas": [LIST_URN], "totalResults": total, "itemsPerPage": len(resources)}
+    if count and more:
+        page["nextCursor"] = cursors.make(count, end)
+    page["Resources"] = resources
+    return page
 
 
 def read_search_request(body):
