@@ -227,3 +227,36 @@ def test_a_walk_sees_every_user_that_lived_through_it_exactly_once(scim, seed, c
                 passing.add(create())
     assert len(seen) == len(set(seen))
     assert stable <= set(seen)
+
+
+def test_the_same_filter_in_another_spelling_is_the_same_query(seven):
+    """§2, example 2 sends `username` where example 1 sent `userName`:
+    filters are compared as parsed, not as typed."""
+    first = seven.web.get(f'{BASE}/Users?filter=userName%20sw%20%22u%22&cursor&count=3').json
+    page = seven.get("/Users", filter='username SW "u"', cursor=first["nextCursor"],
+                     count=3).json
+    assert names(page) == ["u3@example.com", "u4@example.com", "u5@example.com"]
+
+
+@settings(max_examples=EXAMPLES * 4, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cursor=st.text(max_size=80) | st.from_regex(r"[A-Za-z0-9_-]{1,60}\.[A-Za-z0-9_-]{43}",
+                                                   fullmatch=True),
+       count=st.one_of(st.none(), st.integers(-5, 5000), st.text(max_size=5)))
+def test_any_cursor_text_is_a_scim_error_never_a_500(scim, cursor, count):
+    params = {"cursor": cursor} if count is None else {"cursor": cursor, "count": count}
+    resp = scim.web.get(f"{BASE}/Users", params=params, expect_errors=True)
+    if cursor == "" and resp.status_int == 200:
+        return
+    body = assert_scim_error(resp, 400, resp.json.get("scimType"))
+    assert body.get("scimType") in ("invalidCursor", "invalidValue")
+
+
+def test_a_search_body_whose_cursor_is_not_a_string_is_refused(scim):
+    for cursor in (None, ["x"], {"a": 1}, True):
+        resp = scim.post("/Users/.search", {"schemas": [scimlite.SEARCH_URN],
+                                            "cursor": cursor}, status=400)
+        assert_scim_error(resp, 400, "invalidValue")
+    resp = scim.post("/Users/.search", {"schemas": [scimlite.SEARCH_URN], "cursor": 5},
+                     status=400)
+    assert_scim_error(resp, 400, "invalidCursor")
