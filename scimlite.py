@@ -4730,16 +4730,11 @@ class Finder:
             return self._prepared_page(table, column, lambda: field == slot("key"),
                                        start, count, key=key)
         where = filter_to_sql(node, table) if node is not None else SQL_TRUE
-        try:
+        with _within_parser_limits():
             rows = list(table.select().where(where).order_by(
                 *sort_order(table, sort_by, descending)).offset(
                     min(start - 1, MAX_OFFSET)).limit(count)) if count else []
             total = _total(rows, start, count, table.model.select().where(where).count)
-        except peewee.OperationalError as exc:
-            # A safety net under MAX_FILTER_DEPTH: SQLite's own parser limits.
-            if "stack overflow" not in str(exc) and "too large" not in str(exc):
-                raise
-            raise SCIMError.of("invalidFilter", "the filter is too complex") from None
         return total, rows
 
     def _prepared_page(self, table, name, where, start, count, **given):
@@ -4774,9 +4769,8 @@ class Finder:
         9865), which costs the same on the thousandth page as on the first
         and neither repeats nor skips a row when others come and go.
         Returns (totalResults, the rows, whether more lie beyond them)."""
-        table, where = self.tables[rt.name], SQL_TRUE
-        if node is not None:
-            where = filter_to_sql(node, table)
+        table = self.tables[rt.name]
+        where = matching = filter_to_sql(node, table) if node is not None else SQL_TRUE
         model = table.model
         expr = table.sort_expression(sort_by) if sort_by is not None else None
         query = table.select()
@@ -4790,12 +4784,13 @@ class Finder:
         if expr is not None:
             order = [expr.is_null().desc() if before else expr.is_null().asc(),
                      expr.asc() if ascending else expr.desc(), *order]
-        rows = list(query.where(where).order_by(*order).limit(count + 1)) if count else []
+        with _within_parser_limits():
+            rows = list(query.where(where).order_by(*order).limit(count + 1)) if count else []
+            counted = model.select(fn.COUNT(SQL("*")))      # no WHERE: the smallest index
+            total = (counted if node is None else counted.where(matching)).scalar()
         more, rows = len(rows) > count, rows[:count]
         if before:
             rows.reverse()
-        counted = model.select(fn.COUNT(SQL("*")))
-        total = (counted if node is None else counted.where(filter_to_sql(node, table))).scalar()
         return total, rows, more
 
     def id_taken(self, rt, resource_id):
@@ -4808,6 +4803,18 @@ class Finder:
         G, M = self.model(GROUP_TYPE), self.models.Membership
         return [gid for (gid,) in G.select(G.id).join(M, on=(M.group == G.pk)).where(
             M.member_id == member_id).order_by(G.pk).tuples()]
+
+
+@contextlib.contextmanager
+def _within_parser_limits():
+    """A safety net under MAX_FILTER_DEPTH: SQLite's own parser limits are
+    an invalidFilter, not a 500."""
+    try:
+        yield
+    except peewee.OperationalError as exc:
+        if "stack overflow" not in str(exc) and "too large" not in str(exc):
+            raise
+        raise SCIMError.of("invalidFilter", "the filter is too complex") from None
 
 
 def sort_key(row, sorted_by):
