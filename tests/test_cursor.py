@@ -37,10 +37,15 @@ def walk(scim, count, **params):
 
 @pytest.fixture
 def seven(scim):
-    """Seven users, every other one with a nickName (n0, n1, n2, n0, ...)."""
+    """Seven users, every other one with a nickName (n0, n1, n2, n0, ...),
+    some with emails, a familyName or inactive, so that sorts meet ties
+    and unassigned values."""
     for i in range(7):
         extra = {"nickName": f"n{(i // 2) % 3}"} if i % 2 else {}
-        scim.create_user(f"u{i}@example.com", **extra)
+        if i % 3:
+            extra["emails"] = [{"value": f"{'ab'[i % 2]}{i}@example.com"}]
+            extra["name"] = {"familyName": "Same" if i < 4 else f"F{i}"}
+        scim.create_user(f"u{i}@example.com", active=i != 2, **extra)
     return scim
 
 
@@ -70,13 +75,28 @@ def test_a_walk_forward_and_back_sees_each_user_once(seven):
 
 
 @pytest.mark.parametrize("order", ["ascending", "descending"])
-@pytest.mark.parametrize("sort_by", ["nickName", "userName", "meta.created"])
+@pytest.mark.parametrize("sort_by", ["nickName", "userName", "meta.created", "emails",
+                                     "name.familyName", "active", "id"])
 def test_sorted_cursor_pages_follow_the_order_of_index_pages(seven, sort_by, order):
     """§2.2: cursor pages are sorted as sortBy says, unassigned values last,
     the same order index paging gives."""
     by_index = names(seven.get("/Users", sortBy=sort_by, sortOrder=order, count=100).json)
     by_cursor = [n for p in walk(seven, 2, sortBy=sort_by, sortOrder=order) for n in names(p)]
     assert by_cursor == by_index and len(by_cursor) == 7
+
+
+def test_groups_page_by_cursor_with_their_members(seven):
+    member = seven.get("/Users", count=1).json["Resources"][0]["id"]
+    for i in range(5):
+        seven.create_group(f"g{i}", members=[{"value": member}])
+    seen, cursor = [], ""
+    while cursor is not None:
+        page = seven.get("/Groups", cursor=cursor, count=2, sortBy="displayName",
+                         sortOrder="descending").json
+        seen += [(g["displayName"], [m["value"] for m in g["members"]])
+                 for g in page["Resources"]]
+        cursor = page.get("nextCursor")
+    assert seen == [(f"g{i}", [member]) for i in reversed(range(5))]
 
 
 def test_a_search_body_pages_by_cursor(seven):
