@@ -114,7 +114,7 @@ from pathlib import Path
 
 import bottle
 import peewee
-from peewee import SQL, NodeList, fn
+from peewee import SQL, NodeList, Tuple, fn
 
 log = logging.getLogger("scimlite")
 
@@ -3794,9 +3794,17 @@ def sort_order(table, sort_by, descending):
     if sort_by is None:
         return [pk]
     expr = table.sort_expression(sort_by)
+    # A column that is never NULL (userName, a group's displayName) needs no
+    # IS NULL first, and then its index serves the order.
+    nulls = [] if never_null(expr) else [expr.is_null()]
     if descending:
-        return [expr.is_null(), expr.desc(), pk.desc()]
-    return [expr.is_null(), expr.asc(), pk.asc()]
+        return [*nulls, expr.desc(), pk.desc()]
+    return [*nulls, expr.asc(), pk.asc()]
+
+
+def never_null(expr):
+    """Whether a sort expression is a column that cannot hold NULL."""
+    return isinstance(expr, peewee.Field) and not expr.null
 
 ###############################################################################
 # Events: the write queue, the unit of work, background workers ###############
@@ -4782,8 +4790,9 @@ class Finder:
             where = where & keyset_after(model.pk, key, ascending, expr, not before)
         order = [model.pk.asc() if ascending else model.pk.desc()]
         if expr is not None:
-            order = [expr.is_null().desc() if before else expr.is_null().asc(),
-                     expr.asc() if ascending else expr.desc(), *order]
+            order = [expr.asc() if ascending else expr.desc(), *order]
+            if not never_null(expr):        # as sort_order(): unassigned last
+                order.insert(0, expr.is_null().desc() if before else expr.is_null().asc())
         with _within_parser_limits():
             rows = list(query.where(where).order_by(*order).limit(count + 1)) if count else []
             counted = model.select(fn.COUNT(SQL("*")))      # no WHERE: the smallest index
@@ -4836,6 +4845,8 @@ def keyset_after(pk, key, ascending, expr=None, nulls_after=True):
     if expr is None:
         return past(pk, key[0])
     was_null, value, last = key
+    if never_null(expr):
+        return past(Tuple(expr, pk), Tuple(value, last))   # an index range
     if was_null:
         beyond = expr.is_null() & past(pk, last)
         return beyond if nulls_after else beyond | expr.is_null(False)

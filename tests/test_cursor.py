@@ -280,3 +280,21 @@ def test_a_search_body_whose_cursor_is_not_a_string_is_refused(scim):
     resp = scim.post("/Users/.search", {"schemas": [scimlite.SEARCH_URN], "cursor": 5},
                      status=400)
     assert_scim_error(resp, 400, "invalidCursor")
+
+
+@pytest.mark.sqlite_only        # SQLite's query plan
+def test_a_page_sorted_by_user_name_walks_its_index(seven, app):
+    """userName is never NULL: its page is a range of its unique index, so
+    the thousandth page costs what the first does, sorted too."""
+    first = seven.get("/Users", cursor="", count=2, sortBy="userName").json
+    connection, seen = app.scimlite.models.db.connection(), []
+    connection.set_trace_callback(seen.append)
+    try:
+        seven.get("/Users", cursor=first["nextCursor"], count=2, sortBy="userName")
+    finally:
+        connection.set_trace_callback(None)
+    page = next(s for s in seen if "ORDER BY" in s and "LIMIT" in s)
+    plan = " ".join(str(step) for step in connection.execute(
+        f"EXPLAIN QUERY PLAN {page}").fetchall())
+    assert "USING INDEX user_user_name_key (user_name_key>?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
