@@ -3,6 +3,7 @@ server (aiosmtpd) on a loopback port, a webhook receiver (http.server), and
 `python scimlite.py` processes that are stopped, killed and started again."""
 import base64
 import email
+import email.headerregistry
 import email.policy
 import hashlib
 import hmac
@@ -443,6 +444,20 @@ def test_the_console_mailer_prints_the_mail_decoded_not_as_mime():
     assert "To: Jörg Müller <jorg@example.com>" in printed
     assert "Subject: Ihr Schlüssel" in printed and "From: Acme <licenses@example.com>" in printed
     assert "an HTML version" in printed and "<p>html</p>" not in printed
+
+
+@pytest.mark.parametrize("name", ["", "Ann Smith", "Ann O'Brien", "John Q. Public", "Jörg",
+                                  "Smith, Ann", 'a"b', "ann@example.com", "x" * 80])
+def test_the_console_mailer_writes_to_as_the_email_package_does(name):
+    """Plain names are written directly; the To line is what
+    email.headerregistry.Address would print, quoting included."""
+    mail = scimlite.compose_mail({"mail_from": "a@b.example"}, "m1", "ann@example.com",
+                                 name, "s", "t", None)
+    out = io.StringIO()
+    scimlite.ConsoleMailer(out).send(mail)
+    expected = email.headerregistry.Address(display_name=mail.display,
+                                            addr_spec=mail.recipient)
+    assert f"To: {expected}\n" in out.getvalue()
 
 
 MAIL_DATE = scimlite.dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=scimlite.dt.timezone.utc)
