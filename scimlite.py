@@ -4675,7 +4675,7 @@ class Clock:
         self._mutex = threading.Lock()
 
     def now_text(self):
-        return format_datetime(self._now) if self.deterministic else now_text()
+        return format_datetime(self.now_datetime())
 
     def now_datetime(self):
         return self._now if self.deterministic else dt.datetime.now(dt.timezone.utc)
