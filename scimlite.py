@@ -5362,9 +5362,6 @@ class Resources:
 ###############################################################################
 
 LOGGED_BODY_CHARS = 65536       # a logged request or response body is cut here
-LOG_COLUMNS = ("at", "key_name", "client", "user_agent", "method", "path", "status",
-               "duration_ms", "resource_type", "resource_id", "summary",
-               "request_body", "response_body")     # what log_request keeps
 REDACTED = "[redacted]"
 
 
@@ -5494,10 +5491,10 @@ class ProvisioningLog:
             # Every writer waits while this runs: one statement built once,
             # run for all rows (a second's 500 writes took 30-50 ms as
             # insert_many, which builds its SQL afresh, and were the p99).
-            if entries:
+            if entries:         # each entry holds every column (log_request)
                 prepared(m, "log entry", lambda: m.RequestLog.insert(
-                    {getattr(m.RequestLog, name): slot(name) for name in LOG_COLUMNS}
-                )).run_many(entries)
+                    {field: slot(field.name) for field in m.RequestLog._meta.sorted_fields
+                     if not field.primary_key})).run_many(entries)
             for (day, key_name), count in reads.items():
                 m.ReadCount.insert(day=day, key_name=key_name, count=count).on_conflict(
                     conflict_target=[m.ReadCount.day, m.ReadCount.key_name],

@@ -85,6 +85,21 @@ def test_sorted_cursor_pages_follow_the_order_of_index_pages(seven, sort_by, ord
     assert by_cursor == by_index and len(by_cursor) == 7
 
 
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+@pytest.mark.parametrize("sort_by", ["nickName", "userName"])
+def test_sorted_pages_walked_back_are_the_pages_walked_forward(seven, sort_by, order):
+    """previousCursor in a sorted walk: with unassigned values (nickName)
+    and on a column that is never NULL (userName, its index's range)."""
+    forward = walk(seven, 2, sortBy=sort_by, sortOrder=order)
+    back, cursor = [], forward[-1].get("previousCursor")
+    while cursor is not None:
+        page = seven.get("/Users", cursor=cursor, count=2, sortBy=sort_by,
+                         sortOrder=order).json
+        back.insert(0, names(page))
+        cursor = page.get("previousCursor")
+    assert back == [names(p) for p in forward[:-1]]
+
+
 def test_groups_page_by_cursor_with_their_members(seven):
     member = seven.get("/Users", count=1).json["Resources"][0]["id"]
     for i in range(5):
