@@ -67,6 +67,7 @@ import binascii
 import bisect
 import collections
 import contextlib
+import contextvars
 import dataclasses
 import fnmatch
 import functools
@@ -2572,7 +2573,8 @@ class Dialect:
         raise NotImplementedError
 
     def change_stamp(self, db):
-        """What moves whenever keys or options may have changed (AuthCache)."""
+        """What moves whenever keys, options or organizations may have
+        changed (AuthCache)."""
         raise NotImplementedError
 
     def relax_durability(self, db):
@@ -2659,7 +2661,7 @@ class SqliteDialect(Dialect):
         db.execute_sql("CREATE TABLE IF NOT EXISTS scimlite_auth_version (n INTEGER NOT NULL)")
         db.execute_sql("INSERT INTO scimlite_auth_version SELECT 0 WHERE NOT EXISTS "
                        "(SELECT 1 FROM scimlite_auth_version)")
-        for table in (models.ApiKey._meta.table_name, models.Option._meta.table_name):
+        for table in auth_tables(models):
             for change in ("INSERT", "UPDATE", "DELETE"):
                 db.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{table}_auth_{change.lower()}" '
                                f'AFTER {change} ON "{table}" BEGIN UPDATE '
@@ -2822,7 +2824,12 @@ class PostgresDialect(Dialect):
             f'CREATE OR REPLACE TRIGGER "{table}_auth_changed" AFTER INSERT OR UPDATE OR '
             f'DELETE OR TRUNCATE ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION '
             "scimlite_auth_changed()"
-            for table in (models.ApiKey._meta.table_name, models.Option._meta.table_name)]
+            for table in auth_tables(models)]
+
+
+def auth_tables(models):
+    """The tables AuthCache keeps in memory, whose changes move its version."""
+    return [m._meta.table_name for m in (models.ApiKey, models.Option, models.Organization)]
 
 
 def _digest(statements):
@@ -2894,20 +2901,102 @@ def rows_slot(models, name, kinds):
     return models.dialect.list_rows(slot(name), kinds)
 
 
+class UnscopedError(RuntimeError):
+    """A query of an organization's rows ran outside any organization: a
+    bug (every entry point names its organization), never a request's fault."""
+
+
+class OrgScope:
+    """Which organization this thread's queries are for (see Models: Owned).
+
+    Every query of an organization's rows carries `org_id = ?`, its value
+    taken from here when the query runs, so no query can forget it: a
+    request enters its key's organization once (`with scope.of(org):`), and
+    everything below reads and writes that organization's rows only.  A
+    statement built once (Prepared) keeps the `?` open and fills it at each
+    run, so one organization's statement never carries another's value.
+    Outside any organization such a query is for the only one there is
+    (`fallback`, which the app sets: an install of one organization, and
+    the tests of other projects, never name it), and with several it
+    raises UnscopedError.  Code that works across organizations (the
+    outbox sender, retention, the verify API) says so by calling the
+    model's `everywhere()` forms instead.
+
+    One per app: a context variable, so each thread (and each group-commit
+    ticket, see Changes.run) has its own."""
+
+    def __init__(self):
+        self._current = contextvars.ContextVar("scimlite_org", default=None)
+        self.param = _OrgParam(self)
+        self.fallback = self._unscoped
+
+    @staticmethod
+    def _unscoped():
+        raise UnscopedError("a query of an organization's rows outside any organization")
+
+    @property
+    def current(self):
+        """The current organization (its row): the one entered, or else the
+        only one (fallback)."""
+        return self._current.get() or self.fallback()
+
+    @property
+    def entered(self):
+        """The organization entered (`of`), or None."""
+        return self._current.get()
+
+    def get(self):
+        """The current organization's id."""
+        return self.current.id
+
+    @contextlib.contextmanager
+    def of(self, org):
+        """Run the block's queries for organization `org`: its row, as read
+        when the block began (its seats, name and state), or its id alone
+        where only the rows' organization matters (the sender's records)."""
+        token = self._current.set(_OrgId(org) if isinstance(org, int) else org)
+        try:
+            yield org
+        finally:
+            self._current.reset(token)
+
+
+_OrgId = collections.namedtuple("_OrgId", "id")
+
+
+class _OrgParam(peewee.Node):
+    """`?` with the current organization's id (OrgScope); left open in a
+    statement built once, as slot() is."""
+
+    def __init__(self, scope):
+        super().__init__()
+        self.scope = scope
+
+    def __sql__(self, ctx):
+        if ctx.state.preparing:
+            return ctx.value(self.scope, converter=False)
+        return ctx.value(self.scope.get(), converter=False)
+
+
 class Prepared:
     """One statement: its SQL built once from a peewee query, run often."""
 
     def __init__(self, query):
         self.db, self.model = query.model._meta.database, query.model
-        self.sql, params = query.sql()
+        self.sql, params = self.db.get_sql_context(preparing=True).sql(query).query()
         self._reader = None     # how a row of this SELECT becomes a model row
         # (slot name, None) where a value is given at run time, else
         # (None, constant): LIMIT 1, a status the statement always uses.
         self.params = [(p[len(SLOT):], None) if isinstance(p, str) and p.startswith(SLOT)
                        else (None, p) for p in params]
+        # Where the current organization's id goes (_OrgParam), and whose.
+        self._orgs = [(i, p) for i, p in enumerate(params) if isinstance(p, OrgScope)]
 
     def _values(self, given):
-        return [given[name] if name else constant for name, constant in self.params]
+        values = [given[name] if name else constant for name, constant in self.params]
+        for i, scope in self._orgs:
+            values[i] = scope.get()
+        return values
 
     def rows(self, **given):
         """The model rows a SELECT finds, made as peewee makes them."""
@@ -3003,8 +3092,9 @@ class Models:
     attribute per model, named as the schema tables name them
     (ResourceType.model, Attr.index).  build_models() makes it."""
 
-    def __init__(self, db, models):
+    def __init__(self, db, models, scope):
         self.db, self.dialect, self.statements = db, dialect_of(db), Statements()
+        self.scope = scope
         self.all = tuple(models.values())
         for name, model in models.items():
             setattr(self, name, model)
@@ -3051,7 +3141,7 @@ def _db_values(model, data, names):
 # Models: peewee models per app, migrations, moving a store ###################
 ###############################################################################
 
-SCHEMA_VERSION = 5      # 5: the outbox indexed by license
+SCHEMA_VERSION = 6      # 6: organizations
 # Columns added to tables that existed before: (version, table, column, SQL
 # type, how existing rows get their value or None).  New tables and indexes
 # need no entry: create_tables() adds what is missing (on PostgreSQL only
@@ -3059,7 +3149,27 @@ SCHEMA_VERSION = 5      # 5: the outbox indexed by license
 ADDED_COLUMNS = (
     (2, "api_key", "expires", "VARCHAR(255)", None),
     (3, "user", "active", "INTEGER", "COALESCE(json_extract(data, '$.active'), 1)"),
+    # 6: what was stored before organizations is the first one's (DEFAULT_ORG).
+    *((6, table, "org_id", "INTEGER NOT NULL DEFAULT 1", None) for table in (
+        "user", "user_email", "group", "membership", "api_key", "event", "license",
+        "outbox_message", "request_log")),
+    (6, "audit", "org_id", "INTEGER", "1"),
+    (6, "admin_session", "org_id", "INTEGER", None),
 )
+# Indexes a version replaced, dropped once it is reached (create_tables()
+# adds, never drops): 6 made uniqueness per organization, and led every
+# index a request uses with it.
+DROPPED_INDEXES = {6: (
+    "user_id", "user_pk", "user_external_id", "user_user_name_key", "user_display_name_key",
+    "user_active", "user_email_value_key", "group_id", "group_pk", "group_external_id",
+    "group_display_name_key", "membership_member_id", "event_type", "event_resource_id",
+    "request_log_key_name", "request_log_status", "request_log_resource_id",
+    "license_user_id", "license_status", "outbox_message_created")}
+# Tables whose key a version changed, so rebuilt: their rows are read, the
+# table made anew, the rows put back (6: read counts by organization too).
+REBUILT_TABLES = {6: ("read_count",)}
+DEFAULT_ORG = 1         # the first organization's id (slug "default")
+NO_ORG = 0              # the org of a provisioning-log entry with no valid key
 
 
 def build_models(db):
@@ -3070,7 +3180,10 @@ def build_models(db):
             database = db
             legacy_table_names = False
 
-    models = Models(db, {**_resource_models(Base), **_service_models(Base)})
+    scope = OrgScope()
+    Owned = _owned_base(Base, scope)
+    models = Models(db, {"Organization": _organization_model(Base),
+                         **_resource_models(Owned), **_service_models(Base, Owned)}, scope)
     if models.dialect.name == "postgresql":
         # VARCHAR with no length, as SQLite's: a 300-character userName is
         # stored on both, not refused by one of them.
@@ -3081,59 +3194,151 @@ def build_models(db):
     return models
 
 
+def _organization_model(Base):
+    """The customer organizations of the install: every Owned row is one's."""
+
+    class Organization(Base):
+        """One customer organization, and its settings that are its own.
+        The first start makes one (DEFAULT_ORG), so that an install with no
+        configuration works as one organization, with nothing to choose."""
+        id = peewee.AutoField()
+        slug = peewee.CharField(unique=True)        # in /o/{slug}/scim/v2 and --org
+        name = peewee.CharField()
+        seats = peewee.IntegerField(null=True)      # 0: no limit; None: license_seats
+        plan = peewee.CharField(null=True)
+        ends = peewee.CharField(null=True)          # the subscription's last day, YYYY-MM-DD
+        state = peewee.CharField(default="active")  # active, suspended
+        scim_enabled = peewee.BooleanField(default=True)
+        created = peewee.CharField()
+
+    return Organization
+
+
+def _owned_base(Base, scope):
+    """The base of every model whose rows belong to one organization."""
+
+    class Owned(Base):
+        """A row of one organization.  Its queries (select, update, delete,
+        and the insert forms, which fill org in) are of the current
+        organization's rows only (OrgScope); everywhere(),
+        update_everywhere() and delete_everywhere() are the forms that
+        cross organizations, named so that each such place is plain to see.
+        Joins follow foreign keys, which never cross organizations."""
+        # No foreign key: a column added in place to a table with rows
+        # (SQLite refuses ADD COLUMN ... REFERENCES with a default).
+        # Indexes lead with it (a lone index on it turned a page from 0.3
+        # into 80 ms: SQLite chose it over the one the page needed).
+        org = peewee.IntegerField(column_name="org_id")
+
+        @classmethod
+        def select(cls, *fields):
+            return super().select(*fields).where(cls.org == scope.param)
+
+        @classmethod
+        def everywhere(cls, *fields):
+            return super().select(*fields)
+
+        @classmethod
+        def update(cls, __data=None, **update):
+            return super().update(__data, **update).where(cls.org == scope.param)
+
+        @classmethod
+        def update_everywhere(cls, __data=None, **update):
+            return super().update(__data, **update)
+
+        @classmethod
+        def delete(cls):
+            return super().delete().where(cls.org == scope.param)
+
+        @classmethod
+        def delete_everywhere(cls):
+            return super().delete()
+
+        @classmethod
+        def insert(cls, __data=None, **insert):
+            data = cls._normalize_data(__data, insert)
+            data.setdefault(cls.org, scope.param)
+            return super().insert(data)
+
+        @classmethod
+        def insert_many(cls, rows, fields=None):
+            if fields is not None or not all(isinstance(row, dict) for row in rows):
+                raise TypeError("insert_many of an organization's rows takes dicts")
+            return super().insert_many([row if "org" in row or cls.org in row
+                                        else {**row, "org": scope.param} for row in rows])
+
+        @classmethod
+        def insert_from(cls, query, fields):
+            return super().insert_from(query.select_extend(scope.param), [*fields, cls.org])
+
+    return Owned
+
+
 def _resource_models(Base):
     """Users, groups and their index and membership rows.  Columns named by
-    Attr.column hold a JSON value's indexed copy (folded when it ignores case)."""
+    Attr.column hold a JSON value's indexed copy (folded when it ignores case).
+    Uniqueness is per organization, and every index leads with it."""
 
     class Resource(Base):
         pk = peewee.AutoField()
-        id = peewee.CharField(unique=True)
-        external_id = peewee.CharField(null=True, index=True)
+        id = peewee.CharField()
+        external_id = peewee.CharField(null=True)
         data = peewee.TextField()               # attributes as JSON, wire names
         version = peewee.IntegerField(default=1)
         created = peewee.CharField()
         last_modified = peewee.CharField()
 
-        class Meta:
-            # The rows' own order again, in a b-tree of keys alone: a deep
-            # page (startIndex=99901) skips 99,900 keys there, not 99,900
-            # rows of JSON in the table (1 ms instead of 10 at 100k users).
-            indexes = ((("pk",), False),)
+    # The rows' own order again, in a b-tree of keys alone: a deep page
+    # (startIndex=99901) skips 99,900 keys there, not 99,900 rows of JSON in
+    # the table (1 ms instead of 10 at 100k users).  (A subclass's Meta
+    # replaces its base's indexes, so each resource model lists these.)
+    resource_indexes = ((("org", "pk"), False), (("org", "id"), True),
+                        (("org", "external_id"), False))
 
     class User(Resource):
-        user_name_key = peewee.CharField(unique=True)
-        display_name_key = peewee.CharField(null=True, index=True)
-        active = peewee.BooleanField(null=True, index=True)
+        user_name_key = peewee.CharField()
+        display_name_key = peewee.CharField(null=True)
+        active = peewee.BooleanField(null=True)
         password_hash = peewee.CharField(null=True)
+
+        class Meta:
+            indexes = (*resource_indexes, (("org", "user_name_key"), True),
+                       (("org", "display_name_key"), False), (("org", "active"), False))
 
     class UserEmail(Base):
         """emails[].value, folded, so `emails.value eq` uses an index."""
         owner = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
-        value_key = peewee.CharField(index=True)
+        value_key = peewee.CharField()
+
+        class Meta:
+            indexes = ((("org", "value_key"), False),)
 
     class Group(Resource):
-        display_name_key = peewee.CharField(unique=True)
+        display_name_key = peewee.CharField()
+
+        class Meta:
+            indexes = (*resource_indexes, (("org", "display_name_key"), True))
 
     class Membership(Base):
         """One row per member: adding or removing one touches one row."""
         group = peewee.ForeignKeyField(Group, on_delete="CASCADE")
-        member_id = peewee.CharField(index=True)
+        member_id = peewee.CharField()
         member_type = peewee.CharField()
         user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
         child = peewee.ForeignKeyField(Group, null=True, on_delete="CASCADE")
 
         class Meta:
-            indexes = ((("group", "member_id"), True),)
+            indexes = ((("group", "member_id"), True), (("org", "member_id"), False))
 
     return dict(User=User, UserEmail=UserEmail, Group=Group, Membership=Membership)
 
 
-def _service_models(Base):
+def _service_models(Base, Owned):
     """What the service keeps besides resources: keys, options, events."""
 
-    class ApiKey(Base):
+    class ApiKey(Owned):
         name = peewee.CharField()
-        public_id = peewee.CharField(unique=True)
+        public_id = peewee.CharField(unique=True)   # install-wide: a key names its org
         key_hash = peewee.CharField()
         created = peewee.CharField()
         last_used = peewee.CharField(null=True)
@@ -3141,36 +3346,40 @@ def _service_models(Base):
         expires = peewee.CharField(null=True)       # the first moment it no longer works
 
     class Option(Base):
-        """Settings changed at run time, e.g. scim_enabled (`scim enable`)."""
+        """The install's own values kept in the database (schema_version, the
+        admin password's hash); an organization's are in Organization."""
         key = peewee.CharField(primary_key=True)
         value = peewee.TextField()
 
-    class Event(Base):
+    class Event(Owned):
         """What happened: one row per committed change (see Events)."""
         pk = peewee.AutoField()
         at = peewee.CharField(index=True)
-        type = peewee.CharField(index=True)
+        type = peewee.CharField()
         resource_type = peewee.CharField()
-        resource_id = peewee.CharField(index=True)
+        resource_id = peewee.CharField()
         actor = peewee.CharField(null=True)
         detail = peewee.TextField()
 
-    return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_license_models(Base),
-                **_admin_models(Base))
+        class Meta:
+            indexes = ((("org", "type"), False), (("org", "resource_id"), False))
+
+    return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_license_models(Owned),
+                **_admin_models(Base, Owned))
 
 
-def _license_models(Base):
+def _license_models(Owned):
     """Licenses, and the outbox of mail and webhooks (see Licenses, Outbox)."""
 
-    class License(Base):
+    class License(Owned):
         """One user's license; kept when the user is deleted (revoked)."""
         pk = peewee.AutoField()
         uid = peewee.CharField(unique=True)         # random; the key derives from it
-        user_id = peewee.CharField(unique=True)     # the user's SCIM id
+        user_id = peewee.CharField()                # the user's SCIM id
         user_name = peewee.CharField()
         display_name = peewee.CharField(null=True)
         email = peewee.CharField(null=True)         # where its mail goes
-        status = peewee.CharField(index=True)       # active, suspended, waiting, revoked
+        status = peewee.CharField()                 # active, suspended, waiting, revoked
         generation = peewee.IntegerField(default=0)     # 0: no key issued yet
         key_hash = peewee.CharField(null=True, unique=True)
         transitions = peewee.IntegerField(default=0)
@@ -3182,7 +3391,10 @@ def _license_models(Base):
         revoked = peewee.CharField(null=True)
         waiting_since = peewee.CharField(null=True)
 
-    class OutboxMessage(Base):
+        class Meta:
+            indexes = ((("org", "user_id"), True), (("org", "status"), False))
+
+    class OutboxMessage(Owned):
         """A mail or webhook to deliver, written with the change causing it."""
         pk = peewee.AutoField()
         uid = peewee.CharField(unique=True)         # Message-ID, webhook-id
@@ -3194,7 +3406,7 @@ def _license_models(Base):
         license = peewee.IntegerField(null=True)    # whose key the mail carries
         status = peewee.CharField()                 # pending, sending, sent, dead
         attempts = peewee.IntegerField(default=0)
-        created = peewee.CharField(index=True)
+        created = peewee.CharField()
         next_attempt = peewee.CharField()
         lease_until = peewee.CharField(null=True)
         sent_at = peewee.CharField(null=True)
@@ -3202,13 +3414,15 @@ def _license_models(Base):
         reply = peewee.TextField(null=True)         # the server's answer
 
         class Meta:
-            # The due rows; a license's unfinished ones (the sender's order check).
-            indexes = ((("status", "next_attempt"), False), (("license", "status"), False))
+            # The due rows, of every organization (the sender); a license's
+            # unfinished ones (the sender's order check); the admin's list.
+            indexes = ((("status", "next_attempt"), False), (("license", "status"), False),
+                       (("org", "created"), False))
 
     return dict(License=License, OutboxMessage=OutboxMessage)
 
 
-def _admin_models(Base):
+def _admin_models(Base, Owned):
     """What the admin page keeps: sessions, the audit trail, the
     provisioning log and the daily counts of reads."""
 
@@ -3218,38 +3432,46 @@ def _admin_models(Base):
         created = peewee.CharField()
         last_seen = peewee.CharField()
         client = peewee.CharField(null=True)
+        org = peewee.IntegerField(null=True, column_name="org_id")  # the one it looks at
 
     class Audit(Base):
+        """An admin action: in the organization it was done in (org), or
+        the install's own (org None: the password, an organization made)."""
         pk = peewee.AutoField()
         at = peewee.CharField()
         action = peewee.CharField()
         client = peewee.CharField(null=True)
         detail = peewee.TextField()
+        org = peewee.IntegerField(null=True, column_name="org_id")
 
-    class RequestLog(Base):
+    class RequestLog(Owned):
         """One SCIM request that changed something or failed (see Log)."""
         pk = peewee.AutoField()
-        at = peewee.CharField(index=True)
-        key_name = peewee.CharField(null=True, index=True)
+        at = peewee.CharField(index=True)           # retention, across organizations
+        key_name = peewee.CharField(null=True)
         client = peewee.CharField(null=True)
         user_agent = peewee.CharField(null=True)
         method = peewee.CharField()
         path = peewee.TextField()
-        status = peewee.IntegerField(index=True)
+        status = peewee.IntegerField()
         duration_ms = peewee.FloatField()
         resource_type = peewee.CharField(null=True)
-        resource_id = peewee.CharField(null=True, index=True)
+        resource_id = peewee.CharField(null=True)
         summary = peewee.TextField()
         request_body = peewee.TextField(null=True)
         response_body = peewee.TextField(null=True)
 
-    class ReadCount(Base):
+        class Meta:
+            indexes = ((("org", "key_name"), False), (("org", "status"), False),
+                       (("org", "resource_id"), False))
+
+    class ReadCount(Owned):
         day = peewee.CharField()
         key_name = peewee.CharField()
         count = peewee.IntegerField(default=0)
 
         class Meta:
-            primary_key = peewee.CompositeKey("day", "key_name")
+            primary_key = peewee.CompositeKey("org", "day", "key_name")
 
     return dict(AdminSession=AdminSession, Audit=Audit, RequestLog=RequestLog,
                 ReadCount=ReadCount)
@@ -3266,6 +3488,83 @@ def set_option(models, key, value):
     Option = models.Option
     Option.insert(key=key, value=json.dumps(value)).on_conflict(
         conflict_target=[Option.key], update={Option.value: json.dumps(value)}).execute()
+
+
+def organizations(models):
+    """Every organization, oldest first."""
+    Organization = models.Organization
+    return list(Organization.select().order_by(Organization.id))
+
+
+def find_organization(models, slug):
+    """The organization called `slug`, or None."""
+    Organization = models.Organization
+    return prepared(models, "organization", lambda: Organization.select().where(
+        Organization.slug == slot("slug"))).first(slug=slug)
+
+
+def choose_organization(models, slug=None):
+    """The organization `slug` names; with no slug, the only one there is.
+    LookupError, naming the slugs there are, when it is not clear which."""
+    if slug is not None:
+        found = find_organization(models, slug)
+        if found is None:
+            raise LookupError(f"no organization {slug!r}; there are: "
+                              + ", ".join(o.slug for o in organizations(models)))
+        return found
+    every = organizations(models)
+    if len(every) != 1:
+        raise LookupError("there are several organizations: say which with --org SLUG ("
+                          + ", ".join(o.slug for o in every) + ")")
+    return every[0]
+
+
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")   # as a DNS label, shorter
+ORG_STATES = ("active", "suspended")
+
+
+def organization_fields(given, creating=False):
+    """An organization's fields as given (by the CLI or the admin page),
+    checked: {field: value}, or ValueError saying what is wrong."""
+    fields = {}
+    for name, value in given.items():
+        if value is None and name not in ("plan", "ends", "seats"):
+            continue
+        fields[name] = _organization_field(name, value)
+    if creating and "slug" not in fields:
+        raise ValueError("an organization needs a slug")
+    return fields
+
+
+def _organization_field(name, value):
+    if name == "slug":
+        if not isinstance(value, str) or not SLUG.fullmatch(value):
+            raise ValueError(f"{value!r} is not a slug: 1 to 40 lowercase letters, digits "
+                             "and dashes, not starting or ending with a dash")
+    elif name == "name":
+        value = (value or "").strip()
+        if not value or len(value) > 200:
+            raise ValueError("an organization's name is 1 to 200 characters")
+    elif name == "seats":
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValueError("seats is a whole number, 0 for no limit")
+    elif name == "plan":
+        value = (value or "").strip()[:100] or None
+    elif name == "ends":
+        if value not in (None, ""):
+            try:
+                value = dt.date.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        value = value or None
+    elif name == "state":
+        if value not in ORG_STATES:
+            raise ValueError(f"an organization is {' or '.join(ORG_STATES)}")
+    elif name == "scim_enabled":
+        value = bool(value)
+    else:
+        raise ValueError(f"an organization has no {name!r}")
+    return value
 
 
 def copy_database(source, target):
@@ -3294,7 +3593,7 @@ def backup_before_upgrade(path, current):
     return target
 
 
-def migrate(models, path=":memory:"):
+def migrate(models, path=":memory:", org_name="scimlite"):
     """Create what is missing; record the schema version in the database.
     An existing file from an older scimlite is copied first (see
     backup_before_upgrade), then upgraded in one transaction.  On
@@ -3302,10 +3601,10 @@ def migrate(models, path=":memory:"):
     instances starting together migrate once, one after the other."""
     db, dialect = models.db, models.dialect
     with dialect.migrating(db):
-        _migrate(models, path)
+        _migrate(models, path, org_name)
 
 
-def _migrate(models, path):
+def _migrate(models, path, org_name):
     db, dialect = models.db, models.dialect
     with db.atomic():
         exists = dialect.table_exists(db, models.Option._meta.table_name)
@@ -3328,14 +3627,61 @@ def _migrate(models, path):
                 db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
                 if fill:
                     db.execute_sql(f'UPDATE "{table}" SET "{column}" = {fill}')
+        kept = _take_rebuilt_tables(models, current)
         db.create_tables(models.all)        # the tables and indexes a version brings
+        for version, names in DROPPED_INDEXES.items():
+            for name in names if 0 < current < version else ():
+                db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+        _put_back(models, kept)
         dialect.prepare(db, models)
         set_option(models, "schema_version", SCHEMA_VERSION)
 
 
-def open_store(path):
+def ensure_an_organization(models, name):
+    """The first organization (DEFAULT_ORG), made if there is none: in a new
+    database, or one from before organizations, whose rows it then owns
+    (ADDED_COLUMNS).  Instances starting together make it once."""
+    Organization = models.Organization
+    with models.db.atomic():
+        if Organization.select().exists():
+            return
+        # Before organizations the SCIM switch was an option.
+        Organization.insert(id=DEFAULT_ORG, slug="default", name=name, created=now_text(),
+                            scim_enabled=get_option(models, "scim_enabled", True)
+                            ).on_conflict_ignore().execute()
+        models.dialect.after_copy(models.db, [Organization])   # the next id: 2
+
+
+def _take_rebuilt_tables(models, current):
+    """The rows of each table a version rebuilds (REBUILT_TABLES), each
+    table dropped; _put_back() then fills the new one, in DEFAULT_ORG."""
+    db, kept = models.db, {}
+    for version, tables in REBUILT_TABLES.items():
+        for table in tables if 0 < current < version else ():
+            if models.dialect.table_exists(db, table):
+                cursor = db.execute_sql(f'SELECT * FROM "{table}"')
+                names = [d[0] for d in cursor.description]
+                kept[table] = [dict(zip(names, row)) for row in cursor.fetchall()]
+                db.execute_sql(f'DROP TABLE "{table}"')
+    return kept
+
+
+def _put_back(models, kept):
+    by_table = {model._meta.table_name: model for model in models.all}
+    for table, rows in kept.items():
+        model = by_table[table]
+        columns = model._meta.columns
+        for part in chunks(rows):
+            model.insert_many([{columns[name].name: value for name, value in row.items()
+                                if name in columns} | {"org": DEFAULT_ORG}
+                               for row in part]).execute()
+
+
+def open_store(path, org_name="scimlite"):
     """The models of database `path`, migrated; a database that cannot be
-    opened is a StartError naming the problem and the fix."""
+    opened is a StartError naming the problem and the fix.  A new database
+    (or one from before organizations) gets its first organization, named
+    `org_name` (the product_name setting)."""
     try:
         models = build_models(open_database(path))
     except OSError as exc:      # a new file that cannot be made
@@ -3343,7 +3689,8 @@ def open_store(path):
     try:
         if models.dialect.holds_a_file and path != ":memory:":
             _check_sqlite_file(path, models.Option._meta.table_name)
-        migrate(models, path)
+        migrate(models, path, org_name)
+        ensure_an_organization(models, org_name)
     except BaseException as exc:
         models.db.close_all()
         if isinstance(exc, (OSError, peewee.DatabaseError, sqlite3.DatabaseError)):
@@ -3409,10 +3756,13 @@ def copy_store(source, target):
     counts = {}
     with source.db.atomic(), target.db.atomic():
         for model in target.all:
-            if model is not target.Option and model.select().exists():
+            if model not in (target.Option, target.Organization) and \
+                    _every_row(model).exists():
                 raise ValueError(f"the target database is not empty ({model._meta.table_name}"
                                  " has rows): migrate-db copies into an empty one")
-        target.Option.delete().execute()       # its schema_version comes from the source
+        # Its schema_version and its first organization come from the source.
+        target.Option.delete().execute()
+        target.Organization.delete().execute()
         for mine, theirs in zip(source.all, target.all):
             rows = _rows_in_key_order(mine).dicts().iterator()
             counts[mine._meta.table_name] = 0
@@ -3437,9 +3787,14 @@ def tables_that_differ(one, other):
     return differ
 
 
+def _every_row(model, *fields):
+    """SELECT of every row, of every organization's too (Owned)."""
+    return model.everywhere(*fields) if hasattr(model, "everywhere") else model.select(*fields)
+
+
 def _rows_in_key_order(model):
     ordered = dialect_of(model._meta.database).ordered
-    return model.select().order_by(*[
+    return _every_row(model).order_by(*[
         ordered(key) if isinstance(key, peewee.CharField) else key
         for key in model._meta.get_primary_keys()])
 
@@ -4021,7 +4376,7 @@ class Changes:
         if not self.group_commit or getattr(self._local, "unit", None) is not None:
             with self.unit(actor) as work:
                 return job(work)
-        ticket = _Ticket(job, actor)
+        ticket = _Ticket(job, actor, self.models.scope.entered)
         with self._tickets_mutex:
             self._tickets.append(ticket)
         # The write queue is the leader's: a leader lets go of it only after
@@ -4075,10 +4430,13 @@ class Changes:
                 raise
 
     def _perform(self, ticket):
+        """Run a ticket's job, perhaps on a leader's thread: in the unit and
+        the organization (OrgScope) of the writer who asked for it."""
         work = UnitOfWork(self, ticket.actor)
         self._local.unit = work
         try:
-            ticket.result = ticket.job(work)
+            with self.models.scope.of(ticket.org) if ticket.org else contextlib.nullcontext():
+                ticket.result = ticket.job(work)
         finally:
             self._local.unit = None
         ticket.work = work
@@ -4120,10 +4478,10 @@ class Changes:
 class _Ticket:
     """A writer's job waiting for the write lock (see Changes.run): taken by
     a leader, then its result, or its error, and its unit's events."""
-    __slots__ = ("actor", "error", "job", "result", "taken", "work")
+    __slots__ = ("actor", "error", "job", "org", "result", "taken", "work")
 
-    def __init__(self, job, actor):
-        self.job, self.actor, self.taken = job, actor, False
+    def __init__(self, job, actor, org):
+        self.job, self.actor, self.org, self.taken = job, actor, org, False
         self.result = self.error = self.work = None
 
 
@@ -4305,19 +4663,22 @@ def key_state(row, now=None):
         else "active"
 
 
-def active_keys(models, now=None):
-    """Keys whose key_state() is "active" (at `now`, else now), as a query."""
+def active_keys(models, now=None, everywhere=False):
+    """Keys whose key_state() is "active" (at `now`, else now), as a query:
+    of the current organization, or with `everywhere` of all of them."""
     ApiKey = models.ApiKey
-    return ApiKey.select().where(ApiKey.revoked.is_null() & (
+    keys = ApiKey.everywhere() if everywhere else ApiKey.select()
+    return keys.where(ApiKey.revoked.is_null() & (
         ApiKey.expires.is_null() | (ApiKey.expires > (now or now_text()))))
 
 
 def find_api_key(models, token):
-    """The active key row whose secret is `token`, or None."""
+    """The active key row whose secret is `token`, or None, in any
+    organization: the key names its organization."""
     if not token.startswith(KEY_PREFIX) or len(token) < len(KEY_PREFIX) + 40:
         return None
     public_id = token[len(KEY_PREFIX):len(KEY_PREFIX) + KEY_PUBLIC_CHARS]
-    row = prepared(models, "active key", lambda: active_keys(models, slot("now")).where(
+    row = prepared(models, "active key", lambda: active_keys(models, slot("now"), True).where(
         models.ApiKey.public_id == slot("public_id")).limit(1)).first(
             now=now_text(), public_id=public_id)
     stored = row.key_hash if row else hash_api_key("")
@@ -4326,15 +4687,16 @@ def find_api_key(models, token):
 
 
 class AuthCache:
-    """The active API keys and the scim_enabled switch, read once and kept
-    until the database changes, so that a request runs no query to be let
-    in (two SELECTs were 37 % of a lookup's CPU, 55 % of a GET's).
+    """The active API keys and the organizations (their slugs, states and
+    SCIM switches), read once and kept until the database changes, so that
+    a request runs no query to be let in (two SELECTs were 37 % of a
+    lookup's CPU, 55 % of a GET's).
 
     A revoked key is still refused on the very next request: before each
-    use, a version row says whether keys or options changed since the
-    cache was filled, moved by triggers on both tables (see the dialects'
-    prepare), whoever wrote them: another thread, `revoke-key` run in
-    another process, another instance on PostgreSQL; a new version
+    use, a version row says whether keys, options or organizations changed
+    since the cache was filled, moved by triggers on those tables (see the
+    dialects' prepare), whoever wrote them: another thread, `revoke-key`
+    run in another process, another instance on PostgreSQL; a new version
     starts a new, empty snapshot.  Writes of anything else leave the
     cache alone.  A request
     fills only the snapshot it began with, so a key read just before a
@@ -4346,14 +4708,34 @@ class AuthCache:
         self._snapshot = _AuthSnapshot()
         self._seen = threading.local()      # this thread's connection and its stamp
 
-    def admit(self, token):
-        """(the active key row whose secret is `token` or None, whether
-        SCIM is enabled): what a SCIM request is let in by."""
+    def admit(self, token, slug=None):
+        """(the active key row whose secret is `token` or None, its
+        organization, the organization `slug` names or None): what a SCIM
+        request is let in by, all as of one state of the database."""
         snapshot = self._current()
-        return self._key(snapshot, token), self._scim_enabled(snapshot)
+        named = slug and next((org for org in self._organizations(snapshot).values()
+                               if org.slug == slug), None)
+        row = self._key(snapshot, token) if token else None
+        org = self.organization(row.org, snapshot) if row else None
+        return row, org, named
 
-    def scim_enabled(self):
-        return self._scim_enabled(self._current())
+    def organization(self, org_id, snapshot=None):
+        """The organization with id `org_id`, or None."""
+        orgs = self._organizations(snapshot or self._current())
+        return orgs.get(org_id)
+
+    def organization_ids(self):
+        return list(self._organizations(self._current()))
+
+    def organization_named(self, slug):
+        """The organization whose slug is `slug`, or None."""
+        orgs = self._organizations(self._current())
+        return next((org for org in orgs.values() if org.slug == slug), None)
+
+    def _organizations(self, snapshot):
+        if snapshot.orgs is None:
+            snapshot.orgs = {org.id: org for org in organizations(self.models)}
+        return snapshot.orgs
 
     def _key(self, snapshot, token):
         row = snapshot.keys.get(hash_api_key(token))
@@ -4364,11 +4746,6 @@ class AuthCache:
         elif key_state(row) != "active":
             return None
         return row
-
-    def _scim_enabled(self, snapshot):
-        if snapshot.enabled is None:
-            snapshot.enabled = get_option(self.models, "scim_enabled", True)
-        return snapshot.enabled
 
     def _current(self):
         stamp = self.models.dialect.change_stamp(self.models.db)
@@ -4382,7 +4759,7 @@ class _AuthSnapshot:
     """What AuthCache knows as of one state of the database."""
 
     def __init__(self):
-        self.keys, self.enabled = {}, None      # key hash -> row; the switch
+        self.keys, self.orgs = {}, None     # key hash -> row; id -> organization
 
 
 def revoke_api_key(models, name_or_prefix):
@@ -4963,17 +5340,20 @@ class Views:
         sql = f"""
             WITH RECURSIVE chain(member_id, group_pk, direct) AS (
                 SELECT member_id, group_id, 1 FROM {membership}
-                 WHERE member_id IN ({marks})
+                 WHERE org_id = {db.param} AND member_id IN ({marks})
                 UNION
                 SELECT chain.member_id, m.group_id, 0
                   FROM chain JOIN {group} g ON g.pk = chain.group_pk
-                  JOIN {membership} m ON m.member_id = g.id)
+                  JOIN {membership} m ON m.org_id = g.org_id AND m.member_id = g.id)
             SELECT chain.member_id, g.id, g.data, MAX(chain.direct)
               FROM chain JOIN {group} g ON g.pk = chain.group_pk
              GROUP BY chain.member_id, g.pk ORDER BY g.pk"""
         groups = {}
         display = GROUP_TYPE.display[0]
-        for member_id, group_id, data, direct in db.execute_sql(sql, list(by_id)):
+        # SQL written out (peewee has no recursive CTE over a join), so its
+        # organization is named here by hand: ids are unique only within one.
+        org = m.scope.get()
+        for member_id, group_id, data, direct in db.execute_sql(sql, [org, *by_id]):
             name = json.loads(data).get(display)
             kind = "direct" if direct else "indirect"
             groups.setdefault(by_id[member_id], []).append((group_id, name, kind))
@@ -5444,18 +5824,18 @@ class ProvisioningLog:
         self.changes, self.models, self.settings = changes, changes.models, settings
         self.workers = workers
         self.pending, self.reads = collections.deque(), collections.Counter()
-        self.last_request = None        # what the dashboard shows, reads included
+        self.last_request = {}          # org -> what the dashboard shows, reads included
         self._mutex, self._flushing = threading.Lock(), threading.Lock()
         self._worker, self._retained = None, -self.RETENTION_SECONDS
 
     def note(self, entry, is_read):
         """Note a request (the dashboard's last request, the daily count of
         reads); whether it is to be kept one by one (see keep())."""
-        self.last_request = _storable(entry)
+        self.last_request[entry["org"]] = _storable(entry)
         with self._mutex:
             self._start_worker()
             if is_read and entry["status"] < 400:
-                self.reads[(entry["at"][:10], entry["key_name"] or "")] += 1
+                self.reads[(entry["org"], entry["at"][:10], entry["key_name"] or "")] += 1
                 return self.settings["log_reads"]
             return True
 
@@ -5495,9 +5875,9 @@ class ProvisioningLog:
                 prepared(m, "log entry", lambda: m.RequestLog.insert(
                     {field: slot(field.name) for field in m.RequestLog._meta.sorted_fields
                      if not field.primary_key})).run_many(entries)
-            for (day, key_name), count in reads.items():
-                m.ReadCount.insert(day=day, key_name=key_name, count=count).on_conflict(
-                    conflict_target=[m.ReadCount.day, m.ReadCount.key_name],
+            for (org, day, key_name), count in reads.items():
+                m.ReadCount.insert(org=org, day=day, key_name=key_name, count=count).on_conflict(
+                    conflict_target=[m.ReadCount.org, m.ReadCount.day, m.ReadCount.key_name],
                     update={m.ReadCount.count: m.ReadCount.count + count}).execute()
             if retain:
                 self._apply_retention()
@@ -5507,13 +5887,13 @@ class ProvisioningLog:
         RequestLog = self.models.RequestLog
         days = self.settings["log_retention_days"]
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
-        RequestLog.delete().where(RequestLog.at < cutoff).execute()
+        RequestLog.delete_everywhere().where(RequestLog.at < cutoff).execute()
         keep_newest(RequestLog, self.settings["log_max_rows"])
         # Requests with no valid key cost nothing to send: their own smaller
         # cap, so they can never push the real provisioning history out.
         keep_newest(RequestLog, self.KEYLESS_ROWS, RequestLog.key_name.is_null())
         ReadCount = self.models.ReadCount
-        ReadCount.delete().where(ReadCount.day < cutoff[:10]).execute()
+        ReadCount.delete_everywhere().where(ReadCount.day < cutoff[:10]).execute()
         self._apply_event_retention()
 
     def _apply_event_retention(self):
@@ -5523,17 +5903,18 @@ class ProvisioningLog:
         Event = self.models.Event
         days = self.settings["event_retention_days"]
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
-        Event.delete().where(Event.at < cutoff).execute()
+        Event.delete_everywhere().where(Event.at < cutoff).execute()
         keep_newest(Event, self.settings["event_max_rows"])
 
 
 def keep_newest(model, rows, where=SQL_TRUE):
-    """Delete all but the newest `rows` rows (of those `where` selects):
-    finding where they begin reads that many keys, from the newest."""
-    keep_from = (model.select(model.pk).where(where).order_by(model.pk.desc())
+    """Delete all but the newest `rows` rows of an organization's model, of
+    every organization (retention is the install's), of those `where`
+    selects: finding where they begin reads that many keys, from the newest."""
+    keep_from = (model.everywhere(model.pk).where(where).order_by(model.pk.desc())
                  .offset(rows).limit(1).scalar())
     if keep_from is not None:
-        model.delete().where(where & (model.pk <= keep_from)).execute()
+        model.delete_everywhere().where(where & (model.pk <= keep_from)).execute()
 
 
 def _storable(entry):
@@ -5545,8 +5926,10 @@ def _storable(entry):
 
 def record_audit(changes, action, client, **detail):
     """One admin action in the audit trail (login, setup, a key minted...)."""
+    org = changes.models.scope.entered      # None: the install's own (a password)
     with changes.unit():
         changes.models.Audit.create(at=now_text(), action=action, client=client,
+                                    org=org and org.id,
                                     detail=json.dumps(detail, sort_keys=True))
 
 
@@ -5605,6 +5988,17 @@ def prometheus_labels(**labels):
 LICENSE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 LICENSE_GROUP_CHARS = 5
 LICENSE_CHARS = 25
+def organization_verify_code(org, today):
+    """What every license of an organization verifies as, whatever its own
+    state, or None: SUSPENDED while the operator has suspended it, EXPIRED
+    after the subscription's last day (`ends`, a date: text compares as dates)."""
+    if org.state == "suspended":
+        return "SUSPENDED"
+    if org.ends and org.ends < today:
+        return "EXPIRED"
+    return None
+
+
 # What POST /api/licenses/verify answers for a license in each state.
 VERIFY_CODES = {"active": "VALID", "suspended": "SUSPENDED", "waiting": "SUSPENDED",
                 "revoked": "REVOKED"}
@@ -5746,21 +6140,24 @@ class Licenses:
 
     def catch_up(self):
         """At start, once every subscriber listens (the outbox's too):
-        check the secret, issue what the stored users are owed."""
+        check the secret, issue what the stored users are owed, in every
+        organization."""
         with self.changes.unit() as work:
             # Instances starting together on PostgreSQL take turns (so would
             # they at the fingerprint's row below, but only by chance).
             self.models.dialect.hold(self.models.db, SEATS_LOCK)
             self._check_secret()
-            self._fill_seats(work)      # the limit may have been raised
-            self._license_unlicensed(work)
+            for org in organizations(self.models):
+                with self.models.scope.of(org):
+                    self._fill_seats(work)      # the limit may have been raised
+                    self._license_unlicensed(work)
 
     def _check_secret(self):
         """Refuse to start with a secret other than the one the stored
         licenses were made with: not one of their keys would verify."""
         fingerprint = derive_secret(self.secret, "fingerprint").hex()[:16]
         stored = get_option(self.models, SECRET_FINGERPRINT_OPTION, None)
-        if stored not in (None, fingerprint) and self.models.License.select().exists():
+        if stored not in (None, fingerprint) and self.models.License.everywhere().exists():
             raise StartError(
                 "the license secret is not the one this database's licenses were made "
                 f"with (see license_secret, or the file {license_secret_path(self.settings)}"
@@ -5784,15 +6181,23 @@ class Licenses:
         compact = parse_license_key(text)
         if compact is None:
             return {"valid": False, "active": False, "code": "MALFORMED"}
-        License = self.models.License
-        row = License.get_or_none(License.key_hash == self.key_hash(compact))
+        License = self.models.License        # keys are unique in the install
+        row = License.everywhere().where(License.key_hash == self.key_hash(compact)).first()
         if row is None:
             return {"valid": False, "active": False, "code": "NOT_FOUND"}
-        code = VERIFY_CODES[row.status]
-        answer = {"valid": code == "VALID", "active": row.status == "active", "code": code}
+        Organization = self.models.Organization
+        org = prepared(self.models, "organization by id", lambda: Organization.select().where(
+            Organization.id == slot("id"))).first(id=row.org)
+        code = organization_verify_code(org, self.clock_today()) or VERIFY_CODES[row.status]
+        answer = {"valid": code == "VALID", "active": code == "VALID", "code": code,
+                  "organization": {"slug": org.slug, "name": org.name}}
         if answer["valid"]:
             answer.update(userName=row.user_name, email=row.email)
         return answer
+
+    @staticmethod
+    def clock_today():
+        return now_text()[:10]      # YYYY-MM-DD, in UTC
 
     def of_user(self, user_id):
         License = self.models.License
@@ -5815,8 +6220,13 @@ class Licenses:
         License = self.models.License
         rows = License.select(License.status, fn.COUNT(License.pk).alias("n")).group_by(
             License.status).tuples()
-        return {"seats": self.settings["license_seats"], **{s: 0 for s in VERIFY_CODES},
-                **dict(rows)}
+        return {"seats": self.seats(), **{s: 0 for s in VERIFY_CODES}, **dict(rows)}
+
+    def seats(self):
+        """The current organization's seats (0: no limit): its own, or
+        else the license_seats setting."""
+        seats = self.models.scope.current.seats
+        return self.settings["license_seats"] if seats is None else seats
 
     # Transitions ------------------------------------------------------------
 
@@ -5921,7 +6331,7 @@ class Licenses:
             self._move(work, license, "active", "license.restored", "restored")
 
     def _seat_free(self):
-        seats, License = self.settings["license_seats"], self.models.License
+        seats, License = self.seats(), self.models.License
         if not seats:
             return True
         # Instances on PostgreSQL count and take seats one at a time.
@@ -5932,7 +6342,7 @@ class Licenses:
         """A seat came free: the oldest waiting license takes it.  With no
         limit nobody waits (catch_up() seated every waiter at start), so
         there is no one to look for."""
-        if self.settings["license_seats"]:
+        if self.seats():
             self._fill_seats(work)
 
     def _fill_seats(self, work):
@@ -6447,6 +6857,9 @@ class Outbox:
         """A row for `event`, which is then marked, so that its commit wakes
         the sender (a commit that wrote none does not)."""
         event.queued, stamp = True, now_text()
+        # Every mail may name the organization (org_name, as Bruno's {{orgName}}).
+        context = {**context, "org_name": self.models.scope.current.name} \
+            if kind == "mail" else context
         row = dict(uid=uuid.uuid4().hex, kind=kind, dedupe=dedupe, recipient=recipient,
                    context=json.dumps(context), license=license, template=template,
                    created=stamp, next_attempt=stamp, status="pending", attempts=0)
@@ -6540,7 +6953,7 @@ class Outbox:
     def _busy(self):
         Message = self.models.OutboxMessage
         with self.changes.lock:
-            return Message.select().where(
+            return Message.everywhere().where(
                 ((Message.status == "pending") & (Message.next_attempt <= now_text())) |
                 (Message.status == "sending")).exists()
 
@@ -6592,7 +7005,8 @@ class Sender:
         once: whoever restarts scimlite has likely just fixed its mail."""
         Message = self.models.OutboxMessage
         with self.changes.unit():
-            Message.update(next_attempt=now_text()).where(Message.status == "pending").execute()
+            Message.update_everywhere(next_attempt=now_text()).where(
+                Message.status == "pending").execute()
         # Woken by the Outbox after a commit that wrote a row, not by every commit.
         self._worker = self.workers.start("outbox", self.deliver_due, self.WORK_SECONDS,
                                           on_commit=False)
@@ -6645,7 +7059,7 @@ class Sender:
         so that a retry 15 s away is tried in 15 s, not at the next round."""
         Message = self.models.OutboxMessage
         with self.changes.lock:
-            due = (Message.select(fn.MIN(Message.next_attempt))
+            due = (Message.everywhere(fn.MIN(Message.next_attempt))
                    .where(Message.status == "pending").scalar())
         if due is None:
             return None
@@ -6682,13 +7096,13 @@ class Sender:
             lease = format_datetime(now + dt.timedelta(seconds=2 * self.lease_seconds()))
             # Built once, as the writers' statements: every writer waits
             # for the queue while a claim holds it.
-            prepared(self.models, "claim messages", lambda: Message.update(
+            prepared(self.models, "claim messages", lambda: Message.update_everywhere(
                 status="sending", attempts=Message.attempts + 1, lease_until=slot("lease")
             ).where(in_slot(self.models, Message.pk, "pks"))).run(
                 lease=lease, pks=json.dumps([r.pk for r in rows]))
             keyed = [row.license for row in rows if row.template in KEY_TEMPLATES]
             licenses = {license.pk: license for license in prepared(
-                self.models, "claimed licenses", lambda: License.select().where(
+                self.models, "claimed licenses", lambda: License.everywhere().where(
                     in_slot(self.models, License.pk, "pks"))).rows(
                 pks=json.dumps(keyed))} if keyed else {}
             secret = (current_webhook_secret(self.changes, self.secret)
@@ -6707,8 +7121,9 @@ class Sender:
             (Older.license == Message.license) & Older.status.in_(("pending", "sending")) &
             (Older.pk < Message.pk))
         # PostgreSQL: rows another instance is claiming are skipped, not
-        # waited for (it marks them "sending" at its commit).
-        return self.models.dialect.locked(Message.select().where(
+        # waited for (it marks them "sending" at its commit).  The sender
+        # sends for every organization.
+        return self.models.dialect.locked(Message.everywhere().where(
             (((Message.status == "pending") & (Message.next_attempt <= slot("now"))) |
              ((Message.status == "sending") & (Message.lease_until < slot("now")))) &
             (Message.license.is_null() | ~fn.EXISTS(older_unfinished)))
@@ -6805,7 +7220,8 @@ class Sender:
             for row, columns in results:
                 for name, value in {"lease_until": None, **columns}.items():
                     setattr(row, name, value)
-                save_row(self.models, row)      # only these columns
+                with self.models.scope.of(row.org):
+                    save_row(self.models, row)      # only these columns
 
     def _clean(self):
         """Sent and dead messages go after log_retention_days."""
@@ -6816,8 +7232,8 @@ class Sender:
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) -
                                  dt.timedelta(days=self.settings["log_retention_days"]))
         with self.changes.unit():
-            Message.delete().where(Message.status.in_(("sent", "dead")) &
-                                  (Message.created < cutoff)).execute()
+            Message.delete_everywhere().where(Message.status.in_(("sent", "dead")) &
+                                              (Message.created < cutoff)).execute()
 
 
 ###############################################################################
@@ -7015,7 +7431,9 @@ class ScimLite:
 
     def __init__(self, settings):
         self.settings = settings
-        self.models = open_store(settings["db"])
+        self.models = open_store(settings["db"], settings["product_name"])
+        self.scope = self.models.scope
+        self.scope.fallback = self._only_organization
         # An in-memory database is one connection: everything takes turns.
         turns = threading.RLock() if settings["db"] == ":memory:" else None
         self.changes = Changes(self.models, WriteQueue.for_database(settings["db"]), turns,
@@ -7060,25 +7478,114 @@ class ScimLite:
         """One admin action in the audit trail (see record_audit)."""
         record_audit(self.changes, action, client, **detail)
 
-    def mint_key(self, name):
-        with self.changes.unit():
+    def _only_organization(self):
+        """The organization of a query outside any (OrgScope.fallback)."""
+        ids = self.auth.organization_ids()
+        if len(ids) != 1:
+            raise UnscopedError("a query of one organization's rows, outside any, "
+                                "while there are several")
+        return self.auth.organization(ids[0])
+
+    def organization(self, slug=None):
+        """The organization `slug` names, or with none the only one there
+        is (LookupError naming the slugs when it is not clear which)."""
+        return choose_organization(self.models, slug)
+
+    def in_org(self, slug=None):
+        """`with scimlite.in_org(slug):` the block acts in that organization
+        (see organization() for slug None).  Inside one already, and with
+        no slug, it stays in that one."""
+        current = self.scope.entered
+        if slug is None and current is not None and hasattr(current, "slug"):
+            return self.scope.of(current)
+        return self.scope.of(self.organization(slug))
+
+    def mint_key(self, name, org=None):
+        with self.in_org(org), self.changes.unit():
             return mint_api_key(self.models, name)
 
-    def revoke_key(self, name_or_prefix):
-        with self.changes.unit():
+    def revoke_key(self, name_or_prefix, org=None):
+        with self.in_org(org), self.changes.unit():
             return revoke_api_key(self.models, name_or_prefix)
 
-    def keys(self):
-        return list(self.models.ApiKey.select().order_by(self.models.ApiKey.id))
+    def keys(self, org=None):
+        with self.in_org(org):
+            return list(self.models.ApiKey.select().order_by(self.models.ApiKey.id))
 
     @property
     def scim_enabled(self):
-        return self.auth.scim_enabled()
+        """The SCIM switch of the organization (see in_org())."""
+        with self.in_org() as org:
+            return self.auth.organization(org.id).scim_enabled
 
     @scim_enabled.setter
     def scim_enabled(self, value):
+        self.update_organization(self.in_org_slug(), scim_enabled=bool(value))
+
+    def in_org_slug(self):
+        with self.in_org() as org:
+            return org.slug
+
+    def create_organization(self, slug, name=None, **fields):
+        """A new organization (its row); ValueError if a field is wrong or
+        the slug is taken."""
+        fields = organization_fields({"slug": slug, "name": name or slug, **fields}, True)
+        Organization = self.models.Organization
         with self.changes.unit():
-            set_option(self.models, "scim_enabled", bool(value))
+            if find_organization(self.models, fields["slug"]) is not None:
+                raise ValueError(f"the slug {fields['slug']!r} is taken")
+            org_id = Organization.insert(created=now_text(), **fields).execute()
+        return self.auth.organization(org_id) or Organization.get_by_id(org_id)
+
+    def organization_summaries(self):
+        """[{org, seats, used, waiting, last_used}] of every organization:
+        what `org list` and the Organizations page show."""
+        License, ApiKey = self.models.License, self.models.ApiKey
+        counts = collections.Counter()
+        for org, status, n in License.everywhere(License.org, License.status, fn.COUNT(
+                License.pk)).where(License.status.in_(("active", "waiting"))).group_by(
+                License.org, License.status).tuples():
+            counts[org, status] = n
+        last = dict(ApiKey.everywhere(ApiKey.org, fn.MAX(ApiKey.last_used)).group_by(
+            ApiKey.org).tuples())
+        out = []
+        for org in organizations(self.models):
+            seats = self.settings["license_seats"] if org.seats is None else org.seats
+            out.append({"org": org, "seats": seats, "used": counts[org.id, "active"],
+                        "waiting": counts[org.id, "waiting"], "last_used": last.get(org.id)})
+        return out
+
+    def delete_organization(self, slug):
+        """Delete an organization and every row of it, in one transaction
+        ({table: rows deleted}); never the last one.  Nobody is mailed: it
+        is the operator's act, and its pending mail goes with it."""
+        org = self.organization(slug)
+        counts = {}
+        with self.changes.unit():
+            if len(organizations(self.models)) == 1:
+                raise ValueError("this is the only organization: it cannot be deleted")
+            with self.scope.of(org):
+                for model in reversed(self.models.all):
+                    if hasattr(model, "everywhere"):
+                        counts[model._meta.table_name] = model.delete().execute()
+            m = self.models
+            m.Audit.update(org=None).where(m.Audit.org == org.id).execute()
+            m.AdminSession.update(org=None).where(m.AdminSession.org == org.id).execute()
+            m.Organization.delete().where(m.Organization.id == org.id).execute()
+        return counts
+
+    def update_organization(self, slug, **fields):
+        """Change an organization's fields (organization_fields()); its row."""
+        fields = organization_fields(fields)
+        org = self.organization(slug)
+        Organization = self.models.Organization
+        with self.changes.unit():
+            if "slug" in fields and fields["slug"] != org.slug and \
+                    find_organization(self.models, fields["slug"]) is not None:
+                raise ValueError(f"the slug {fields['slug']!r} is taken")
+            if fields:
+                Organization.update(**fields).where(Organization.id == org.id).execute()
+        return Organization.get_by_id(org.id)
 
     def touch_key(self, row):
         now = dt.datetime.now().timestamp()
@@ -7087,12 +7594,16 @@ class ScimLite:
         self._key_touched[row.id] = now
         ApiKey = self.models.ApiKey
         with self.changes.unit():
-            ApiKey.update(last_used=now_text()).where(ApiKey.id == row.id).execute()
+            ApiKey.update_everywhere(last_used=now_text()).where(ApiKey.id == row.id).execute()
 
-    def events(self, **where):
-        """Recorded events, oldest first."""
+    def events(self, org=None, **where):
+        """Recorded events of an organization (see in_org()), oldest first."""
         Event = self.models.Event
-        query = Event.select().order_by(Event.pk)
+        with self.in_org(org):
+            return self._events(Event.select().order_by(Event.pk), where)
+
+    def _events(self, query, where):
+        Event = self.models.Event
         for name, value in where.items():
             query = query.where(getattr(Event, name) == value)
         return [dict(type=e.type, resource_type=e.resource_type, resource_id=e.resource_id,
@@ -7236,9 +7747,21 @@ def client_address():
 
 
 def authenticate(scimlite):
-    """The name of the API key behind this request, or 401/403 (RFC 7644 §2)."""
-    token = bearer_token()
-    row, enabled = scimlite.auth.admit(token) if token else (None, None)
+    """(the API key behind this request, its organization), or 401/403
+    (RFC 7644 §2).  On an organization's own Tenant URL (/o/{slug}/scim/v2)
+    a key of any other organization is refused exactly as a wrong key is:
+    nothing says that the key exists, or whose it is."""
+    token, environ = bearer_token(), bottle.request.environ
+    slug = environ.get("scimlite.org_slug")
+    row, org, named = scimlite.auth.admit(token, slug)
+    if slug is not None:
+        # Slugs are not secrets (they are in Tenant URLs, as a company's
+        # Okta subdomain is): an unknown one is a URL that does not exist.
+        if named is None:
+            raise not_found("organization")
+        environ["scimlite.org_id"] = named.id      # its log's, even if refused
+        if row is not None and org.id != named.id:
+            row = None
     if row is None:
         wait = scimlite.auth_failures.failed(client_address(), token or "", time.monotonic())
         if wait:
@@ -7254,11 +7777,14 @@ def authenticate(scimlite):
     if wait:
         raise SCIMError(429, None, f"the key '{row.name}' is over key_rate_per_minute; "
                         "retry later", {"Retry-After": retry_after_header(wait)})
-    if not enabled:
-        raise SCIMError(403, None, "SCIM provisioning is disabled on this server; "
-                        "an administrator can enable it with: python scimlite.py "
-                        "scim enable")
-    return row.name
+    if org.state == "suspended":
+        raise SCIMError(403, None, f"the organization '{org.name}' is suspended: "
+                        "SCIM requests are refused until the operator resumes it")
+    if not org.scim_enabled:
+        raise SCIMError(403, None, "SCIM provisioning is disabled for this organization; "
+                        "an administrator can enable it on the admin page, or with: "
+                        "python scimlite.py scim enable")
+    return row, org
 
 
 def scim_endpoint(scimlite, callback):
@@ -7277,9 +7803,12 @@ def scim_endpoint(scimlite, callback):
                 return injected
         with scimlite.lock:
             try:
-                actor = authenticate(scimlite)
+                key, org = authenticate(scimlite)
+                actor = key.name
                 bottle.request.environ["scimlite.key_name"] = actor
-                response = callback(actor, *args, **kwargs)
+                bottle.request.environ["scimlite.org_id"] = org.id
+                with scimlite.scope.of(org):
+                    response = callback(actor, *args, **kwargs)
             except bottle.HTTPResponse:
                 raise
             except Exception as exc:
@@ -7316,7 +7845,7 @@ def log_request(scimlite, actor, response, events, seconds):
     is only counted costs no more than that: its bodies are never read."""
     request = bottle.request
     method, status = request.method, response.status_code
-    entry = {"at": now_text(), "key_name": actor,
+    entry = {"at": now_text(), "key_name": actor, "org": _log_org(scimlite),
              "client": request.environ.get("REMOTE_ADDR"),
              "user_agent": (request_header("User-Agent") or "")[:300] or None,
              "method": method, "path": request.fullpath + (
@@ -7334,6 +7863,18 @@ def log_request(scimlite, actor, response, events, seconds):
                     "summary": summarize(status, events, detail)[:1000],
                     "request_body": loggable_body(_raw_request_body()),
                     "response_body": loggable_body(body)})
+
+
+def _log_org(scimlite):
+    """Whose log a request goes to: its key's organization, or the one its
+    URL names.  A request with no valid key on the shared URL is the only
+    organization's, and with several, no organization's (NO_ORG: the
+    operator's alone, since its body may be another's data)."""
+    org = bottle.request.environ.get("scimlite.org_id")
+    if org is None:
+        ids = scimlite.auth.organization_ids()
+        org = ids[0] if len(ids) == 1 else NO_ORG
+    return org
 
 
 def _raw_request_body():
@@ -7431,8 +7972,12 @@ def install_error_pages(app, scimlite):
 
 
 def request_base_url(scimlite):
-    """The SCIM base URL for Location and meta.location (RFC 7644 §3.1)."""
-    return request_origin(scimlite.settings) + scimlite.settings["base_path"]
+    """The SCIM base URL for Location and meta.location (RFC 7644 §3.1):
+    the Tenant URL the request came to (/o/{slug} before the base path on
+    an organization's own, see App)."""
+    return (request_origin(scimlite.settings) +
+            bottle.request.environ.get("scimlite.org_prefix", "") +
+            scimlite.settings["base_path"])
 
 
 FORWARDED_HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -8239,8 +8784,9 @@ def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
                     return pages.render("message.html", 403, title="Form expired",
                                         session=session, text="This form was too old or "
                                         "came from elsewhere. Go back, reload, and try again.")
-                return handler(Page(scimlite, pages, None if public else session),
-                               *args, **kwargs)
+                page = Page(scimlite, pages, None if public else session)
+                with scimlite.scope.of(page.organization):
+                    return handler(page, *args, **kwargs)
         app.route(path, list(methods), page)
         return page
     return decorate
@@ -8261,8 +8807,9 @@ def count_users(scimlite):
 
 
 def last_request_seen(scimlite):
-    """(when, method, path, key name, status) of the last SCIM request, or None."""
-    entry = scimlite.log.last_request
+    """(when, method, path, key name, status) of the current organization's
+    last SCIM request, or None."""
+    entry = scimlite.log.last_request.get(scimlite.scope.get())
     if entry is not None:
         return entry
     ApiKey = scimlite.models.ApiKey
@@ -8447,11 +8994,20 @@ def member_counts(scimlite, group_ids):
 # A handler takes the Page (the app, the session, render) and the route's
 # arguments; it returns the page, or redirects (POST-redirect-GET).
 
+def viewed_organization(scimlite, session):
+    """The organization an admin page acts in: the one the session opened
+    (the Organizations page), else the first."""
+    org = session and session.org and scimlite.auth.organization(session.org)
+    return org or scimlite.auth.organization(min(scimlite.auth.organization_ids()))
+
+
 class Page:
-    """One request to an admin page, as its handler sees it."""
+    """One request to an admin page, as its handler sees it: its session,
+    and the organization it acts in (`organization`, see viewed_organization)."""
 
     def __init__(self, scimlite, pages, session):
         self.scimlite, self.session, self._pages = scimlite, session, pages
+        self.organization = viewed_organization(scimlite, session)
 
     def render(self, name, code=200, **values):
         """Template `name`, with the session's one-time message, if any."""
@@ -9052,6 +9608,7 @@ class App(bottle.Bottle):
 
     def wsgi(self, environ, start_response):
         started = time.perf_counter()
+        self._organization_url(environ)
         request_id = self._request_id(environ)
         environ["scimlite.request_id"] = request_id
 
@@ -9068,6 +9625,20 @@ class App(bottle.Bottle):
         if access_log.isEnabledFor(logging.INFO):
             _log_access(environ, seconds)
         return body
+
+    def _organization_url(self, environ):
+        """/o/{slug}/scim/v2/... is /scim/v2/... for organization {slug}
+        (its own Tenant URL): the routes see the path without /o/{slug},
+        and authenticate() sees the slug."""
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/o/"):
+            return
+        slug, _, rest = path[3:].partition("/")
+        base = self.scimlite.settings["base_path"]
+        if ("/" + rest + "/").startswith(base + "/") and SLUG.fullmatch(slug):
+            environ["scimlite.org_slug"] = slug
+            environ["scimlite.org_prefix"] = "/o/" + slug
+            environ["PATH_INFO"] = "/" + rest
 
     def _request_id(self, environ):
         offered = environ.get("HTTP_X_REQUEST_ID", "")
@@ -9108,7 +9679,8 @@ def create_app(config=None):
     install_other_routes(app, scimlite)
     install_admin(app, scimlite)
     install_error_pages(app, scimlite)
-    seed_if_empty(scimlite)
+    with scimlite.scope.of(organizations(scimlite.models)[0]):     # the first
+        seed_if_empty(scimlite)
     # Only a serving app acts on licenses and mail; a CLI command opening the
     # database (without the server's settings, perhaps) must not.
     scimlite.licenses.catch_up()
@@ -9258,9 +9830,12 @@ def _pytest_fixtures(pytest):
 ###############################################################################
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
-COMMANDS = ("serve", "mint-key", "list-keys", "revoke-key", "scim", "set-admin-password",
-            "users", "export", "import", "check-config", "send-test-email", "webhook-secret",
-            "backup", "migrate-db", "version")
+COMMANDS = ("serve", "org", "mint-key", "list-keys", "revoke-key", "scim",
+            "set-admin-password", "users", "export", "import", "check-config",
+            "send-test-email", "webhook-secret", "backup", "migrate-db", "version")
+# The commands that act in one organization: --org SLUG, which may be left
+# out while there is only one.
+ORG_COMMANDS = ("mint-key", "list-keys", "revoke-key", "scim", "users", "export", "import")
 SECRET_SETTINGS = ("smtp_password", "license_secret", "metrics_token")
 
 
@@ -9271,12 +9846,15 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"scimlite {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name, help_text):
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def command(name, help_text, under=commands):
+        sub = under.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--config", metavar="FILE", help="TOML settings file "
                          "(see config.example.toml)")
         sub.add_argument("--db", metavar="PATH", help=SETTINGS_BY_KEY["db"].help +
                          f"; env {SETTINGS_BY_KEY['db'].env}")
+        if name in ORG_COMMANDS:
+            sub.add_argument("--org", metavar="SLUG", help="the organization (may be left "
+                             "out while there is only one)")
         return sub
 
     serve = command("serve", "serve the SCIM API and the admin page with Waitress")
@@ -9285,6 +9863,7 @@ def build_parser():
         serve.add_argument(f"--{key}", type=setting.type, metavar=key.upper(),
                            help=f"{setting.help} (default {setting.default}; "
                                 f"env {setting.env})")
+    _add_org_commands(commands, command)
     mint = command("mint-key", "mint an API key and print it alone on stdout")
     mint.add_argument("name", help="a name to know the key by, e.g. 'entra'")
     command("list-keys", "list API keys (names and prefixes, never secrets)")
@@ -9326,6 +9905,44 @@ def build_parser():
     return parser
 
 
+def _add_org_commands(commands, command):
+    org = commands.add_parser("org", help="the customer organizations: create, list, show, "
+                              "update, suspend, resume, delete", description="The "
+                              "customer organizations this install serves.")
+    actions = org.add_subparsers(dest="org_action", metavar="ACTION", required=True)
+
+    def fields(sub, creating):
+        sub.add_argument("--name", help="its display name (default: the slug)")
+        sub.add_argument("--seats", type=int, metavar="N", help="license seats; 0: no "
+                         "limit (default: the license_seats setting)")
+        sub.add_argument("--plan", metavar="NAME", help="the plan's name, shown to admins")
+        sub.add_argument("--ends", metavar="DATE", help="the subscription's last day "
+                         "(YYYY-MM-DD); after it licenses verify as EXPIRED; '' clears it")
+        if not creating:
+            sub.add_argument("--slug", dest="new_slug", metavar="NEW", help="a new slug "
+                             "(its Tenant URL /o/SLUG/scim/v2 changes with it)")
+    create = command("create", "a new organization", actions)
+    create.add_argument("slug", metavar="SLUG", help="URL-safe: lowercase letters, digits, "
+                        "dashes (its Tenant URL is /o/SLUG/scim/v2)")
+    fields(create, True)
+    command("list", "every organization: slug, name, seats used / seats, last SCIM "
+            "request, state", actions)
+    for name, text in (("show", "one organization, in full"),
+                       ("suspend", "refuse its SCIM requests (403) and verify its licenses "
+                        "as SUSPENDED; nobody is mailed"),
+                       ("resume", "undo suspend")):
+        command(name, text, actions).add_argument("slug", metavar="SLUG")
+    update = command("update", "change an organization", actions)
+    update.add_argument("slug", metavar="SLUG")
+    fields(update, False)
+    delete = command("delete", "delete an organization and all its data, after writing "
+                     "an export of its users and groups", actions)
+    delete.add_argument("slug", metavar="SLUG")
+    delete.add_argument("--yes", action="store_true", help="yes, delete it")
+    delete.add_argument("--export", metavar="FILE", help="where the export goes (default: "
+                        "scimlite-SLUG-TIME.json here)")
+
+
 def parse_args(argv):
     argv = list(argv)
     # `python scimlite.py --port 9000` means `serve --port 9000`.
@@ -9342,6 +9959,12 @@ def settings_from_args(args, environ):
 
 def tenant_url(settings):
     return listening_url(settings) + settings["base_path"]
+
+
+def organization_tenant_url(settings, org):
+    """An organization's own Tenant URL (the shared one works for it too)."""
+    return (settings["public_url"] or listening_url(settings)) + \
+        f"/o/{org.slug}" + settings["base_path"]
 
 
 def open_listeners(settings):
@@ -9413,7 +10036,12 @@ def cmd_serve(settings, out):
     scimlite = app.scimlite
     url = tenant_url(settings)
     print(f"scimlite {__version__}: database {database_label(settings['db'])}", file=out)
-    if not scimlite.keys():
+    orgs = organizations(scimlite.models)
+    if len(orgs) > 1:
+        print(f"  Tenant URL:   {url} (each key names its organization), or an "
+              f"organization's own: {organization_tenant_url(settings, orgs[0])}\n"
+              f"  Organizations: {len(orgs)} (python scimlite.py org list)", file=out)
+    elif not scimlite.keys():
         token = scimlite.mint_key("default")
         print("First start: an API key was minted. Paste these into Microsoft Entra "
               "ID (Tenant URL / Secret Token) or Okta (SCIM connector base URL / "
@@ -9423,7 +10051,8 @@ def cmd_serve(settings, out):
               "The token is shown only this once. Mint more with: "
               "python scimlite.py mint-key NAME", file=out)
     else:
-        print(f"  Tenant URL:   {url}\n  API keys:     {len(active_keys(scimlite.models))} "
+        active = len([k for k in scimlite.keys() if key_state(k) == "active"])
+        print(f"  Tenant URL:   {url}\n  API keys:     {active} "
               "active (python scimlite.py list-keys; mint-key NAME)", file=out)
     if not admin_password_set(scimlite):
         print("No admin password yet. Choose one at this one-time link (or run "
@@ -9677,9 +10306,7 @@ def cmd_users(scimlite, out):
         rows.append((contact["user_name"], "inactive" if user.active is False else "active",
                      licenses.get(user.id, "-"), contact["display_name"] or "",
                      contact["email"] or ""))
-    widths = [min(40, max(len(str(r[i])) for r in rows)) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(str(v)[:w].ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
+    print_table(rows, out)
     print(f"{len(rows) - 1} users", file=out)
 
 
@@ -9763,6 +10390,15 @@ def run_command(scimlite, args, out):
     """The commands that work on the database (every one but serve,
     send-test-email and check-config)."""
     command = args.command
+    if command == "org":
+        cmd_org(scimlite, args, out)
+        return
+    with scimlite.in_org(args.org) if command in ORG_COMMANDS else contextlib.nullcontext():
+        _run_command(scimlite, args, out)
+
+
+def _run_command(scimlite, args, out):
+    command = args.command
     if command == "mint-key":
         print(scimlite.mint_key(args.name), file=out)
         scimlite.audit("key.minted", CLI_CLIENT, name=args.name)
@@ -9791,6 +10427,82 @@ def run_command(scimlite, args, out):
         cmd_migrate_db(scimlite, args.target, out)
     elif command == "version":
         cmd_version(scimlite, out)
+
+
+def cmd_org(scimlite, args, out):
+    action = args.org_action
+    if action == "list":
+        cmd_org_list(scimlite, out)
+        return
+    if action == "create":
+        org = scimlite.create_organization(args.slug, args.name, seats=args.seats,
+                                           plan=args.plan, ends=args.ends)
+        scimlite.audit("org.created", CLI_CLIENT, slug=org.slug)
+        print(f"created {org.slug!r}; its Tenant URL: "
+              f"{organization_tenant_url(scimlite.settings, org)}\n"
+              f"mint its first key with: python scimlite.py mint-key NAME --org {org.slug}",
+              file=out)
+    elif action == "show":
+        cmd_org_show(scimlite, args.slug, out)
+    elif action == "update":
+        given = {"name": args.name, "seats": args.seats, "plan": args.plan, "ends": args.ends,
+                 "slug": args.new_slug}
+        org = scimlite.update_organization(args.slug, **{
+            k: v for k, v in given.items() if v is not None})
+        scimlite.audit("org.updated", CLI_CLIENT, slug=org.slug)
+        cmd_org_show(scimlite, org.slug, out)
+    elif action in ("suspend", "resume"):
+        org = scimlite.update_organization(
+            args.slug, state="suspended" if action == "suspend" else "active")
+        scimlite.audit(f"org.{action}d", CLI_CLIENT, slug=org.slug)
+        print(f"{org.slug!r} is {org.state}", file=out)
+    elif action == "delete":
+        cmd_org_delete(scimlite, args, out)
+
+
+def cmd_org_list(scimlite, out):
+    rows = [("slug", "name", "seats", "last SCIM request", "state")]
+    for summary in scimlite.organization_summaries():
+        org = summary["org"]
+        seats = f"{summary['used']} / {summary['seats'] or 'no limit'}"
+        rows.append((org.slug, org.name, seats, summary["last_used"] or "never", org.state))
+    print_table(rows, out)
+
+
+def cmd_org_show(scimlite, slug, out):
+    org = scimlite.organization(slug)
+    summary = next(s for s in scimlite.organization_summaries() if s["org"].id == org.id)
+    for label, value in (
+            ("slug", org.slug), ("name", org.name), ("state", org.state),
+            ("seats", f"{summary['used']} used of {summary['seats'] or 'no limit'}"
+             f"{', ' + str(summary['waiting']) + ' waiting' if summary['waiting'] else ''}"),
+            ("plan", org.plan or "-"), ("ends", org.ends or "-"),
+            ("SCIM", "enabled" if org.scim_enabled else "disabled"),
+            ("Tenant URL", organization_tenant_url(scimlite.settings, org)),
+            ("last SCIM request", summary["last_used"] or "never"), ("created", org.created)):
+        print(f"{label + ':':<19}{value}", file=out)
+
+
+def cmd_org_delete(scimlite, args, out):
+    org = scimlite.organization(args.slug)
+    if not args.yes:
+        raise ValueError(f"deleting {org.slug!r} deletes all its users, groups, keys, "
+                         "licenses and log: run again with --yes")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = args.export or f"scimlite-{org.slug}-{stamp}.json"
+    with scimlite.in_org(org.slug):
+        cmd_export(scimlite, path, out)
+    counts = scimlite.delete_organization(org.slug)
+    scimlite.audit("org.deleted", CLI_CLIENT, slug=org.slug)
+    print(f"deleted {org.slug!r}: " + ", ".join(f"{n} {table}" for table, n in counts.items()
+                                               if n), file=out)
+
+
+def print_table(rows, out):
+    """Rows as columns padded to their widest value (at most 40)."""
+    widths = [min(40, max(len(str(r[i])) for r in rows)) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(v)[:w].ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
 
 
 def cmd_import(scimlite, path, out):

@@ -133,7 +133,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_keys(tmp_path):
     SCIMClient(app, key).create_user("off", active=False)
     app.scimlite.log.flush()        # nothing left to write to the tables dropped next
     db = app.scimlite.models.db
-    db.execute_sql('DROP INDEX "user_active"')
+    db.execute_sql('DROP INDEX "user_org_id_active"')
     db.execute_sql('ALTER TABLE "user" DROP COLUMN "active"')
     db.execute_sql('ALTER TABLE "api_key" DROP COLUMN "expires"')
     for table in ("admin_session", "audit", "request_log", "read_count"):
@@ -150,7 +150,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_keys(tmp_path):
     assert [u["userName"] for u in client.get("/Users", filter="active eq false").json[
         "Resources"]] == ["off"]
     indexes = {i.name for i in again.scimlite.models.db.get_indexes("user")}
-    assert "user_active" in indexes
+    assert "user_org_id_active" in indexes
     again.scimlite.close()
 
 

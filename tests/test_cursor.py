@@ -311,5 +311,5 @@ def test_a_page_sorted_by_user_name_walks_its_index(seven, app):
     page = next(s for s in seen if "ORDER BY" in s and "LIMIT" in s)
     plan = " ".join(str(step) for step in connection.execute(
         f"EXPLAIN QUERY PLAN {page}").fetchall())
-    assert "USING INDEX user_user_name_key (user_name_key>?)" in plan, plan
+    assert "USING INDEX user_org_id_user_name_key (org_id=? AND user_name_key>?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan

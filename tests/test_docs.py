@@ -258,7 +258,7 @@ def library_attributes():
              bottle.BaseRequest, bottle.BaseResponse, socket.socket, smtplib.SMTP,
              type("Any", (peewee.Model,), {})._meta, types.SimpleNamespace,
              waitress.server.TcpWSGIServer,
-             waitress.channel.HTTPChannel)
+             waitress.channel.HTTPChannel, peewee.Context)
     return set().union(*(dir(kind) for kind in kinds))
 
 

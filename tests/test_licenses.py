@@ -102,13 +102,16 @@ def test_entra_lifecycle_mails_each_transition_once_and_verify_follows(lic):
         set_active(scim, user["id"], "True")
     assert mails(app) == [("ana@contoso.com", "Your scimlite license key")]
     key = app.scimlite.outbox.sent[0].key()
+    org = {"slug": "default", "name": "scimlite"}       # whose license it is
     assert verify(app, key) == {"valid": True, "active": True, "code": "VALID",
-                                "userName": "ana@contoso.com", "email": "ana@contoso.com"}
+                                "userName": "ana@contoso.com", "email": "ana@contoso.com",
+                                "organization": org}
 
     set_active(scim, user["id"], "False")
     set_active(scim, user["id"], "False")
     assert [s for _, s in mails(app)][1:] == ["Your scimlite license is suspended"]
-    assert verify(app, key) == {"valid": False, "active": False, "code": "SUSPENDED"}
+    assert verify(app, key) == {"valid": False, "active": False, "code": "SUSPENDED",
+                                "organization": org}
 
     set_active(scim, user["id"], "True")
     assert [s for _, s in mails(app)][2:] == ["Your scimlite license works again"]
@@ -117,7 +120,8 @@ def test_entra_lifecycle_mails_each_transition_once_and_verify_follows(lic):
 
     scim.delete(f"/Users/{user['id']}")
     assert [s for _, s in mails(app)][3:] == ["Your scimlite license has been revoked"]
-    assert verify(app, key) == {"valid": False, "active": False, "code": "REVOKED"}
+    assert verify(app, key) == {"valid": False, "active": False, "code": "REVOKED",
+                                "organization": org}
     license = app.scimlite.licenses.of_user(user["id"])
     assert license.issued < license.suspended < license.restored < license.revoked
 

@@ -186,7 +186,7 @@ def test_a_deep_page_skips_keys_not_rows(tmp_path, counts):
             f"EXPLAIN QUERY PLAN {page}").fetchall())
     finally:
         app.scimlite.close()
-    assert "COVERING INDEX user_pk" in plan, plan
+    assert "COVERING INDEX user_org_id_pk (org_id=?)" in plan, plan
 
 
 def test_a_patch_with_if_match_reads_the_groups_once(counts):
