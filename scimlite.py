@@ -8104,11 +8104,12 @@ def _b64(data):
 
 
 class Cursors:
-    """Making and reading the cursors of one query (see above)."""
+    """Making and reading the cursors of one query (see above), in one
+    organization: another's cursor is one of another query (invalidCursor)."""
 
-    def __init__(self, secret, clock, query):
+    def __init__(self, secret, clock, org, query):
         self.key, self.clock = derive_secret(secret, "cursor"), clock
-        self.query = hashlib.sha256(json.dumps(query).encode("utf-8")).hexdigest()[:16]
+        self.query = hashlib.sha256(json.dumps([org, *query]).encode("utf-8")).hexdigest()[:16]
 
     def make(self, count, key, before=False):
         payload = _b64(json.dumps({"q": self.query, "n": count, "k": key, "b": int(before),
@@ -8146,7 +8147,7 @@ def cursor_page(scimlite, rt, node, sort_by, descending, params, render):
     """One ListResponse page by cursor (RFC 9865 §2): nextCursor unless it
     is the last page, previousCursor unless it is the first."""
     count = read_paging({"count": params.get("count")}, scimlite.settings)[1]
-    cursors = Cursors(scimlite.secret, scimlite.clock, [
+    cursors = Cursors(scimlite.secret, scimlite.clock, scimlite.scope.get(), [
         rt.name, show_filter(node) if node is not None else None,
         str(sort_by) if sort_by is not None else None, descending])
     text = params["cursor"]
@@ -8210,7 +8211,8 @@ def search_all_by_cursor(scimlite, parts, params):
     previousCursor is optional (RFC 9865 §2), and a page across types has
     no single key to go back from."""
     count = read_paging({"count": params.get("count")}, scimlite.settings)[1]
-    cursors = Cursors(scimlite.secret, scimlite.clock, ["root", params.get("filter")])
+    cursors = Cursors(scimlite.secret, scimlite.clock, scimlite.scope.get(),
+                      ["root", params.get("filter")])
     text = params["cursor"]
     position = cursors.read(text, count)[0] if text else [0, None]
     total, resources, end, more = 0, [], None, False
@@ -9171,7 +9173,7 @@ def revoke_page(page, key_id):
     scimlite, ApiKey = page.scimlite, page.scimlite.models.ApiKey
     row = ApiKey.get_or_none(ApiKey.id == key_id)
     if row is None:
-        return page.message("No such key", "That key does not exist.")
+        return page.message("No such key", "That key does not exist.", 404)
     if bottle.request.method == "POST" and not row.revoked:
         with scimlite.changes.unit():
             revoke_key_by_id(scimlite.models, key_id)
@@ -9201,7 +9203,7 @@ def detail_page(rt):
         values = resource_detail(page.scimlite, rt, resource_id)
         if values is None:
             return page.message(f"No such {kind}",
-                                f"No {kind} has that id (it may have been deleted).")
+                                f"No {kind} has that id (it may have been deleted).", 404)
         return page.render("resource.html", **values)
     return detail
 
@@ -9284,7 +9286,7 @@ def log_entry_page(page, pk):
     row = RequestLog.select().where(RequestLog.pk == pk).dicts().first()
     if row is None:
         return page.message("No such entry",
-                            "That log entry does not exist (it may have expired).")
+                            "That log entry does not exist (it may have expired).", 404)
     return page.render("log_entry.html", row=row, request_body=_pretty(row["request_body"]),
                        response_body=_pretty(row["response_body"]))
 

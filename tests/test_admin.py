@@ -356,7 +356,7 @@ def test_users_search_filter_page_and_detail(app, admin, scim):
     groups = admin.web.get(f"{ADMIN}/groups").text
     assert "Admins" in groups and "<td>1</td>" in groups
     assert "alice@example.com" in admin.web.get(f"{ADMIN}/groups/{group['id']}").text
-    admin.web.get(f"{ADMIN}/users/nope", status=200).mustcontain("No such user")
+    admin.web.get(f"{ADMIN}/users/nope", status=404).mustcontain("No such user")
 
 
 def test_users_page_pages(app, admin, scim):
