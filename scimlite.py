@@ -9015,7 +9015,9 @@ class Page:
         """Template `name`, with the session's one-time message, if any."""
         flash = self.scimlite.flash.pop(self.session.token_hash, None) \
             if self.session else None
-        return self._pages.render(name, code, session=self.session, flash=flash, **values)
+        several = len(self.scimlite.auth.organization_ids()) > 1
+        return self._pages.render(name, code, session=self.session, flash=flash,
+                                  organization=self.organization, several=several, **values)
 
     def message(self, title, text, code=200):
         return self.render("message.html", code, title=title, text=text)
@@ -9137,7 +9139,10 @@ def connect_page(page):
     idp = bottle.request.query.get("idp") or "entra"
     if idp not in ("entra", "okta", "generic"):
         idp = "entra"
+    own = request_origin(scimlite.settings) + f"/o/{page.organization.slug}" + \
+        scimlite.settings["base_path"]
     return page.render("connect.html", idp=idp, tenant_url=request_base_url(scimlite),
+                       own_url=own,
                        keys=[k for k in describe_keys(scimlite) if k["state"] == "active"],
                        last=last_request_seen(scimlite))
 
@@ -9167,6 +9172,45 @@ def keys_page(page):
             error = str(exc)
     return page.render("keys.html", keys=describe_keys(scimlite), error=error,
                        tenant_url=request_base_url(scimlite))
+
+
+def organizations_page(page):
+    """Every organization: create, suspend, resume, open (act in it)."""
+    scimlite, error = page.scimlite, None
+    if bottle.request.method == "POST":
+        forms = bottle.request.forms
+        try:
+            seats = (forms.get("seats") or "").strip()
+            org = scimlite.create_organization(
+                (forms.getunicode("slug") or "").strip(), forms.getunicode("name"),
+                seats=int(seats) if seats.isdigit() else None if not seats else -1,
+                plan=forms.getunicode("plan"), ends=forms.get("ends") or None)
+            scimlite.audit("org.created", client_address(), slug=org.slug)
+            see_other(f"{ADMIN}/organizations")
+        except ValueError as exc:
+            error = str(exc)
+    return page.render("organizations.html", summaries=scimlite.organization_summaries(),
+                       viewed=page.organization, error=error,
+                       default_seats=scimlite.settings["license_seats"],
+                       base_path=scimlite.settings["base_path"])
+
+
+def organization_action(page, slug, action):
+    """Open an organization (these pages then act in it), suspend or resume it."""
+    scimlite = page.scimlite
+    org = scimlite.auth.organization_named(slug)
+    if org is None:
+        return page.message("No such organization", "No organization has that slug.", 404)
+    if action == "open":
+        AdminSession = scimlite.models.AdminSession
+        with scimlite.changes.unit():
+            AdminSession.update(org=org.id).where(
+                AdminSession.token_hash == page.session.token_hash).execute()
+        see_other(ADMIN)
+    scimlite.update_organization(slug, state="suspended" if action == "suspend" else "active")
+    with scimlite.scope.of(org):
+        scimlite.audit(f"org.{action}d", client_address(), slug=slug)
+    see_other(f"{ADMIN}/organizations")
 
 
 def revoke_page(page, key_id):
@@ -9292,8 +9336,11 @@ def log_entry_page(page, pk):
 
 
 def audit_page(page):
+    """The organization's audit trail, and the install's own (org None)."""
     Audit = page.scimlite.models.Audit
-    rows, pager = paged(Audit.select().order_by(Audit.pk.desc()), bottle.request.query.decode())
+    mine = (Audit.org == page.organization.id) | Audit.org.is_null()
+    rows, pager = paged(Audit.select().where(mine).order_by(Audit.pk.desc()),
+                        bottle.request.query.decode())
     return page.render("audit.html", rows=rows, pager=pager)
 
 
@@ -9333,6 +9380,9 @@ ADMIN_PAGES = (
     ("/log.jsonl", ("GET",), log_export, False),
     ("/log/<pk:int>", ("GET",), log_entry_page, False),
     ("/audit", ("GET",), audit_page, False),
+    ("/organizations", ("GET", "POST"), organizations_page, False),
+    ("/organizations/<slug>/<action:re:open|suspend|resume>", ("POST",),
+     organization_action, False),
 )
 
 

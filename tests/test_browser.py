@@ -226,3 +226,48 @@ def test_first_setup_to_revoked_key_in_a_real_browser(served, browser):
     browser.set_window_size(390, 844)       # a phone
     browser.get(root + "/admin")
     shot(browser, "dashboard-phone")
+
+
+def test_a_second_organization_made_and_provisioned_in_a_real_browser(served, browser):
+    """Issue 22: the operator adds an organization on the Organizations
+    page, opens it, mints its key, and its identity provider provisions
+    through its own Tenant URL; the pages then show its people under its name."""
+    from selenium.webdriver.common.by import By
+    root, output = served
+    setup_link = re.search(r"(http://\S+/admin/setup\?token=\S+)", output).group(1)
+    find = browser.find_element
+    browser.get(setup_link.replace("http://127.0.0.1:", root.rsplit(":", 1)[0] + ":"))
+    find(By.NAME, "password").send_keys("a long admin password")
+    find(By.NAME, "confirm").send_keys("a long admin password")
+    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin")
+
+    browser.get(root + "/admin/organizations")
+    until(browser, at("/admin/organizations"))
+    find(By.NAME, "slug").send_keys("acme")
+    find(By.NAME, "name").send_keys("Acme Corp")
+    find(By.NAME, "seats").send_keys("25")
+    follow(browser, (By.CSS_SELECTOR, "form.row button.primary"), "/admin/organizations")
+    assert "Acme Corp" in find(By.TAG_NAME, "main").text
+    follow(browser, (By.XPATH, "//tr[td/code='acme']//button[text()='Open']"), "/admin")
+    assert find(By.CSS_SELECTOR, ".bar .org").text == "Acme Corp"
+
+    browser.get(root + "/admin/keys")
+    find(By.NAME, "name").send_keys("acme-okta")
+    follow(browser, (By.CSS_SELECTOR, "form.row button.primary"), "/admin/keys")
+    key = find(By.ID, "new-key").text.strip()
+    status, _, created = http("POST", root + "/o/acme/scim/v2/Users", key, {
+        "userName": "wile@acme.example", "displayName": "Wile E."})
+    assert status == 201
+    assert created["meta"]["location"].startswith(root + "/o/acme/scim/v2/Users/")
+    status, _, listed = http("GET", root + "/scim/v2/Users", key)       # the shared URL
+    assert status == 200 and listed["totalResults"] == 1
+
+    browser.get(root + "/admin/users")
+    assert "wile@acme.example" in find(By.TAG_NAME, "main").text
+    browser.get(root + "/admin/organizations")
+    row = find(By.XPATH, "//tr[td/code='acme']").text
+    assert "1 / 25" in row and "active" in row
+    shot(browser, "organizations")
+    follow(browser, (By.XPATH, "//tr[td/code='default']//button[text()='Open']"), "/admin")
+    browser.get(root + "/admin/users")
+    assert "wile@acme.example" not in find(By.TAG_NAME, "main").text

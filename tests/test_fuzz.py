@@ -6,6 +6,7 @@ stored rows are compared before and after).
 
 CI runs a short budget; SCIMLITE_FUZZ_EXAMPLES=5000 runs a long one."""
 import hashlib
+import uuid
 import os
 
 import pytest
@@ -157,8 +158,11 @@ def test_bulk_bodies_and_raw_bytes_never_fail_badly(target, data):
 
 
 def test_the_comparison_sees_an_accepted_change(target):
-    """The before/after digest is not blind: a write that succeeds moves it."""
-    app, scim, user_id, _ = target
+    """The before/after digest is not blind: a write that succeeds moves it.
+    (On a user of its own: the fuzz before it may have deleted the shared
+    one with a Bulk DELETE, which is a write that succeeds.)"""
+    app, scim, _, _ = target
+    user_id = scim.create_user(f"seen-{uuid.uuid4().hex[:8]}@example.com")["id"]
     before = stored(app)
     response = scim.patch(f"/Users/{user_id}", {"schemas": [scimlite.PATCH_URN], "Operations": [
         {"op": "replace", "path": "title", "value": before[:8]}]})

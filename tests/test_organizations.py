@@ -466,3 +466,39 @@ def test_the_same_id_in_two_organizations_stays_two_resources(app, orgs):
     assert [g["display"] for g in theirs["groups"]] == ["Twin-beta"]
     group = a.scim.get(f"/Groups/{a.eng['id']}").json
     assert {m["display"] for m in group["members"]} == {"ann@example.com", "bob@example.com"}
+
+
+def test_the_operator_adds_opens_and_suspends_organizations_on_the_admin_page(app):
+    from test_admin import Admin, ADMIN
+    admin = Admin(app)
+    admin.setup()
+    page = admin.web.get(f"{ADMIN}/organizations")
+    assert "default" in page.text and "(open)" in page.text
+    assert 'class="org"' not in page.text            # one organization: no name to show
+    bad = admin.post("/organizations", {"slug": "Bad Slug", "name": "x"}, status=200)
+    assert "not a slug" in bad.text
+    admin.post("/organizations", {"slug": "acme", "name": "Acme Corp", "seats": "5",
+                                  "plan": "Team", "ends": "2030-12-31"})
+    taken = admin.post("/organizations", {"slug": "acme", "name": "again"}, status=200)
+    assert "is taken" in taken.text
+    listing = admin.web.get(f"{ADMIN}/organizations").text
+    assert "Acme Corp" in listing and "0 / 5" in listing and "ends 2030-12-31" in listing
+    # opened, every page acts in it: its keys, its users, its name in the bar
+    admin.post("/organizations/acme/open", {})
+    key, _ = admin.mint("acme-okta")
+    assert app.scimlite.keys(org="acme")[0].name == "acme-okta"
+    assert [k.name for k in app.scimlite.keys(org="default")] == []
+    SCIMClient(app, key).create_user("zed@acme.example")
+    users = admin.web.get(f"{ADMIN}/users").text
+    assert "zed@acme.example" in users and 'class="org"' in users and "Acme Corp" in users
+    connect = admin.web.get(f"{ADMIN}/connect").text
+    assert "/o/acme/scim/v2" in connect and "http://localhost:80/scim/v2" in connect
+    admin.post("/organizations/default/open", {})
+    assert "zed@acme.example" not in admin.web.get(f"{ADMIN}/users").text
+    admin.post("/organizations/acme/suspend", {})
+    assert_scim_error(SCIMClient(app, key).get("/Users", status=403), 403)
+    admin.post("/organizations/acme/resume", {})
+    assert SCIMClient(app, key).get("/Users").json["totalResults"] == 1
+    admin.post("/organizations/nope/open", {}, status=404)
+    audit = admin.web.get(f"{ADMIN}/audit").text
+    assert "org.created" in audit
