@@ -1,5 +1,6 @@
 """The command line: serve is the default, keys are minted, listed, revoked."""
 import io
+import json
 
 import pytest
 
@@ -180,3 +181,66 @@ def test_check_config_says_a_postgresql_database_needs_license_secret(tmp_path, 
     config.write_text('db = "postgresql://scimlite@127.0.0.1/scimlite"\n')
     assert run("check-config", str(config))[0] == 1
     assert "needs 'license_secret'" in capsys.readouterr().err
+
+
+# --- organizations (issue 22) --------------------------------------------------------
+
+def test_the_org_command_from_create_to_delete(tmp_path, capsys):
+    db = str(tmp_path / "o.db")
+    status, out = run("org", "create", "acme", "--name", "Acme Corp", "--seats", "2",
+                      "--plan", "Team", "--ends", "2030-06-30", "--db", db)
+    assert status == 0 and "/o/acme/scim/v2" in out and "--org acme" in out
+    assert run("org", "create", "acme", "--db", db)[0] == 1
+    assert "taken" in capsys.readouterr().err
+    assert run("org", "create", "Not_OK", "--db", db)[0] == 1
+    assert "not a slug" in capsys.readouterr().err
+    # with two organizations a data command must say which
+    assert run("mint-key", "okta", "--db", db)[0] == 1
+    assert "default, acme" in capsys.readouterr().err
+    key = run("mint-key", "okta", "--org", "acme", "--db", db)[1].strip()
+    app = scimlite.create_app({"db": db, "mailer": "memory"})
+    SCIMClient(app, key).create_user("ann@acme.example")
+    app.scimlite.close()
+    listing = run("org", "list", "--db", db)[1].splitlines()
+    assert listing[0].split() == ["slug", "name", "seats", "last", "SCIM", "request", "state"]
+    acme = next(line for line in listing if line.startswith("acme"))
+    assert "Acme Corp" in acme and "1 / 2" in acme and acme.endswith("active")
+    assert "okta" not in run("list-keys", "--org", "default", "--db", db)[1]
+    assert "okta" in run("list-keys", "--org", "acme", "--db", db)[1]
+    assert "ann@acme.example" in run("users", "--org", "acme", "--db", db)[1]
+    assert "ann@acme.example" not in run("users", "--org", "default", "--db", db)[1]
+    shown = run("org", "update", "acme", "--seats", "0", "--ends", "", "--db", db)[1]
+    assert "no limit" in shown and "ends:" in shown and "ends:              -" in shown
+    assert run("org", "suspend", "acme", "--db", db)[1] == "'acme' is suspended\n"
+    assert "suspended" in run("org", "show", "acme", "--db", db)[1]
+    assert run("org", "resume", "acme", "--db", db)[1] == "'acme' is active\n"
+    # delete: refused without --yes, then an export first, then every row gone
+    assert run("org", "delete", "acme", "--db", db)[0] == 1
+    assert "--yes" in capsys.readouterr().err
+    export = tmp_path / "acme.json"
+    status, out = run("org", "delete", "acme", "--yes", "--export", str(export), "--db", db)
+    assert status == 0 and "deleted 'acme'" in out
+    assert [r["userName"] for r in json.loads(export.read_text())["Resources"]] == [
+        "ann@acme.example"]
+    assert [line.split()[0] for line in run("org", "list", "--db", db)[1].splitlines()[1:]] \
+        == ["default"]
+    assert run("org", "delete", "default", "--yes", "--db", db)[0] == 1
+    assert "only organization" in capsys.readouterr().err
+
+
+def test_migrate_db_carries_every_organization(tmp_path):
+    source, target = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    run("org", "create", "acme", "--db", source)
+    key = run("mint-key", "okta", "--org", "acme", "--db", source)[1].strip()
+    app = scimlite.create_app({"db": source, "mailer": "memory"})
+    SCIMClient(app, key).create_user("ann@acme.example")
+    app.scimlite.close()
+    assert run("migrate-db", "--to", target, "--db", source)[0] == 0
+    (tmp_path / "b.db.secret").write_text((tmp_path / "a.db.secret").read_text())
+    copy = scimlite.create_app({"db": target, "mailer": "memory"})
+    assert [o.slug for o in scimlite.organizations(copy.scimlite.models)] == ["default", "acme"]
+    users = SCIMClient(copy, key).get("/Users").json
+    assert [u["userName"] for u in users["Resources"]] == ["ann@acme.example"]
+    made = copy.scimlite.create_organization("third")
+    assert made.id == 3          # the copy's next id follows the copied ones
+    copy.scimlite.close()
