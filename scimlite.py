@@ -3209,6 +3209,8 @@ def _organization_model(Base):
         ends = peewee.CharField(null=True)          # the subscription's last day, YYYY-MM-DD
         state = peewee.CharField(default="active")  # active, suspended
         scim_enabled = peewee.BooleanField(default=True)
+        webhook_url = peewee.CharField(null=True)   # its own receiver (see Outbox)
+        webhook_generation = peewee.IntegerField(default=1)     # of its signing secret
         created = peewee.CharField()
 
     return Organization
@@ -3528,7 +3530,7 @@ def organization_fields(given, creating=False):
     checked: {field: value}, or ValueError saying what is wrong."""
     fields = {}
     for name, value in given.items():
-        if value is None and name not in ("plan", "ends", "seats"):
+        if value is None and name not in ("plan", "ends", "seats", "webhook_url"):
             continue
         fields[name] = _organization_field(name, value)
     if creating and "slug" not in fields:
@@ -3562,6 +3564,10 @@ def _organization_field(name, value):
             raise ValueError(f"an organization is {' or '.join(ORG_STATES)}")
     elif name == "scim_enabled":
         value = bool(value)
+    elif name == "webhook_url":
+        value = (value or "").strip() or None
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+\S*", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
     else:
         raise ValueError(f"an organization has no {name!r}")
     return value
@@ -3757,7 +3763,7 @@ def copy_store(source, target):
     with source.db.atomic(), target.db.atomic():
         for model in target.all:
             if model not in (target.Option, target.Organization) and \
-                    _every_row(model).exists():
+                    every_row(model).exists():
                 raise ValueError(f"the target database is not empty ({model._meta.table_name}"
                                  " has rows): migrate-db copies into an empty one")
         # Its schema_version and its first organization come from the source.
@@ -3787,14 +3793,14 @@ def tables_that_differ(one, other):
     return differ
 
 
-def _every_row(model, *fields):
+def every_row(model, *fields):
     """SELECT of every row, of every organization's too (Owned)."""
     return model.everywhere(*fields) if hasattr(model, "everywhere") else model.select(*fields)
 
 
 def _rows_in_key_order(model):
     ordered = dialect_of(model._meta.database).ordered
-    return _every_row(model).order_by(*[
+    return every_row(model).order_by(*[
         ordered(key) if isinstance(key, peewee.CharField) else key
         for key in model._meta.get_primary_keys()])
 
@@ -6772,6 +6778,16 @@ def webhook_secret_of(secret, generation):
     return "whsec_" + base64.b64encode(derive_secret(secret, "webhook", generation)).decode()
 
 
+ORG_WEBHOOK = "org"     # the template of a webhook to an organization's own receiver
+
+
+def organization_webhook_secret(secret, org_id, generation):
+    """An organization's own signing secret: derived for it alone, so that
+    its receiver can never check (or forge) another's webhooks."""
+    return "whsec_" + base64.b64encode(
+        derive_secret(secret, "webhook", "org", org_id, generation)).decode()
+
+
 def sign_webhook(signing_secret, message_id, timestamp, body):
     """webhook-signature (Standard Webhooks): v1, then the base64 HMAC-SHA256
     of "id.timestamp.body" keyed with the secret's decoded bytes."""
@@ -6833,9 +6849,8 @@ class Outbox:
         self.sender = Sender(changes, settings, secret, licenses, self.sent, workers)
         for kind in (*LICENSE_MAILS, "waiting"):
             changes.subscribe(f"license.{kind}", self._on_license)
-        if self.settings["webhook_url"]:
-            for event_type in EVENT_TYPES:
-                changes.subscribe(event_type, self._on_event)
+        for event_type in EVENT_TYPES:
+            changes.subscribe(event_type, self._on_event)
         changes.after_commit.append(self._committed)
 
     def start(self):
@@ -6896,19 +6911,40 @@ class Outbox:
                           "seats": self.settings["license_seats"]}, template="seats_full")
 
     def _on_event(self, work, event):
+        """A webhook to the install's receiver (webhook_url: every
+        organization's events, signed with the install's secret) and to the
+        organization's own (its webhook_url, signed with its own secret,
+        template "org"); each payload names the organization."""
+        install, org = self.settings["webhook_url"], self.models.scope.current
+        if not install and not org.webhook_url:
+            return
         body = {"type": event.type, "timestamp": event.at, "data": {
             "resourceType": event.resource_type, "id": event.resource_id,
-            "keyName": event.actor}}
-        self._add(event, "webhook", f"event:{event.pk}", self.settings["webhook_url"], body)
+            "keyName": event.actor, "organization": org.slug}}
+        if install:
+            self._add(event, "webhook", f"event:{event.pk}", install, body)
+        if org.webhook_url:
+            self._add(event, "webhook", f"event:{event.pk}:org", org.webhook_url, body,
+                      template=ORG_WEBHOOK)
 
-    def webhook_secret(self):
-        """The signing secret webhook receivers check signatures with."""
+    def webhook_secret(self, org=None):
+        """The signing secret webhook receivers check signatures with: the
+        install's, or organization `org`'s (its row) for its own receiver."""
+        if org is not None:
+            return organization_webhook_secret(self.secret, org.id, org.webhook_generation)
         return current_webhook_secret(self.changes, self.secret)
 
-    def rotate_webhook_secret(self):
-        """A new signing secret (the old one stops signing at once); shown
-        to whoever asked, once: it is derived again to sign, never stored."""
+    def rotate_webhook_secret(self, org=None):
+        """A new signing secret, the install's or organization `org`'s (the
+        old one stops signing at once); shown to whoever asked, once: it is
+        derived again to sign, never stored."""
+        Organization = self.models.Organization
         with self.changes.unit():
+            if org is not None:
+                Organization.update(webhook_generation=Organization.webhook_generation + 1
+                                    ).where(Organization.id == org.id).execute()
+                org = Organization.get_by_id(org.id)
+                return organization_webhook_secret(self.secret, org.id, org.webhook_generation)
             generation = get_option(self.models, WEBHOOK_SECRET_OPTION, 1) + 1
             set_option(self.models, WEBHOOK_SECRET_OPTION, generation)
         return webhook_secret_of(self.secret, generation)
@@ -7107,12 +7143,24 @@ class Sender:
                 pks=json.dumps(keyed))} if keyed else {}
             secret = (current_webhook_secret(self.changes, self.secret)
                       if any(row.kind == "webhook" for row in rows) else None)
+            own = self._organization_secrets(rows)
         batch = []
         for row in rows:
             row.status, row.attempts, row.lease_until = "sending", row.attempts + 1, lease
             mark_stored(row)        # as the UPDATE above left it
-            batch.append((row, self._values(row, licenses.get(row.license), secret)))
+            batch.append((row, self._values(row, licenses.get(row.license),
+                                            own.get(row.org) if row.template else secret)))
         return batch
+
+    def _organization_secrets(self, rows):
+        """{org id: its signing secret} for the rows bound for an
+        organization's own receiver (ORG_WEBHOOK)."""
+        wanted = {row.org for row in rows if row.kind == "webhook" and row.template}
+        if not wanted:
+            return {}
+        Organization = self.models.Organization
+        return {org.id: organization_webhook_secret(self.secret, org.id, org.webhook_generation)
+                for org in Organization.select().where(Organization.id.in_(wanted))}
 
     def _due_messages(self):
         Message = self.models.OutboxMessage
@@ -9462,22 +9510,60 @@ def metrics_text(scimlite):
             lines.append(f"{name}{{{prometheus_labels(**labels)}}} {value}" if labels
                          else f"{name} {value}")
     with scimlite.lock:
-        active, inactive = count_users(scimlite)
-        groups = scimlite.models.Group.select().count()
-        licenses, outbox = scimlite.licenses.counts(), scimlite.outbox.counts()
-        keys = [(k.name, k.last_used) for k in active_keys(scimlite.models)]
-    gauge("scimlite_users", "Users, by state.",
-          [({"state": "active"}, active), ({"state": "inactive"}, inactive)])
-    gauge("scimlite_groups", "Groups.", [({}, groups)])
-    gauge("scimlite_licenses", "Licenses, by status.",
-          [({"status": k}, v) for k, v in licenses.items() if k != "seats"])
+        totals = organization_totals(scimlite.models)
+        outbox = dict(every_row(scimlite.models.OutboxMessage).select(
+            scimlite.models.OutboxMessage.status, fn.COUNT(SQL("*"))).group_by(
+            scimlite.models.OutboxMessage.status).tuples())
+        keys = [(k.org, k.name, k.last_used)
+                for k in active_keys(scimlite.models, everywhere=True)]
+    label = totals["label"]
+    gauge("scimlite_organizations", "Organizations, by state.",
+          [({"state": k}, v) for k, v in sorted(totals["states"].items())])
+    gauge("scimlite_users", "Users, by organization and state.",
+          [({"org": org, "state": state}, n) for (org, state), n in totals["users"]])
+    gauge("scimlite_groups", "Groups, by organization.",
+          [({"org": org}, n) for (org,), n in totals["groups"]])
+    gauge("scimlite_licenses", "Licenses, by organization and status.",
+          [({"org": org, "status": status}, n) for (org, status), n in totals["licenses"]])
     gauge("scimlite_outbox_messages", "Mail and webhooks in the outbox, by status.",
-          [({"status": k}, v) for k, v in outbox.items()])
+          [({"status": k}, outbox.get(k, 0)) for k in ("pending", "sending", "sent", "dead")])
     gauge("scimlite_api_key_last_used_timestamp_seconds",
           "When each active API key was last used (Unix time; 0: never).",
-          [({"key_name": name}, int(parse_datetime(at).timestamp()) if at else 0)
-           for name, at in keys])
+          [({"org": label(org), "key_name": name},
+            int(parse_datetime(at).timestamp()) if at else 0)
+           for org, name, at in keys if label(org) != METRICS_OTHER_ORGS])
     return "\n".join(lines) + "\n"
+
+
+# /metrics names at most this many organizations (the oldest) in its labels;
+# the others are summed under "other": a Prometheus series per label set is
+# memory in every scraper, so the set is bounded whatever the install holds.
+METRICS_ORG_LABELS = 100
+METRICS_OTHER_ORGS = "other"
+
+
+def organization_totals(models):
+    """Users, groups and licenses counted by organization (its slug as a
+    label, see METRICS_ORG_LABELS), and organizations by state."""
+    orgs = organizations(models)
+    named = {org.id: org.slug for org in orgs[:METRICS_ORG_LABELS]}
+
+    def label(org_id):
+        return named.get(org_id, METRICS_OTHER_ORGS)
+
+    def counted(model, *columns):
+        sums = collections.Counter()
+        for org_id, *keys, n in every_row(model, model.org, *columns, fn.COUNT(
+                SQL("*"))).group_by(model.org, *columns).tuples():
+            sums[(label(org_id), *keys)] += n
+        return sorted(sums.items())
+    User, License = models.User, models.License
+    state = fn.COALESCE(User.active, True)
+    users = [((org, "active" if active else "inactive"), n)
+             for (org, active), n in counted(User, state)]
+    return {"label": label, "states": collections.Counter(org.state for org in orgs),
+            "users": users, "groups": counted(models.Group),
+            "licenses": counted(License, License.status)}
 
 
 VERIFY_PATH = "/api/licenses/verify"
@@ -9941,8 +10027,10 @@ def build_parser():
                         "and say which step failed, if one did (DNS, connection, TLS, "
                         "login, sender, recipient)")
     test_mail.add_argument("address", metavar="ADDRESS", help="where the test mail goes")
-    command("webhook-secret", "make a new webhook signing secret (whsec_...) and print "
-            "it, once; the old one stops signing at once")
+    hook = command("webhook-secret", "make a new webhook signing secret (whsec_...) and "
+                   "print it, once; the old one stops signing at once")
+    hook.add_argument("--org", metavar="SLUG", help="the secret of this organization's own "
+                      "receiver (org update --webhook-url), not the install's (webhook_url)")
     backup = command("backup", "copy the database to PATH with SQLite's online backup "
                      "(safe while serving), then check the copy's integrity")
     backup.add_argument("path", metavar="PATH", help="a new file for the copy")
@@ -9970,6 +10058,9 @@ def _add_org_commands(commands, command):
         sub.add_argument("--plan", metavar="NAME", help="the plan's name, shown to admins")
         sub.add_argument("--ends", metavar="DATE", help="the subscription's last day "
                          "(YYYY-MM-DD); after it licenses verify as EXPIRED; '' clears it")
+        sub.add_argument("--webhook-url", metavar="URL", help="its own webhook receiver: its "
+                         "events, signed with its own secret (webhook-secret --org SLUG); "
+                         "'' removes it")
         if not creating:
             sub.add_argument("--slug", dest="new_slug", metavar="NEW", help="a new slug "
                              "(its Tenant URL /o/SLUG/scim/v2 changes with it)")
@@ -10471,8 +10562,9 @@ def _run_command(scimlite, args, out):
     elif command == "import":
         cmd_import(scimlite, args.file, out)
     elif command == "webhook-secret":
-        print(scimlite.outbox.rotate_webhook_secret(), file=out)
-        scimlite.audit("webhook_secret.rotated", CLI_CLIENT)
+        org = args.org and scimlite.organization(args.org)
+        print(scimlite.outbox.rotate_webhook_secret(org or None), file=out)
+        scimlite.audit("webhook_secret.rotated", CLI_CLIENT, org=args.org)
     elif command == "backup":
         cmd_backup(scimlite, args.path, out)
     elif command == "migrate-db":
@@ -10488,7 +10580,8 @@ def cmd_org(scimlite, args, out):
         return
     if action == "create":
         org = scimlite.create_organization(args.slug, args.name, seats=args.seats,
-                                           plan=args.plan, ends=args.ends)
+                                           plan=args.plan, ends=args.ends,
+                                           webhook_url=args.webhook_url)
         scimlite.audit("org.created", CLI_CLIENT, slug=org.slug)
         print(f"created {org.slug!r}; its Tenant URL: "
               f"{organization_tenant_url(scimlite.settings, org)}\n"
@@ -10498,7 +10591,7 @@ def cmd_org(scimlite, args, out):
         cmd_org_show(scimlite, args.slug, out)
     elif action == "update":
         given = {"name": args.name, "seats": args.seats, "plan": args.plan, "ends": args.ends,
-                 "slug": args.new_slug}
+                 "slug": args.new_slug, "webhook_url": args.webhook_url}
         org = scimlite.update_organization(args.slug, **{
             k: v for k, v in given.items() if v is not None})
         scimlite.audit("org.updated", CLI_CLIENT, slug=org.slug)
@@ -10530,6 +10623,7 @@ def cmd_org_show(scimlite, slug, out):
              f"{', ' + str(summary['waiting']) + ' waiting' if summary['waiting'] else ''}"),
             ("plan", org.plan or "-"), ("ends", org.ends or "-"),
             ("SCIM", "enabled" if org.scim_enabled else "disabled"),
+            ("webhooks to", org.webhook_url or "-"),
             ("Tenant URL", organization_tenant_url(scimlite.settings, org)),
             ("last SCIM request", summary["last_used"] or "never"), ("created", org.created)):
         print(f"{label + ':':<19}{value}", file=out)

@@ -595,7 +595,8 @@ def test_each_change_event_is_posted_signed_the_standard_webhooks_way(database, 
     events = [json.loads(body) for _, body in receiver.received]
     assert [e["type"] for e in events] == ["user.created", "license.issued"]
     assert events[0]["data"] == {"resourceType": "User", "id": user["id"],
-                                 "keyName": app.scimlite.keys()[0].name}
+                                 "keyName": app.scimlite.keys()[0].name,
+                                 "organization": "default"}
     assert scimlite.parse_datetime(events[0]["timestamp"])
     for headers, body in receiver.received:
         assert verify_signature(secret, headers, body, time.time())
@@ -631,4 +632,37 @@ def test_a_failing_receiver_is_retried_with_the_same_id_and_a_refusal_is_dead(
     assert wait_for(lambda: rows(app)[-1][1] == "dead")
     assert "moved" in app.scimlite.outbox.messages()[0].last_error
     assert len(receiver.received) == 5          # 3 tries, the 410, the 302: no GET
+    app.scimlite.close()
+
+
+def test_an_organizations_own_receiver_gets_its_events_signed_with_its_own_secret(
+        database, receiver):
+    """Issue 22: the install's receiver (webhook_url) hears every
+    organization, an organization's own receiver hears it alone, each
+    payload names the organization, and each secret signs only its own."""
+    app, scim = make(database, mailer="memory", webhook_url=receiver.url, license_mails=[])
+    state = app.scimlite
+    acme = state.create_organization("acme", "Acme", webhook_url=receiver.url + "/acme")
+    acme_scim = SCIMClient(app, state.mint_key("okta", org="acme"))
+    scim.create_user("d@default.example", active=False)
+    acme_scim.create_user("a@acme.example", active=False)
+    assert state.outbox.wait()
+    by_path = {}
+    for headers, body in receiver.received:
+        event = json.loads(body)
+        mine = headers["webhook-id"]
+        by_path.setdefault(event["data"]["organization"], []).append((headers, body, mine))
+    install, theirs = state.outbox.webhook_secret(), state.outbox.webhook_secret(acme)
+    assert install != theirs
+    assert len(by_path["default"]) == 1 and len(by_path["acme"]) == 2   # install's + its own
+    signed_by = sorted((json.loads(b)["data"]["organization"],
+                        verify_signature(install, h, b, time.time()),
+                        verify_signature(theirs, h, b, time.time()))
+                       for h, b, _ in by_path["default"] + by_path["acme"])
+    assert signed_by == [("acme", False, True), ("acme", True, False),
+                         ("default", True, False)]
+    new = state.outbox.rotate_webhook_secret(acme)
+    assert new != theirs and state.outbox.webhook_secret() == install
+    with pytest.raises(ValueError, match="not an http"):
+        state.update_organization("acme", webhook_url="ftp://x")
     app.scimlite.close()
