@@ -4,6 +4,7 @@
     python tools/bench.py                          # the full run (about 10 minutes)
     python tools/bench.py --quick                  # 1 round of 2 s, sizes 1000,10000
     python tools/bench.py --db postgresql          # scimlite on PostgreSQL, 1 and 2 instances
+    python tools/bench.py --orgs 10                # 100,000 users: 1 org, then 10 of 10,000
     python tools/bench.py [--script PATH] [--threads 8] [--connections 8]
                           [--rounds 3] [--seconds 5] [--users 1000]
                           [--sizes 1000,10000,100000] [--only scimlite,ceiling]
@@ -123,11 +124,17 @@ scimlite = importlib.import_module(sys.argv[2])
 with open(sys.argv[3], encoding="utf-8") as handle:
     users = json.load(handle)
 settings = json.loads(os.environ["BENCH_SEED_SETTINGS"])
+orgs = int(os.environ.get("BENCH_SEED_ORGS", "1"))
 app = scimlite.create_app({**settings, "mailer": "memory", "license_mails": []})
 began = time.perf_counter()
-scimlite.import_document(app.scimlite, users)
+slug = None
+for number in range(1, orgs + 1):       # the same users in each; the key is the last's
+    if number > 1:
+        slug = app.scimlite.create_organization(f"org{number}").slug
+    with app.scimlite.in_org(slug):
+        scimlite.import_document(app.scimlite, users)
 seconds = time.perf_counter() - began
-token = app.scimlite.mint_key("bench")
+token = app.scimlite.mint_key("bench", **({"org": slug} if slug else {}))
 app.scimlite.close()
 print(json.dumps({"token": token, "seconds": seconds}))
 """
@@ -337,16 +344,19 @@ def run_checked(command, what, env=None):
     return done.stdout
 
 
-def seed_scimlite(script, settings, users_file):
+def seed_scimlite(script, settings, users_file, orgs=1):
     """Import the users in a subprocess; the token and the seconds it took.
-    settings: the database's (db, and license_secret on PostgreSQL)."""
+    settings: the database's (db, and license_secret on PostgreSQL).  With
+    `orgs` > 1 the users are imported into each of that many organizations,
+    and the token is the last one's."""
     command = [sys.executable, "-c", SEED_SCIMLITE, str(script.parent), script.stem,
                str(users_file)]
-    env = {**clean_env(), "BENCH_SEED_SETTINGS": json.dumps(settings)}
+    env = {**clean_env(), "BENCH_SEED_SETTINGS": json.dumps(settings),
+           "BENCH_SEED_ORGS": str(orgs)}
     return json.loads(run_checked(command, "seeding scimlite", env).splitlines()[-1])
 
 
-def start_scimlite(args, work, users, users_file, stack, instances=1):
+def start_scimlite(args, work, users, users_file, stack, instances=1, orgs=1):
     """scimlite on a fresh, seeded database: a SQLite file, or with --db
     postgresql a new database on the run's cluster; `instances` serve
     processes on it, each on its own port with --threads threads."""
@@ -360,7 +370,7 @@ def start_scimlite(args, work, users, users_file, stack, instances=1):
         env.update(SCIMLITE_DB=settings["db"], SCIMLITE_LICENSE_SECRET=args.pg.secret)
     else:
         settings = {"db": str(work / "scimlite.db")}
-    seeded = seed_scimlite(args.script, settings, users_file)
+    seeded = seed_scimlite(args.script, settings, users_file, orgs)
     config.write_text(f'threads = {args.threads}\nmailer = "console"\n'
                       'log_level = "warning"\n')
     contender = None
@@ -909,6 +919,61 @@ def part_two(args, names, work):
 
 
 ###############################################################################
+# Part 3 (--orgs): organizations ################################################
+###############################################################################
+
+ORG_WORKLOADS = ("lookup", "get", "patch")
+
+
+def part_orgs(args, work):
+    """The same number of users as one organization, and spread over
+    --orgs organizations (each holding the same userNames and ids, as
+    customers of one vendor may): the last organization's key drives
+    lookup, GET and PATCH at --connections connections, --rounds times
+    each; the medians side by side."""
+    count, total = args.orgs, args.org_users
+    layouts = (("one", 1, total), (f"{count} orgs", count, total // count))
+    print(f"\nPart 3: {total:,} users in one organization, and {count} organizations of "
+          f"{total // count:,} (the last one's key); wrk -c{args.connections}, median of "
+          f"{args.rounds} (progress on stderr)", flush=True)
+    results = {}
+    for label, orgs, per_org in layouts:
+        users = seed_users(per_org)
+        folder = work / f"orgs-{orgs}"
+        folder.mkdir()
+        users_file = write_json(folder / "users.json", users)
+        with contextlib.ExitStack() as stack:
+            stack.callback(check_logs, folder, args, f"orgs-{orgs}")
+            contender = start_scimlite(args, folder, users, users_file, stack, orgs=orgs)
+            contender.targets = write_targets(folder / "targets.txt", contender.ids,
+                                              contender.names)
+            wait_until_listening(contender)
+            warm_up(contender)
+            runs = {kind: [run_wrk(contender, kind, args, args.connections)
+                           for _ in range(args.rounds)] for kind in ORG_WORKLOADS}
+        results[label] = {"seed_s": round(contender.seed_seconds, 1),
+                          **{k: median_figures(v) for k, v in runs.items()}}
+        print(f"  {label} done", file=sys.stderr, flush=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    print_orgs(results, [layout[0] for layout in layouts])
+    return results
+
+
+def print_orgs(results, labels):
+    print(f"  {'workload':<8} {'layout':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'CPU ms':>7}")
+    for kind in ORG_WORKLOADS:
+        for label in labels:
+            f = results[label][kind]
+            print(f"  {kind:<8} {label:<9} {f['rps']:8.0f} {f['p50_ms']:7.2f} "
+                  f"{f['p99_ms']:7.2f} {f['cpu_ms']:7.3f}")
+        one, many = (results[label][kind]["rps"] for label in labels)
+        print(f"  {kind}: {labels[1]} / one = {many / one:.2f}x (within 10%: "
+              f"{'yes' if abs(many / one - 1) <= 0.10 else 'NO'})")
+    print("  seeded in " + ", ".join(f"{results[l]['seed_s']} s ({l})" for l in labels))
+
+
+###############################################################################
 # Command line ################################################################
 ###############################################################################
 
@@ -942,6 +1007,11 @@ def parse_args(argv):
                         "warnings and errors either way)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-growth", action="store_true")
+    parser.add_argument("--orgs", type=int, metavar="N", help="instead of parts 1 and 2: "
+                        "--org-users users in one organization against N organizations "
+                        "sharing them out (issue 22: lookup, GET and PATCH within 10%%)")
+    parser.add_argument("--org-users", type=int, default=100000, metavar="USERS",
+                        help="users in all for --orgs (default 100,000)")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.seconds = args.seconds or (2 if args.quick else 5)
@@ -1019,7 +1089,7 @@ def raise_on_sigterm():
 
 def main(argv=None):
     args = parse_args(argv)
-    names = check_tools(args.only)
+    names = ["scimlite"] if args.orgs else check_tools(args.only)
     raise_on_sigterm()
     began = time.monotonic()
     try:
@@ -1037,9 +1107,12 @@ def main(argv=None):
                       "rounds": args.rounds, "seconds": args.seconds, "users": args.users}
             work = Path(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="scimlite-bench-")))
-            report["main"] = part_one(args, names, work)
-            if not args.skip_growth:
-                report["growth"] = part_two(args, names, work)
+            if args.orgs:
+                report["orgs"] = part_orgs(args, work)
+            else:
+                report["main"] = part_one(args, names, work)
+                if not args.skip_growth:
+                    report["growth"] = part_two(args, names, work)
     except KeyboardInterrupt:
         sys.exit(130)      # the servers are stopped and the files gone; no traceback
     report["run_seconds"] = round(time.monotonic() - began)
