@@ -511,11 +511,13 @@ SETTINGS = (
             "provisioning log entries older than this many days are deleted",
             minimum=1),
     Setting("log_max_rows", 100000, int,
-            "the provisioning log keeps at most this many entries, newest first",
+            "the provisioning log keeps at most this many entries of each organization, "
+            "newest first",
             minimum=1),
     Setting("license_seats", 0, int,
-            "licenses that may be active at once (0: no limit); a user past the "
-            "limit is created and waits for a seat, oldest first",
+            "licenses that may be active at once in an organization without seats of "
+            "its own (org create --seats; 0: no limit); a user past the limit is "
+            "created and waits for a seat, oldest first",
             minimum=0),
     Setting("license_secret", "", str,
             "secret that license keys and the webhook secret derive from (empty: "
@@ -551,7 +553,8 @@ SETTINGS = (
             "license verifications one client address may ask for per minute",
             minimum=1),
     Setting("webhook_url", "", str,
-            "URL that each change event is POSTed to, signed (empty: no webhooks)",
+            "URL that each change event of every organization is POSTed to, signed "
+            "(empty: none); an organization may have its own as well",
             check=_http_url_or_empty),
     Setting("metrics", False, bool,
             "serve GET /metrics in the Prometheus text format (off: 404)"),
@@ -573,7 +576,8 @@ SETTINGS = (
             "days are deleted",
             minimum=1),
     Setting("event_max_rows", 1000000, int,
-            "the event table keeps at most this many events, newest first",
+            "the event table keeps at most this many events of each organization, "
+            "newest first",
             minimum=1),
     Setting("faults", [], list,
             "failures injected into SCIM requests, to test a client's retries (off: "
@@ -3364,7 +3368,8 @@ def _service_models(Base, Owned):
         detail = peewee.TextField()
 
         class Meta:
-            indexes = ((("org", "type"), False), (("org", "resource_id"), False))
+            indexes = ((("org", "pk"), False), (("org", "type"), False),
+                       (("org", "resource_id"), False))
 
     return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_license_models(Owned),
                 **_admin_models(Base, Owned))
@@ -3464,8 +3469,8 @@ def _admin_models(Base, Owned):
         response_body = peewee.TextField(null=True)
 
         class Meta:
-            indexes = ((("org", "key_name"), False), (("org", "status"), False),
-                       (("org", "resource_id"), False))
+            indexes = ((("org", "pk"), False), (("org", "key_name"), False),
+                       (("org", "status"), False), (("org", "resource_id"), False))
 
     class ReadCount(Owned):
         day = peewee.CharField()
@@ -5894,10 +5899,14 @@ class ProvisioningLog:
         days = self.settings["log_retention_days"]
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
         RequestLog.delete_everywhere().where(RequestLog.at < cutoff).execute()
-        keep_newest(RequestLog, self.settings["log_max_rows"])
-        # Requests with no valid key cost nothing to send: their own smaller
-        # cap, so they can never push the real provisioning history out.
-        keep_newest(RequestLog, self.KEYLESS_ROWS, RequestLog.key_name.is_null())
+        # Caps per organization: a busy one never pushes a quiet one's
+        # history out.
+        for org in organizations_in(RequestLog):
+            mine = RequestLog.org == org
+            keep_newest(RequestLog, self.settings["log_max_rows"], mine)
+            # Requests with no valid key cost nothing to send: their own smaller
+            # cap, so they can never push the real provisioning history out.
+            keep_newest(RequestLog, self.KEYLESS_ROWS, mine & RequestLog.key_name.is_null())
         ReadCount = self.models.ReadCount
         ReadCount.delete_everywhere().where(ReadCount.day < cutoff[:10]).execute()
         self._apply_event_retention()
@@ -5910,7 +5919,13 @@ class ProvisioningLog:
         days = self.settings["event_retention_days"]
         cutoff = format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
         Event.delete_everywhere().where(Event.at < cutoff).execute()
-        keep_newest(Event, self.settings["event_max_rows"])
+        for org in organizations_in(Event):
+            keep_newest(Event, self.settings["event_max_rows"], Event.org == org)
+
+
+def organizations_in(model):
+    """The organizations that have rows of an organization's model."""
+    return [org for (org,) in model.everywhere(model.org).distinct().tuples()]
 
 
 def keep_newest(model, rows, where=SQL_TRUE):

@@ -209,6 +209,11 @@ def test_the_org_command_from_create_to_delete(tmp_path, capsys):
     assert "okta" in run("list-keys", "--org", "acme", "--db", db)[1]
     assert "ann@acme.example" in run("users", "--org", "acme", "--db", db)[1]
     assert "ann@acme.example" not in run("users", "--org", "default", "--db", db)[1]
+    # export from one organization, import into another: the same people, its own
+    exported = tmp_path / "acme-export.json"
+    assert run("export", "--org", "acme", "--out", str(exported), "--db", db)[0] == 0
+    assert run("import", str(exported), "--org", "default", "--db", db)[0] == 0
+    assert "ann@acme.example" in run("users", "--org", "default", "--db", db)[1]
     shown = run("org", "update", "acme", "--seats", "0", "--ends", "", "--db", db)[1]
     assert "no limit" in shown and "ends:" in shown and "ends:              -" in shown
     assert run("org", "suspend", "acme", "--db", db)[1] == "'acme' is suspended\n"

@@ -298,9 +298,51 @@ def test_admin_pages_of_a_show_nothing_of_b(app, orgs):
     admin.setup()
     for path in (f"/users/{b.ann['id']}", f"/users/{b.only['id']}"):
         admin.web.get(ADMIN + path, status=404)
-    for path in ("", "/users", "/log", "/outbox", "/keys", "/audit"):
+    for path in ("", "/users", "/log", "/outbox", "/keys", "/audit", "/connect",
+                 f"/users?q=carol", "/groups?q=Nested"):
         page = admin.web.get(ADMIN + path)
         assert "carol-only" not in page.text and b.only["id"] not in page.text, path
+        assert "Nested-beta" not in page.text, path
+
+
+def test_every_admin_url_and_form_with_b_ids_answers_as_for_none(app, orgs):
+    """Each admin page or form that takes an id, given one of B's, answers
+    what it answers for an id that does not exist, and changes nothing."""
+    from test_admin import Admin, ADMIN
+    a, b = orgs
+    state = app.scimlite
+    with state.in_org("beta"):
+        b_key = state.keys()[0].id
+        state.log.flush()
+        b_log = state.models.RequestLog.select().first().pk
+        b_mail = state.outbox.messages()[0].pk
+    before = digest(app, "beta")
+    admin = Admin(app)
+    admin.setup()
+    missing_user, missing_number = unknown_id(), 10 ** 6
+    pairs = [
+        ("GET", f"/users/{b.only['id']}", f"/users/{missing_user}"),
+        ("GET", f"/groups/{b.nested['id']}", f"/groups/{missing_user}"),
+        ("GET", f"/keys/{b_key}/revoke", f"/keys/{missing_number}/revoke"),
+        ("POST", f"/keys/{b_key}/revoke", f"/keys/{missing_number}/revoke"),
+        ("GET", f"/log/{b_log}", f"/log/{missing_number}"),
+        ("POST", f"/outbox/{b_mail}/retry", f"/outbox/{missing_number}/retry"),
+        ("POST", f"/users/{b.only['id']}/license-key", f"/users/{missing_user}/license-key"),
+        ("POST", f"/users/{b.only['id']}/new-license-key",
+         f"/users/{missing_user}/new-license-key"),
+    ]
+    for method, theirs, none in pairs:
+        answers = []
+        for path in (theirs, none):
+            if method == "GET":
+                answers.append(admin.web.get(ADMIN + path, expect_errors=True))
+            else:
+                answers.append(admin.post(path, {}, status="*"))
+        got, expected = answers
+        assert got.status_int == expected.status_int, theirs
+        assert got.status_int in (303, 404, 200), theirs
+        assert not reveals(got.text, b, sent=theirs), theirs
+    assert digest(app, "beta") == before
 
 
 # --- a property: whatever A sends, B stays as it was ---------------------------------------
@@ -502,3 +544,21 @@ def test_the_operator_adds_opens_and_suspends_organizations_on_the_admin_page(ap
     admin.post("/organizations/nope/open", {}, status=404)
     audit = admin.web.get(f"{ADMIN}/audit").text
     assert "org.created" in audit
+
+
+def test_log_retention_caps_each_organization_on_its_own(store):
+    """A busy organization never pushes a quiet one's provisioning history
+    out: log_max_rows is per organization."""
+    app = scimlite.create_app({**store, "mailer": "memory", "log_max_rows": 3})
+    a, b = Org(app, "default"), Org(app, "beta")
+    b.scim.create_user("quiet@b.example")
+    for i in range(8):
+        a.scim.create_user(f"busy{i}@a.example")
+    app.scimlite.log.flush(retain=True)
+    RequestLog = app.scimlite.models.RequestLog
+    kept = {}
+    for row in RequestLog.everywhere(RequestLog.org, RequestLog.path):
+        kept[row.org] = kept.get(row.org, 0) + 1
+    beta = app.scimlite.organization("beta").id
+    assert kept == {scimlite.DEFAULT_ORG: 3, beta: 1}
+    app.scimlite.close()
