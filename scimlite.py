@@ -30,7 +30,7 @@ The file reads top to bottom; each section uses only those above it.
     Projection      attributes, excludedAttributes, `returned` (RFC 7644 §3.9)
     Database        connections, and what SQLite and PostgreSQL spell differently
     Statements      built once per app, run with each request's values
-    Models          peewee models per app, migrations, moving a store
+    Models          peewee models per app, organizations, migrations, moving a store
     SQL             filters and sortBy compiled over one resource type's table
     Events          the write queue, the unit of work, background workers
     Secrets         API keys and password hashes
@@ -895,6 +895,11 @@ COMMON_ATTRIBUTES = (
 )
 COMMON_SCHEMA = Schema("", "Common", "RFC 7643 §3.1 common attributes",
                        COMMON_ATTRIBUTES)
+# The common attributes each resource's core schema publishes in /Schemas
+# too (RFC 7643 §3.1 allows it): Microsoft's Schema_Discoverability_Test
+# flattens /Schemas and fails on an attribute Entra's default mappings send
+# that it does not list, and they map mailNickname and objectId to externalId.
+PUBLISHED_COMMON = ("externalId",)
 
 USER_TYPE = ResourceType("User", "/Users", "User Account", USER_SCHEMA,
                          (ENTERPRISE_SCHEMA,), model="User",
@@ -3142,7 +3147,7 @@ def _db_values(model, data, names):
 
 
 ###############################################################################
-# Models: peewee models per app, migrations, moving a store ###################
+# Models: peewee models per app, organizations, migrations, moving a store ####
 ###############################################################################
 
 SCHEMA_VERSION = 6      # 6: organizations
@@ -4971,6 +4976,8 @@ def schema_document(schema, base_url, publish_password=False):
     sends it on create) but published only with publish_password: Microsoft's
     SCIM Validator, discovering the schema, refuses a published password."""
     attributes = [a for a in schema.attributes if publish_password or a.storage != "hash"]
+    if any(rt.schema is schema for rt in RESOURCE_TYPES.values()):
+        attributes += [a for a in COMMON_ATTRIBUTES if a.name in PUBLISHED_COMMON]
     return {"schemas": [SCHEMA_URN], "id": schema.id, "name": schema.name,
             "description": schema.description,
             "attributes": [attribute_document(a) for a in attributes],
@@ -7481,7 +7488,11 @@ class ScimLite:
     kept stable: settings, clock (set, advance), faults (add, clear),
     mint_key(name), revoke_key(name or prefix), keys(), scim_enabled,
     events(**where), outbox (sent, mail_to(address), wait(), webhook_secret(),
-    licenses.verify(key)), licenses (verify(key)) and close().  Everything
+    licenses.verify(key)), licenses (verify(key)) and close(); for several
+    organizations, create_organization(slug, name, **fields),
+    update_organization(slug, **fields), organization(slug), in_org(slug)
+    (a `with` block acting in it), and the `org=` of mint_key, revoke_key,
+    keys and events (with one organization it is never needed).  Everything
     else on it is internal and may change.
 
     Lifecycle: workers start with the services that need them (Workers)
@@ -7489,7 +7500,8 @@ class ScimLite:
     closes the database; none is left behind.
     """
     API = ("settings", "clock", "faults", "mint_key", "revoke_key", "keys", "scim_enabled",
-           "events", "outbox", "licenses", "close")
+           "events", "outbox", "licenses", "close", "create_organization",
+           "update_organization", "organization", "in_org")
     KEY_TOUCH_SECONDS = 60      # last_used is written at most this often
 
     def __init__(self, settings):

@@ -83,10 +83,14 @@ def test_schemas_list_has_user_enterprise_and_group(scim):
 def test_schema_documents_come_from_the_table():
     app = scimlite.create_app({"db": ":memory:", "mailer": "memory", "publish_password": True})
     scim = SCIMClient(app, app.scimlite.mint_key("k"))
+    cores = {rt.schema.id for rt in scimlite.RESOURCE_TYPES.values()}
     for schema in scimlite.ALL_SCHEMAS:
         doc = scim.get(f"/Schemas/{schema.id}").json
-        assert [a["name"] for a in doc["attributes"]] == [a.name for a in schema.attributes]
-        for attr, published in zip(schema.attributes, doc["attributes"]):
+        expected = list(schema.attributes) + [
+            a for a in scimlite.COMMON_ATTRIBUTES
+            if schema.id in cores and a.name in scimlite.PUBLISHED_COMMON]
+        assert [a["name"] for a in doc["attributes"]] == [a.name for a in expected]
+        for attr, published in zip(expected, doc["attributes"]):
             assert published["type"] == attr.type
             assert published["multiValued"] == attr.multi
             assert published["required"] == attr.required
@@ -141,3 +145,19 @@ def test_public_url_is_used_for_locations():
     assert user["meta"]["location"] == f"https://idm.example.com/scim/v2/Users/{user['id']}"
     assert scim.get("/Schemas").json["Resources"][0]["meta"]["location"].startswith(
         "https://idm.example.com/scim/v2/Schemas/")
+
+
+def test_core_schemas_publish_external_id_for_entras_schema_discoverability_test(scim):
+    """Entra's default mappings send mailNickname (users) and objectId
+    (groups) as externalId; Microsoft's Schema_Discoverability_Test flattens
+    /Schemas and fails on a mapped attribute it does not list.  RFC 7643
+    §3.1 makes externalId a common attribute, which a schema may publish."""
+    for urn in (scimlite.USER_URN, scimlite.GROUP_URN):
+        attributes = {a["name"]: a for a in scim.get(f"/Schemas/{urn}").json["attributes"]}
+        assert attributes["externalId"] == {
+            "name": "externalId", "type": "string", "multiValued": False,
+            "description": "Identifier assigned by the provisioning client.",
+            "required": False, "caseExact": True, "mutability": "readWrite",
+            "returned": "default", "uniqueness": "none"}
+    enterprise = scim.get(f"/Schemas/{scimlite.ENTERPRISE_URN}").json["attributes"]
+    assert "externalId" not in {a["name"] for a in enterprise}
