@@ -567,6 +567,10 @@ SETTINGS = (
     Setting("seed", "", str,
             "a JSON file of SCIM users and groups (as `export` writes) loaded at "
             "start into an empty store (empty: none)"),
+    Setting("oauth_token_minutes", 60, int,
+            "how long an OAuth access token from POST /oauth/token works (Entra's "
+            "gallery asks for 60 to 360 minutes)",
+            minimum=60, maximum=360),
     Setting("key_rate_per_minute", 0, int,
             "SCIM requests one API key may make per minute (0: no limit); past it, "
             "429 with Retry-After",
@@ -2838,7 +2842,8 @@ class PostgresDialect(Dialect):
 
 def auth_tables(models):
     """The tables AuthCache keeps in memory, whose changes move its version."""
-    return [m._meta.table_name for m in (models.ApiKey, models.Option, models.Organization)]
+    return [m._meta.table_name for m in (models.ApiKey, models.Option, models.Organization,
+                                         models.OAuthClient, models.OAuthSecret)]
 
 
 def _digest(statements):
@@ -3150,7 +3155,7 @@ def _db_values(model, data, names):
 # Models: peewee models per app, organizations, migrations, moving a store ####
 ###############################################################################
 
-SCHEMA_VERSION = 6      # 6: organizations
+SCHEMA_VERSION = 7      # 6: organizations; 7: OAuth clients
 # Columns added to tables that existed before: (version, table, column, SQL
 # type, how existing rows get their value or None).  New tables and indexes
 # need no entry: create_tables() adds what is missing (on PostgreSQL only
@@ -3376,8 +3381,43 @@ def _service_models(Base, Owned):
             indexes = ((("org", "pk"), False), (("org", "type"), False),
                        (("org", "resource_id"), False))
 
-    return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_license_models(Owned),
-                **_admin_models(Base, Owned))
+    return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_oauth_models(Owned),
+                **_license_models(Owned), **_admin_models(Base, Owned))
+
+
+def _oauth_models(Owned):
+    """OAuth 2.0 clients (RFC 6749 §4.4), their secrets and the access
+    tokens they were given: secrets and tokens stored as hashes only."""
+
+    class OAuthClient(Owned):
+        pk = peewee.AutoField()
+        client_id = peewee.CharField(unique=True)   # install-wide: it names its org
+        name = peewee.CharField()
+        scopes = peewee.CharField()                 # what it may ask for, space-separated
+        created = peewee.CharField()
+        last_used = peewee.CharField(null=True)
+        revoked = peewee.CharField(null=True)
+
+    class OAuthSecret(Owned):
+        pk = peewee.AutoField()
+        client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE")
+        prefix = peewee.CharField(unique=True)      # shown in lists, names it to revoke
+        secret_hash = peewee.CharField()
+        created = peewee.CharField()
+        expires = peewee.CharField()                # the first moment it no longer works
+        revoked = peewee.CharField(null=True)
+
+    class OAuthToken(Owned):
+        pk = peewee.AutoField()
+        public_id = peewee.CharField(unique=True)   # looked up by, as an API key's
+        token_hash = peewee.CharField()
+        client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE")
+        secret = peewee.ForeignKeyField(OAuthSecret, null=True, on_delete="CASCADE")
+        scopes = peewee.CharField()
+        issued = peewee.CharField()
+        expires = peewee.CharField()
+
+    return dict(OAuthClient=OAuthClient, OAuthSecret=OAuthSecret, OAuthToken=OAuthToken)
 
 
 def _license_models(Owned):
@@ -4719,8 +4759,8 @@ class AuthCache:
     revocation lands in a snapshot already dropped, never in the new one.
     Expiry is checked on every use."""
 
-    def __init__(self, models):
-        self.models = models
+    def __init__(self, models, now=now_text):
+        self.models, self.clock_now = models, now   # the app's clock, for tokens
         self._snapshot = _AuthSnapshot()
         self._seen = threading.local()      # this thread's connection and its stamp
 
@@ -4754,14 +4794,23 @@ class AuthCache:
         return snapshot.orgs
 
     def _key(self, snapshot, token):
-        row = snapshot.keys.get(hash_api_key(token))
+        """The API key or OAuth access token row whose secret is `token`."""
+        hashed = hash_api_key(token)
+        row = snapshot.keys.get(hashed)
         if row is None:
-            row = find_api_key(self.models, token)
+            row = find_oauth_token(self.models, token, self.clock_now()) \
+                if token.startswith(TOKEN_PREFIX) else find_api_key(self.models, token)
             if row is not None:
-                snapshot.keys[row.key_hash] = row
-        elif key_state(row) != "active":
+                snapshot.keys[hashed] = row
+        elif not self._still_works(row):
             return None
         return row
+
+    def _still_works(self, row):
+        """Expiry, checked on every use (a revocation empties the cache)."""
+        if isinstance(row, self.models.OAuthToken):
+            return row.expires > self.clock_now()
+        return key_state(row) == "active"
 
     def _current(self):
         stamp = self.models.dialect.change_stamp(self.models.db)
@@ -4803,6 +4852,143 @@ def revoke_key_by_id(models, key_id):
 
 def key_prefix(row):
     return KEY_PREFIX + row.public_id
+
+
+# --- OAuth 2.0 client credentials (RFC 6749 §4.4) ---------------------------------
+# A client id names its client (and so its organization); a secret and an
+# access token each carry a public part to look them up by, then random
+# bytes compared as a hash in constant time, as API keys do.
+
+OAUTH_SCOPES = ("scim.read", "scim.write")
+CLIENT_ID_PREFIX, SECRET_PREFIX, TOKEN_PREFIX = "sc_", "scs_", "sat_"
+OAUTH_PUBLIC_CHARS = 8          # token_urlsafe(6)
+OAUTH_MAX_SECRETS = 2           # active at once: one to rotate to
+OAUTH_SECRET_DAYS, OAUTH_MAX_SECRET_DAYS = 365, 3 * 365
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error: `error` code, its description, HTTP status."""
+
+    def __init__(self, error, description, status=400):
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+def oauth_scopes(text, allowed=OAUTH_SCOPES):
+    """The scopes a space-separated `text` names, in OAUTH_SCOPES' order;
+    ValueError naming one that is not `allowed`."""
+    wanted = (text or "").split()
+    unknown = [scope for scope in wanted if scope not in allowed]
+    if unknown:
+        raise ValueError(f"unknown scope {unknown[0]!r}: ask for "
+                         + " and/or ".join(allowed))
+    return " ".join(scope for scope in OAUTH_SCOPES if scope in wanted)
+
+
+def create_oauth_client(models, name, scopes=None, secret_days=None, now=None):
+    """A new client of the current organization and its first secret:
+    (client row, secret text, shown once)."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValueError("a client name is 1 to 100 characters")
+    scopes = oauth_scopes(scopes) if scopes else " ".join(OAUTH_SCOPES)
+    if not scopes:
+        raise ValueError("a client needs a scope: scim.read and/or scim.write")
+    client = models.OAuthClient.create(
+        client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(12), name=name, scopes=scopes,
+        created=now or now_text())
+    return client, add_oauth_secret(models, client, secret_days, now)
+
+
+def add_oauth_secret(models, client, days=None, now=None):
+    """A new secret for `client` (at most OAUTH_MAX_SECRETS active), working
+    `days` days (default a year, at most three); the text, shown once."""
+    days = OAUTH_SECRET_DAYS if days is None else days
+    if not isinstance(days, int) or not 1 <= days <= OAUTH_MAX_SECRET_DAYS:
+        raise ValueError(f"a secret works 1 to {OAUTH_MAX_SECRET_DAYS} days")
+    now = now or now_text()
+    Secret = models.OAuthSecret
+    active = Secret.select().where((Secret.client == client.pk) & Secret.revoked.is_null() &
+                                   (Secret.expires > now)).count()
+    if active >= OAUTH_MAX_SECRETS:
+        raise ValueError(f"the client has {active} active secrets: revoke one first")
+    prefix = secrets.token_urlsafe(6)
+    text = SECRET_PREFIX + prefix + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    expires = format_datetime(parse_datetime(now) + dt.timedelta(days=days))
+    Secret.create(client=client.pk, prefix=prefix, secret_hash=hash_api_key(text),
+                  created=now, expires=expires)
+    return text
+
+
+def revoke_oauth(models, text, now=None):
+    """Revoke a client (by its client id) or one secret (by its prefix, as
+    listed): its tokens stop working at once.  What was revoked, in words."""
+    text, now = text.strip(), now or now_text()
+    Client, Secret = models.OAuthClient, models.OAuthSecret
+    client = Client.select().where((Client.client_id == text) &
+                                   Client.revoked.is_null()).first()
+    if client is not None:
+        Client.update(revoked=now).where(Client.pk == client.pk).execute()
+        return f"client {client.name!r}"
+    prefix = text[len(SECRET_PREFIX):] if text.startswith(SECRET_PREFIX) else text
+    secret = Secret.select().where((Secret.prefix == prefix[:OAUTH_PUBLIC_CHARS]) &
+                                   Secret.revoked.is_null()).first()
+    if secret is None:
+        raise LookupError(f"no active client or secret {text!r}")
+    Secret.update(revoked=now).where(Secret.pk == secret.pk).execute()
+    return f"secret {SECRET_PREFIX}{secret.prefix}..."
+
+
+def issue_oauth_token(models, client_id, secret, scope, minutes, now):
+    """An access token for a client that proves itself with one of its
+    secrets: (its row, the token text).  OAuthError (RFC 6749 §5.2) if not.
+    Every way of failing to authenticate is one answer, invalid_client."""
+    Client, Secret, Token = models.OAuthClient, models.OAuthSecret, models.OAuthToken
+    client = Client.everywhere().where(Client.client_id == client_id).first() \
+        if client_id else None
+    prefix = secret[len(SECRET_PREFIX):][:OAUTH_PUBLIC_CHARS] \
+        if secret.startswith(SECRET_PREFIX) else ""
+    stored = client and prefix and Secret.everywhere().where(
+        (Secret.client == client.pk) & (Secret.prefix == prefix)).first()
+    expected = stored.secret_hash if stored else hash_api_key("")
+    # Compared in constant time even when nothing matched.
+    good = hmac.compare_digest(expected, hash_api_key(secret)) and stored
+    if not good or client.revoked or stored.revoked or stored.expires <= now:
+        raise OAuthError("invalid_client", "client authentication failed", 401)
+    try:
+        scopes = oauth_scopes(scope, client.scopes.split()) if scope else client.scopes
+    except ValueError as exc:
+        raise OAuthError("invalid_scope", str(exc)) from None
+    public_id = secrets.token_urlsafe(6)
+    token = TOKEN_PREFIX + public_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    expires = format_datetime(parse_datetime(now) + dt.timedelta(minutes=minutes))
+    row = Token.create(org=client.org, public_id=public_id, token_hash=hash_api_key(token),
+                       client=client.pk, secret=stored.pk, scopes=scopes, issued=now,
+                       expires=expires)
+    Client.update_everywhere(last_used=now).where(Client.pk == client.pk).execute()
+    return row, token
+
+
+def find_oauth_token(models, token, now):
+    """The working access token row whose text is `token`, or None: not
+    expired, its client and its secret not revoked.  The row carries its
+    client's name (`name`) and its scopes."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) < len(TOKEN_PREFIX) + 40:
+        return None
+    Token, Client, Secret = models.OAuthToken, models.OAuthClient, models.OAuthSecret
+    public_id = token[len(TOKEN_PREFIX):len(TOKEN_PREFIX) + OAUTH_PUBLIC_CHARS]
+    row = prepared(models, "oauth token", lambda: Token.everywhere(
+        Token, Client.name, Client.revoked.alias("client_revoked"),
+        Secret.revoked.alias("secret_revoked")).join(
+        Client, on=(Token.client == Client.pk)).join(
+        Secret, peewee.JOIN.LEFT_OUTER, on=(Token.secret == Secret.pk)).where(
+        Token.public_id == slot("public_id")).limit(1)).first(public_id=public_id)
+    stored = row.token_hash if row else hash_api_key("")
+    if not (hmac.compare_digest(stored, hash_api_key(token)) and row):
+        return None
+    if row.client_revoked or row.secret_revoked or row.expires <= now:
+        return None
+    return row
 
 
 def hash_password(password):
@@ -4995,6 +5181,22 @@ def resource_type_document(rt, base_url):
                      "location": f"{base_url}/ResourceTypes/{rt.name}"}}
 
 
+# RFC 7643 §5 authenticationSchemes: both ways a client may authenticate.
+# Microsoft's gallery validation looks for type oauth2 before it tries the
+# token endpoint.
+AUTHENTICATION_SCHEMES = (
+    {"type": "oauthbearertoken", "name": "Bearer token",
+     "description": "An API key minted by scimlite, sent as 'Authorization: Bearer <key>'",
+     "primary": True},
+    {"type": "oauth2", "name": "OAuth 2.0 client credentials",
+     "description": "POST /oauth/token with grant_type=client_credentials and a client "
+                    "id and secret (HTTP Basic or the form); send the access token as "
+                    "'Authorization: Bearer <token>'",
+     "specUri": "https://www.rfc-editor.org/rfc/rfc6749",
+     "documentationUri": "https://github.com/scimlite/scimlite/blob/main/docs/oauth.md"},
+)
+
+
 def service_provider_config(settings, base_url):
     caps = CAPABILITIES
     return {
@@ -5015,11 +5217,7 @@ def service_provider_config(settings, base_url):
                        "defaultPageSize": settings["page_size"],
                        "maxPageSize": settings["max_page_size"],
                        "cursorTimeout": CURSOR_TIMEOUT_SECONDS},
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken", "name": "Bearer token",
-            "description": "An API key minted by scimlite, sent as "
-                           "'Authorization: Bearer <key>'",
-            "primary": True}],
+        "authenticationSchemes": [dict(scheme) for scheme in AUTHENTICATION_SCHEMES],
         "meta": {"resourceType": "ServiceProviderConfig",
                  "location": f"{base_url}/ServiceProviderConfig"},
     }
@@ -7523,7 +7721,7 @@ class ScimLite:
         self.outbox = Outbox(self.changes, settings, self.secret, self.licenses,
                              self.workers)
         self._key_touched = {}
-        self.auth = AuthCache(self.models)
+        self.auth = AuthCache(self.models, self.clock.now_text)
         self.log = ProvisioningLog(self.changes, settings, self.workers)
         self.faults = Faults(settings["faults"])
         self.metrics = Metrics()
@@ -7663,6 +7861,8 @@ class ScimLite:
         return Organization.get_by_id(org.id)
 
     def touch_key(self, row):
+        if not isinstance(row, self.models.ApiKey):
+            return      # an OAuth token: its client's last use is its issue
         now = dt.datetime.now().timestamp()
         if now - self._key_touched.get(row.id, 0) < self.KEY_TOUCH_SECONDS:
             return
@@ -7859,7 +8059,18 @@ def authenticate(scimlite):
         raise SCIMError(403, None, "SCIM provisioning is disabled for this organization; "
                         "an administrator can enable it on the admin page, or with: "
                         "python scimlite.py scim enable")
+    if writes(bottle.request) and "scim.write" not in getattr(row, "scopes", "scim.write"):
+        raise SCIMError(403, None, "this token may read but not write: ask /oauth/token "
+                        "for scope scim.write", {"WWW-Authenticate": 'Bearer realm="scimlite"'
+                                                  ', error="insufficient_scope", '
+                                                  'scope="scim.write"'})
     return row, org
+
+
+def writes(request):
+    """Whether a SCIM request may change something (RFC 7644 §3: every
+    method but GET, and POST but for a query, .search)."""
+    return request.method not in ("GET", "HEAD") and not request.path.endswith("/.search")
 
 
 def scim_endpoint(scimlite, callback):
@@ -9632,12 +9843,112 @@ def _install_license_api(app, scimlite):
             return answer(200, scimlite.licenses.verify(body["key"]))
 
 
+TOKEN_PATH = "/oauth/token"
+TOKEN_BODY_BYTES = 4096
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _install_token_endpoint(app, scimlite):
+    """POST /oauth/token: RFC 6749 §4.4, client credentials.  The client
+    proves itself with HTTP Basic or in the body (§2.3.1), never both; the
+    answer and every error are JSON that no cache keeps (§5.1, §5.2).
+    Failures are throttled per address as SCIM authentication's are."""
+
+    def answer(status, body, headers=()):
+        bottle.response.status = status
+        bottle.response.content_type = "application/json"
+        for name, value in (("Cache-Control", "no-store"), ("Pragma", "no-cache"), *headers):
+            bottle.response.set_header(name, value)
+        return json.dumps(body)
+
+    @app.post(TOKEN_PATH)
+    def token():
+        try:
+            with scimlite.lock:
+                row, text = _grant(scimlite, read_token_request())
+        except OAuthError as exc:
+            headers = [("WWW-Authenticate", 'Basic realm="scimlite"')] \
+                if exc.status == 401 else []
+            if exc.error == "invalid_client":
+                wait = scimlite.auth_failures.failed(client_address(), "", time.monotonic())
+                if wait:
+                    return answer(429, {"error": "invalid_client", "error_description":
+                                        "too many failed attempts from this address; "
+                                        "retry later"},
+                                  [("Retry-After", retry_after_header(wait))])
+            return answer(exc.status, {"error": exc.error, "error_description":
+                                       exc.description}, headers)
+        return answer(200, {"access_token": text, "token_type": "Bearer",
+                            "expires_in": scimlite.settings["oauth_token_minutes"] * 60,
+                            "scope": row.scopes})
+
+
+def read_token_request():
+    """{parameter: value} of a token request, and the client's credentials
+    (client_id, client_secret) however it sent them; OAuthError if malformed."""
+    request = bottle.request
+    if (request.content_type or "").split(";")[0].strip().lower() != FORM_TYPE:
+        raise OAuthError("invalid_request", f"send the parameters as {FORM_TYPE}")
+    try:
+        if declared_length() > TOKEN_BODY_BYTES:
+            raise OAuthError("invalid_request", f"the body is over {TOKEN_BODY_BYTES} bytes")
+        raw = request.body.read(TOKEN_BODY_BYTES + 1).decode("utf-8")
+    except (SCIMError, UnicodeDecodeError):
+        raise OAuthError("invalid_request", "the body is not a form") from None
+    pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True)
+    names = [name for name, _ in pairs]
+    doubled = sorted({name for name in names if names.count(name) > 1})
+    if doubled:     # RFC 6749 §3.2: parameters MUST NOT be included more than once
+        raise OAuthError("invalid_request", f"'{doubled[0]}' is sent more than once")
+    params = dict(pairs)
+    basic = _basic_credentials(request_header("Authorization"))
+    if basic and ("client_secret" in params or "client_id" in params):
+        raise OAuthError("invalid_request", "authenticate one way: HTTP Basic or the "
+                         "body's client_id and client_secret, not both")
+    params["client_id"], params["client_secret"] = basic or (
+        params.get("client_id", ""), params.get("client_secret", ""))
+    return params
+
+
+def _basic_credentials(header):
+    """(client_id, client_secret) of an Authorization: Basic header, each
+    form-urlencoded as RFC 6749 §2.3.1 says, or None."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise OAuthError("invalid_client", "the Basic credentials are not base64", 401) \
+            from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise OAuthError("invalid_client", "the Basic credentials have no ':'", 401)
+    return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
+
+
+def _grant(scimlite, params):
+    """RFC 6749 §4.4.2: the access token a valid request gets."""
+    grant = params.get("grant_type")
+    if not grant:
+        raise OAuthError("invalid_request", "grant_type is missing")
+    if grant != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+    if not params["client_id"] or not params["client_secret"]:
+        raise OAuthError("invalid_client", "client authentication failed", 401)
+    with scimlite.changes.unit():
+        return issue_oauth_token(scimlite.models, params["client_id"], params["client_secret"],
+                                 params.get("scope"), scimlite.settings["oauth_token_minutes"],
+                                 scimlite.clock.now_text())
+
+
 def install_other_routes(app, scimlite):
     """Every route that is neither SCIM nor an admin page."""
     _install_pages(app, scimlite)
     _install_health(app, scimlite)
     _install_metrics(app, scimlite)
     _install_license_api(app, scimlite)
+    _install_token_endpoint(app, scimlite)
 
 ###############################################################################
 # SCIM routes: discovery and resource routes, the WSGI app, create_app() ######
@@ -9995,12 +10306,13 @@ def _pytest_fixtures(pytest):
 ###############################################################################
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
-COMMANDS = ("serve", "org", "mint-key", "list-keys", "revoke-key", "scim",
+COMMANDS = ("serve", "org", "mint-key", "list-keys", "revoke-key", "oauth-client", "scim",
             "set-admin-password", "users", "export", "import", "check-config",
             "send-test-email", "webhook-secret", "backup", "migrate-db", "version")
 # The commands that act in one organization: --org SLUG, which may be left
 # out while there is only one.
-ORG_COMMANDS = ("mint-key", "list-keys", "revoke-key", "scim", "users", "export", "import")
+ORG_COMMANDS = ("mint-key", "list-keys", "revoke-key", "oauth-client", "scim", "users",
+                "export", "import")
 SECRET_SETTINGS = ("smtp_password", "license_secret", "metrics_token")
 
 
@@ -10029,6 +10341,7 @@ def build_parser():
                            help=f"{setting.help} (default {setting.default}; "
                                 f"env {setting.env})")
     _add_org_commands(commands, command)
+    _add_oauth_commands(commands, command)
     mint = command("mint-key", "mint an API key and print it alone on stdout")
     mint.add_argument("name", help="a name to know the key by, e.g. 'entra'")
     command("list-keys", "list API keys (names and prefixes, never secrets)")
@@ -10111,6 +10424,37 @@ def _add_org_commands(commands, command):
     delete.add_argument("--yes", action="store_true", help="yes, delete it")
     delete.add_argument("--export", metavar="FILE", help="where the export goes (default: "
                         "scimlite-SLUG-TIME.json here)")
+
+
+def _add_oauth_commands(commands, command):
+    oauth = commands.add_parser("oauth-client", help="OAuth 2.0 clients (client "
+                                "credentials): create, list, add-secret, revoke",
+                                description="OAuth 2.0 clients, which get access tokens "
+                                "from POST /oauth/token (docs/oauth.md).")
+    actions = oauth.add_subparsers(dest="oauth_action", metavar="ACTION", required=True)
+
+    def action(name, text):
+        sub = command(name, text, actions)
+        sub.add_argument("--org", metavar="SLUG", help="the organization (may be left "
+                         "out while there is only one)")
+        return sub
+
+    def days(sub):
+        sub.add_argument("--secret-days", type=int, metavar="N", help="how long the "
+                         f"secret works (default {OAUTH_SECRET_DAYS}, at most "
+                         f"{OAUTH_MAX_SECRET_DAYS})")
+    create = action("create", "a new client; prints its client id and secret (once)")
+    create.add_argument("name", metavar="NAME", help="a name to know it by, e.g. 'entra'")
+    create.add_argument("--scope", action="append", choices=OAUTH_SCOPES,
+                        help="what it may ask for (repeat; default both)")
+    days(create)
+    action("list", "the clients: id, name, scopes, secrets with their expiry, last use")
+    add = action("add-secret", f"a second secret for a client, to rotate to (at most "
+                 f"{OAUTH_MAX_SECRETS} active)")
+    add.add_argument("client_id", metavar="CLIENT_ID")
+    days(add)
+    revoke = action("revoke", "revoke a client or one secret: their tokens stop at once")
+    revoke.add_argument("target", metavar="CLIENT_ID|SECRET_PREFIX")
 
 
 def parse_args(argv):
@@ -10563,6 +10907,10 @@ def run_command(scimlite, args, out):
     if command == "org":
         cmd_org(scimlite, args, out)
         return
+    if command == "oauth-client":
+        with scimlite.in_org(args.org):
+            cmd_oauth_client(scimlite, args, out)
+        return
     with scimlite.in_org(args.org) if command in ORG_COMMANDS else contextlib.nullcontext():
         _run_command(scimlite, args, out)
 
@@ -10598,6 +10946,47 @@ def _run_command(scimlite, args, out):
         cmd_migrate_db(scimlite, args.target, out)
     elif command == "version":
         cmd_version(scimlite, out)
+
+
+def cmd_oauth_client(scimlite, args, out):
+    action, models, now = args.oauth_action, scimlite.models, scimlite.clock.now_text()
+    if action == "list":
+        cmd_oauth_list(scimlite, out)
+        return
+    with scimlite.changes.unit():
+        if action == "create":
+            client, secret = create_oauth_client(models, args.name, " ".join(args.scope or ()),
+                                                 args.secret_days, now)
+            said = f"client {client.name!r}"
+        elif action == "add-secret":
+            Client = models.OAuthClient
+            client = Client.select().where((Client.client_id == args.client_id) &
+                                           Client.revoked.is_null()).first()
+            if client is None:
+                raise LookupError(f"no active client {args.client_id!r}")
+            secret, said = add_oauth_secret(models, client, args.secret_days, now), None
+        else:
+            said = revoke_oauth(models, args.target, now)
+    scimlite.audit(f"oauth.{action}", CLI_CLIENT, what=said or client.client_id)
+    if action == "revoke":
+        print(f"revoked {said}", file=out)
+        return
+    print(f"client id:     {client.client_id}\nclient secret: {secret}\n(the secret is "
+          "shown only this once; the token endpoint is POST /oauth/token)", file=out)
+
+
+def cmd_oauth_list(scimlite, out):
+    Client, Secret = scimlite.models.OAuthClient, scimlite.models.OAuthSecret
+    now = scimlite.clock.now_text()
+    rows = [("client id", "name", "scopes", "secrets", "last used", "state")]
+    for client in Client.select().order_by(Client.pk):
+        live = [f"{SECRET_PREFIX}{s.prefix}... until {s.expires[:10]}"
+                for s in Secret.select().where(Secret.client == client.pk).order_by(Secret.pk)
+                if not s.revoked and s.expires > now]
+        rows.append((client.client_id, client.name, client.scopes, "; ".join(live) or "none",
+                     client.last_used or "never",
+                     f"revoked {client.revoked}" if client.revoked else "active"))
+    print_table(rows, out)
 
 
 def cmd_org(scimlite, args, out):

@@ -249,3 +249,24 @@ def test_migrate_db_carries_every_organization(tmp_path):
     made = copy.scimlite.create_organization("third")
     assert made.id == 3          # the copy's next id follows the copied ones
     copy.scimlite.close()
+
+
+def test_oauth_client_create_list_add_secret_and_revoke(tmp_path):
+    db = str(tmp_path / "o.db")
+    status, out = run("oauth-client", "create", "entra", "--scope", "scim.read",
+                      "--secret-days", "30", "--db", db)
+    assert status == 0
+    client_id = out.split("client id:")[1].split()[0]
+    secret = out.split("client secret:")[1].split()[0]
+    assert client_id.startswith("sc_") and secret.startswith("scs_")
+    listing = run("oauth-client", "list", "--db", db)[1]
+    assert client_id in listing and "scim.read" in listing and secret not in listing
+    assert secret[:12] + "..." in listing
+    second = run("oauth-client", "add-secret", client_id, "--db", db)[1]
+    assert "client secret:" in second
+    assert run("oauth-client", "add-secret", client_id, "--db", db)[0] == 1   # two active
+    assert run("oauth-client", "revoke", secret[:12], "--db", db)[1].startswith(
+        "revoked secret scs_")
+    assert run("oauth-client", "revoke", client_id, "--db", db)[1] == "revoked client 'entra'\n"
+    assert "revoked 20" in run("oauth-client", "list", "--db", db)[1]
+    assert run("oauth-client", "create", "x", "--secret-days", "2000", "--db", db)[0] == 1
