@@ -4860,6 +4860,7 @@ def key_prefix(row):
 # bytes compared as a hash in constant time, as API keys do.
 
 OAUTH_SCOPES = ("scim.read", "scim.write")
+TOKEN_PATH = "/oauth/token"     # the token endpoint (see Other routes)
 CLIENT_ID_PREFIX, SECRET_PREFIX, TOKEN_PREFIX = "sc_", "scs_", "sat_"
 OAUTH_PUBLIC_CHARS = 8          # token_urlsafe(6)
 OAUTH_MAX_SECRETS = 2           # active at once: one to rotate to
@@ -9428,9 +9429,63 @@ def connect_page(page):
     own = request_origin(scimlite.settings) + f"/o/{page.organization.slug}" + \
         scimlite.settings["base_path"]
     return page.render("connect.html", idp=idp, tenant_url=request_base_url(scimlite),
-                       own_url=own,
+                       own_url=own, clients=describe_oauth_clients(scimlite),
+                       token_url=request_origin(scimlite.settings) + TOKEN_PATH,
                        keys=[k for k in describe_keys(scimlite) if k["state"] == "active"],
                        last=last_request_seen(scimlite))
+
+
+def describe_oauth_clients(scimlite):
+    """The organization's clients that are not revoked, as the page shows them."""
+    Client, Secret = scimlite.models.OAuthClient, scimlite.models.OAuthSecret
+    now = scimlite.clock.now_text()
+    return [{"client_id": c.client_id, "name": c.name, "scopes": c.scopes,
+             "last_used": c.last_used,
+             "secrets": [f"{SECRET_PREFIX}{s.prefix}… until {s.expires[:10]}"
+                         for s in Secret.select().where(Secret.client == c.pk).order_by(Secret.pk)
+                         if not s.revoked and s.expires > now]}
+            for c in Client.select().where(Client.revoked.is_null()).order_by(Client.pk)]
+
+
+def oauth_clients_page(page):
+    """Make a client (POST); its secret is shown once, on the Connect page."""
+    scimlite, forms = page.scimlite, bottle.request.forms
+    scopes = "scim.read" if forms.get("read_only") else None
+    try:
+        with scimlite.changes.unit():
+            client, secret = create_oauth_client(scimlite.models, forms.getunicode("name"),
+                                                 scopes, None, scimlite.clock.now_text())
+    except ValueError as exc:
+        return page.message("No client made", str(exc), 400)
+    scimlite.audit("oauth.create", client_address(), what=client.client_id)
+    page.show_once(f"Client Secret of {client.name} ({client.client_id})", secret,
+                   "Copy it now: you will not see it again. scimlite keeps only its hash.")
+    see_other(f"{ADMIN}/connect#oauth")
+
+
+def oauth_client_action(page, client_id, action):
+    """Add a secret to a client (shown once), or revoke the client."""
+    scimlite = page.scimlite
+    Client = scimlite.models.OAuthClient
+    client = Client.select().where((Client.client_id == client_id) &
+                                   Client.revoked.is_null()).first()
+    if client is None:
+        return page.message("No such client", "No active client has that id.", 404)
+    try:
+        with scimlite.changes.unit():
+            if action == "revoke":
+                revoke_oauth(scimlite.models, client_id, scimlite.clock.now_text())
+            else:
+                secret = add_oauth_secret(scimlite.models, client, None,
+                                          scimlite.clock.now_text())
+    except ValueError as exc:
+        return page.message("No secret added", str(exc), 400)
+    scimlite.audit(f"oauth.{action}", client_address(), what=client_id)
+    if action == "secret":
+        page.show_once(f"New Client Secret of {client.name} ({client.client_id})", secret,
+                       "Copy it now: you will not see it again. Move the identity provider "
+                       "to it, then revoke the old one.")
+    see_other(f"{ADMIN}/connect#oauth")
 
 
 def status_json(page):
@@ -9653,6 +9708,9 @@ ADMIN_PAGES = (
     ("/status.json", ("GET",), status_json, False),
     ("/keys", ("GET", "POST"), keys_page, False),
     ("/keys/<key_id:int>/revoke", ("GET", "POST"), revoke_page, False),
+    ("/oauth-clients", ("POST",), oauth_clients_page, False),
+    ("/oauth-clients/<client_id>/<action:re:secret|revoke>", ("POST",), oauth_client_action,
+     False),
     ("/users", ("GET",), users_page, False),
     ("/groups", ("GET",), groups_page, False),
     *((f"{rt.endpoint.lower()}/<resource_id>", ("GET",), detail_page(rt), False)
@@ -9843,7 +9901,6 @@ def _install_license_api(app, scimlite):
             return answer(200, scimlite.licenses.verify(body["key"]))
 
 
-TOKEN_PATH = "/oauth/token"
 TOKEN_BODY_BYTES = 4096
 FORM_TYPE = "application/x-www-form-urlencoded"
 

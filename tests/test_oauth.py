@@ -277,3 +277,37 @@ def test_secrets_and_tokens_are_never_logged_stored_or_echoed(oauth, caplog):
                                  f'SELECT * FROM "{model._meta.table_name}"').fetchall()])
     assert secret not in stored and token not in stored
     assert secret[len("scs_") + 8:] not in stored and token[len("sat_") + 8:] not in stored
+
+
+def test_the_connect_page_makes_rotates_and_revokes_clients(oauth):
+    import re
+    from test_admin import Admin, ADMIN
+    admin = Admin(oauth)
+    admin.setup()
+    page = admin.web.get(f"{ADMIN}/connect")
+    for field in ("Tenant URL", "Token Endpoint", "Client Identifier", "Client Secret"):
+        assert field in page.text
+    assert "http://localhost:80/oauth/token" in page.text
+    made = admin.post("/oauth-clients", {"name": "entra-oauth"}, page=page).follow()
+    secret = re.search(r'id="new-key"[^>]*>([^<]+)<', made.text).group(1)
+    client_id = re.search(r"<code>(sc_[^<]+)</code>", made.text).group(1)
+    token = token_of(oauth, types_client(client_id), secret)
+    SCIMClient(oauth, token).create_user("via-oauth@example.com")
+    again = admin.web.get(f"{ADMIN}/connect")
+    assert secret not in again.text and "scim.read scim.write" in again.text
+    second = admin.post(f"/oauth-clients/{client_id}/secret", {}).follow()
+    new_secret = re.search(r'id="new-key"[^>]*>([^<]+)<', second.text).group(1)
+    assert new_secret != secret
+    assert_oauth_error(post_token(oauth, GRANT, basic=(client_id, "scs_x" * 10)), 401,
+                       "invalid_client")
+    admin.post(f"/oauth-clients/{client_id}/revoke", {})
+    assert_scim_error(SCIMClient(oauth, token).get("/Users", status=401), 401)
+    assert client_id not in admin.web.get(f"{ADMIN}/connect").text
+    admin.post(f"/oauth-clients/{client_id}/revoke", {}, status=404)
+    read_only = admin.post("/oauth-clients", {"name": "reader", "read_only": "on"}).follow()
+    assert "scim.read</td>" in read_only.text
+
+
+def types_client(client_id):
+    import types
+    return types.SimpleNamespace(client_id=client_id)
