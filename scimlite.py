@@ -3397,6 +3397,15 @@ def _oauth_models(Owned):
         created = peewee.CharField()
         last_used = peewee.CharField(null=True)
         revoked = peewee.CharField(null=True)
+        # Federated (RFC 7523 §2.2): no secret; a JWT signed by the issuer's
+        # key, for this subject and audience, is its proof.
+        issuer = peewee.CharField(null=True)
+        subject = peewee.CharField(null=True)
+        audience = peewee.CharField(null=True)
+        jwks_url = peewee.CharField(null=True)
+
+        class Meta:
+            indexes = ((("issuer", "subject"), False),)
 
     class OAuthSecret(Owned):
         pk = peewee.AutoField()
@@ -3416,6 +3425,10 @@ def _oauth_models(Owned):
         scopes = peewee.CharField()
         issued = peewee.CharField()
         expires = peewee.CharField()
+        assertion = peewee.CharField(null=True)     # the jti of the JWT it was given for
+
+        class Meta:
+            indexes = ((("client", "assertion"), True),)    # a JWT is used once
 
     return dict(OAuthClient=OAuthClient, OAuthSecret=OAuthSecret, OAuthToken=OAuthToken)
 
@@ -4860,6 +4873,8 @@ def key_prefix(row):
 # bytes compared as a hash in constant time, as API keys do.
 
 OAUTH_SCOPES = ("scim.read", "scim.write")
+# Scope values Entra's documents show it sending: whatever the client may have.
+SCOPE_ALIASES = ("scim", "scim.readwrite")
 TOKEN_PATH = "/oauth/token"     # the token endpoint (see Other routes)
 CLIENT_ID_PREFIX, SECRET_PREFIX, TOKEN_PREFIX = "sc_", "scs_", "sat_"
 OAUTH_PUBLIC_CHARS = 8          # token_urlsafe(6)
@@ -4878,7 +4893,8 @@ class OAuthError(Exception):
 def oauth_scopes(text, allowed=OAUTH_SCOPES):
     """The scopes a space-separated `text` names, in OAUTH_SCOPES' order;
     ValueError naming one that is not `allowed`."""
-    wanted = (text or "").split()
+    wanted = [name for scope in (text or "").split()
+              for name in (allowed if scope in SCOPE_ALIASES else (scope,))]
     unknown = [scope for scope in wanted if scope not in allowed]
     if unknown:
         raise ValueError(f"unknown scope {unknown[0]!r}: ask for "
@@ -4968,6 +4984,163 @@ def issue_oauth_token(models, client_id, secret, scope, minutes, now):
                        expires=expires)
     Client.update_everywhere(last_used=now).where(Client.pk == client.pk).execute()
     return row, token
+
+
+# --- workload identity federation (RFC 7523 §2.2) ----------------------------------
+# A federated client has no secret: the identity provider signs a JWT (the
+# client assertion) with its own key, for the subject and audience the
+# client was made with, and the key comes from the issuer's published key
+# set.  PyJWT verifies it (an optional dependency: scimlite[oauth]).
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# Asymmetric algorithms only: never "none", never HMAC (whose "secret"
+# would be the issuer's public key, which anyone can fetch).
+ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                        "ES256", "ES384", "ES512")
+ASSERTION_LEEWAY_SECONDS = 60       # clock skew allowed on exp, nbf and iat
+KEY_SET_SECONDS, KEY_SET_TIMEOUT = 300, 5
+# An unknown kid fetches the key set again at most this often: forged kids
+# cannot make scimlite hammer the issuer (issuers publish a key before use).
+KEY_SET_COOLDOWN = 30
+
+
+
+def create_federated_client(models, name, issuer, subject, audience, jwks_url,
+                            scopes=None, now=None):
+    """A new client of the current organization that proves itself with a
+    JWT from `issuer` about `subject`, for `audience`, signed by a key in
+    the key set at `jwks_url`; its row."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValueError("a client name is 1 to 100 characters")
+    for label, value in (("issuer", issuer), ("subject", subject), ("audience", audience)):
+        if not (value or "").strip():
+            raise ValueError(f"a federated client needs its {label}")
+    if not re.fullmatch(r"https?://[^\s/]+\S*", jwks_url or ""):
+        raise ValueError(f"{jwks_url!r} is not the http(s) URL of a key set (JWKS)")
+    scopes = oauth_scopes(scopes) if scopes else " ".join(OAUTH_SCOPES)
+    return models.OAuthClient.create(
+        client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(12), name=name, scopes=scopes,
+        created=now or now_text(), issuer=issuer.strip(), subject=subject.strip(),
+        audience=audience.strip(), jwks_url=jwks_url)
+
+
+class KeySets:
+    """The issuers' key sets (JWKS), each fetched with a timeout and kept
+    KEY_SET_SECONDS; a key id not in the kept set fetches it once again
+    (PyJWKClient does both).  One per app."""
+
+    def __init__(self):
+        self._clients, self._mutex = {}, threading.Lock()
+
+    def signing_key(self, url, assertion):
+        import jwt
+        with self._mutex:
+            client = self._clients.get(url)
+            if client is None:
+                client = self._clients[url] = jwt.PyJWKClient(
+                    url, cache_keys=True, lifespan=KEY_SET_SECONDS, timeout=KEY_SET_TIMEOUT,
+                    cooldown_duration=KEY_SET_COOLDOWN)
+        return client.get_signing_key_from_jwt(assertion).key
+
+
+def verify_assertion(models, key_sets, assertion, client_id, lock):
+    """(the federated client, the claims) of a valid client assertion;
+    OAuthError (invalid_client, 401, saying what was wrong) if not.  The
+    key set may be fetched: nothing here holds the write queue, and `lock`
+    (an in-memory database's) only while the client is read."""
+    try:
+        import jwt
+    except ImportError:
+        raise OAuthError("invalid_client", "this server has no JWT library for client "
+                         "assertions: pip install 'scimlite[oauth]'", 401) from None
+    with lock:
+        client = _asserted_client(models, jwt, assertion, client_id)
+    return client, _verified_claims(jwt, key_sets, client, assertion)
+
+
+def issue_federated_token(models, client, claims, assertion, scope, minutes, now):
+    """An access token for a verified assertion (verify_assertion): (its
+    row, the token text); a replayed one is invalid_client."""
+    try:
+        scopes = oauth_scopes(scope, client.scopes.split()) if scope else client.scopes
+    except ValueError as exc:
+        raise OAuthError("invalid_scope", str(exc)) from None
+    Token = models.OAuthToken
+    public_id = secrets.token_urlsafe(6)
+    token = TOKEN_PREFIX + public_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    expires = format_datetime(parse_datetime(now) + dt.timedelta(minutes=minutes))
+    try:
+        with models.db.atomic():        # a savepoint: a replay fails alone
+            row = Token.create(org=client.org, public_id=public_id, scopes=scopes,
+                               token_hash=hash_api_key(token), client=client.pk,
+                               issued=now, expires=expires, assertion=replay_key(
+                                   claims, assertion))
+    except peewee.IntegrityError:
+        raise OAuthError("invalid_client", "this client assertion was used before "
+                         "(its jti, or itself): send a new one", 401) from None
+    models.OAuthClient.update_everywhere(last_used=now).where(
+        models.OAuthClient.pk == client.pk).execute()
+    return row, token
+
+
+def replay_key(claims, assertion):
+    """What an assertion is remembered by, so that it is taken once: its
+    jti (RFC 7523 §3), else Entra's uti, else the hash of the JWT itself."""
+    for claim in ("jti", "uti"):
+        if claims.get(claim):
+            return f"{claim}:{claims[claim]}"[:255]
+    return "sha256:" + hashlib.sha256(assertion.encode("utf-8")).hexdigest()
+
+
+def _asserted_client(models, jwt, assertion, client_id):
+    """The federated client an assertion names (its iss and sub), not yet
+    trusting a word of it."""
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise OAuthError("invalid_client", "the client assertion is not a JWT", 401) from None
+    Client = models.OAuthClient
+    client = Client.everywhere().where(
+        (Client.issuer == str(claims.get("iss"))) & (Client.subject == str(claims.get("sub")))
+        & Client.revoked.is_null()).first()
+    if client is None or (client_id and client_id != client.client_id):
+        raise OAuthError("invalid_client", "no client is made for this assertion's issuer "
+                         "and subject", 401)
+    return client
+
+
+def _verified_claims(jwt, key_sets, client, assertion):
+    """The assertion's claims once its signature, issuer, subject, audience,
+    times and algorithm hold; OAuthError saying which does not."""
+    try:
+        algorithm = jwt.get_unverified_header(assertion).get("alg")
+    except jwt.PyJWTError:
+        raise OAuthError("invalid_client", "the client assertion is not a JWT", 401) from None
+    if algorithm not in ASSERTION_ALGORITHMS:
+        raise OAuthError("invalid_client", f"the assertion's algorithm {algorithm!r} is not "
+                         "accepted: " + ", ".join(ASSERTION_ALGORITHMS), 401)
+    try:
+        key = key_sets.signing_key(client.jwks_url, assertion)
+    except jwt.PyJWKClientConnectionError as exc:
+        log.warning("the key set of OAuth client %s could not be fetched from %s: %s",
+                    client.client_id, client.jwks_url, one_line(str(exc)))
+        raise OAuthError("invalid_client", "the issuer's key set could not be fetched; "
+                         "retry later", 401) from None
+    except jwt.PyJWKClientError:
+        raise OAuthError("invalid_client", "no key in the issuer's key set matches the "
+                         "assertion's key id (kid)", 401) from None
+    try:
+        claims = jwt.decode(assertion, key, algorithms=list(ASSERTION_ALGORITHMS),
+                            audience=client.audience, issuer=client.issuer,
+                            leeway=ASSERTION_LEEWAY_SECONDS, options={
+                                "require": ["exp", "iat", "iss", "sub", "aud"]})
+    except jwt.PyJWTError as exc:
+        raise OAuthError("invalid_client", f"the client assertion is not valid: {exc}",
+                         401) from None
+    if claims["sub"] != client.subject:
+        raise OAuthError("invalid_client", "the assertion's subject is not the client's", 401)
+    return claims
 
 
 def find_oauth_token(models, token, now):
@@ -7723,6 +7896,7 @@ class ScimLite:
                              self.workers)
         self._key_touched = {}
         self.auth = AuthCache(self.models, self.clock.now_text)
+        self.key_sets = KeySets()           # the OAuth issuers' key sets, fetched
         self.log = ProvisioningLog(self.changes, settings, self.workers)
         self.faults = Faults(settings["faults"])
         self.metrics = Metrics()
@@ -9921,8 +10095,7 @@ def _install_token_endpoint(app, scimlite):
     @app.post(TOKEN_PATH)
     def token():
         try:
-            with scimlite.lock:
-                row, text = _grant(scimlite, read_token_request())
+            row, text = _grant(scimlite, read_token_request())
         except OAuthError as exc:
             headers = [("WWW-Authenticate", 'Basic realm="scimlite"')] \
                 if exc.status == 401 else []
@@ -9991,12 +10164,33 @@ def _grant(scimlite, params):
         raise OAuthError("invalid_request", "grant_type is missing")
     if grant != "client_credentials":
         raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+    if "client_assertion" in params or "client_assertion_type" in params:
+        return _federated_grant(scimlite, params)
     if not params["client_id"] or not params["client_secret"]:
         raise OAuthError("invalid_client", "client authentication failed", 401)
     with scimlite.changes.unit():
         return issue_oauth_token(scimlite.models, params["client_id"], params["client_secret"],
                                  params.get("scope"), scimlite.settings["oauth_token_minutes"],
                                  scimlite.clock.now_text())
+
+
+def _federated_grant(scimlite, params):
+    """RFC 7523 §2.2: the client proves itself with a signed JWT."""
+    if params.get("client_assertion_type") != JWT_BEARER:
+        raise OAuthError("invalid_request", f"client_assertion_type must be {JWT_BEARER}")
+    if not params.get("client_assertion"):
+        raise OAuthError("invalid_request", "client_assertion is missing")
+    if params["client_secret"]:
+        raise OAuthError("invalid_request", "authenticate one way: a client assertion or "
+                         "a secret, not both")
+    assertion = params["client_assertion"]
+    client, claims = verify_assertion(scimlite.models, scimlite.key_sets, assertion,
+                                      params["client_id"], scimlite.lock)
+    with scimlite.changes.unit():
+        return issue_federated_token(scimlite.models, client, claims, assertion,
+                                     params.get("scope"),
+                                     scimlite.settings["oauth_token_minutes"],
+                                     scimlite.clock.now_text())
 
 
 def install_other_routes(app, scimlite):
@@ -10500,11 +10694,21 @@ def _add_oauth_commands(commands, command):
         sub.add_argument("--secret-days", type=int, metavar="N", help="how long the "
                          f"secret works (default {OAUTH_SECRET_DAYS}, at most "
                          f"{OAUTH_MAX_SECRET_DAYS})")
-    create = action("create", "a new client; prints its client id and secret (once)")
+    create = action("create", "a new client; prints its client id and secret (once), or "
+                    "with --entra-tenant or --issuer a federated one (no secret)")
     create.add_argument("name", metavar="NAME", help="a name to know it by, e.g. 'entra'")
     create.add_argument("--scope", action="append", choices=OAUTH_SCOPES,
                         help="what it may ask for (repeat; default both)")
     days(create)
+    create.add_argument("--entra-tenant", metavar="TENANT_ID", help="federated with this "
+                        "Entra tenant: its issuer and key set (workload identity federation)")
+    for flag, text in (("--issuer", "the assertions' iss"), ("--subject", "their sub (for "
+                       "Entra: the workload identity's object id)"),
+                       ("--audience", "their aud (for Entra: the workload identity's "
+                        "application id, as Entra shows it)"),
+                       ("--jwks-url", "the issuer's key set")):
+        create.add_argument(flag, metavar=flag[2:].upper().replace("-", "_"),
+                            help="federated: " + text)
     action("list", "the clients: id, name, scopes, secrets with their expiry, last use")
     add = action("add-secret", f"a second secret for a client, to rotate to (at most "
                  f"{OAUTH_MAX_SECRETS} active)")
@@ -11011,7 +11215,10 @@ def cmd_oauth_client(scimlite, args, out):
         cmd_oauth_list(scimlite, out)
         return
     with scimlite.changes.unit():
-        if action == "create":
+        if action == "create" and (args.entra_tenant or args.issuer):
+            client, secret = _federated_client(models, args, now), None
+            said = f"client {client.name!r}"
+        elif action == "create":
             client, secret = create_oauth_client(models, args.name, " ".join(args.scope or ()),
                                                  args.secret_days, now)
             said = f"client {client.name!r}"
@@ -11028,8 +11235,26 @@ def cmd_oauth_client(scimlite, args, out):
     if action == "revoke":
         print(f"revoked {said}", file=out)
         return
+    if secret is None:
+        print(f"client id:     {client.client_id}\nfederated:     iss {client.issuer}, sub "
+              f"{client.subject}, aud {client.audience}\nkey set:       {client.jwks_url}",
+              file=out)
+        return
     print(f"client id:     {client.client_id}\nclient secret: {secret}\n(the secret is "
           "shown only this once; the token endpoint is POST /oauth/token)", file=out)
+
+
+def _federated_client(models, args, now):
+    """oauth-client create --entra-tenant T (Entra's issuer and key set
+    filled in, from Microsoft's Workload-Identity-Federation-for-SCIM-
+    Provisioning) or --issuer with --jwks-url."""
+    issuer, jwks_url = args.issuer, args.jwks_url
+    if args.entra_tenant:
+        tenant = urllib.parse.quote(args.entra_tenant.strip(), safe="")
+        issuer = issuer or f"https://login.microsoftonline.com/{tenant}/v2.0"
+        jwks_url = jwks_url or f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
+    return create_federated_client(models, args.name, issuer, args.subject, args.audience,
+                                   jwks_url, " ".join(args.scope or ()), now)
 
 
 def cmd_oauth_list(scimlite, out):
@@ -11040,6 +11265,8 @@ def cmd_oauth_list(scimlite, out):
         live = [f"{SECRET_PREFIX}{s.prefix}... until {s.expires[:10]}"
                 for s in Secret.select().where(Secret.client == client.pk).order_by(Secret.pk)
                 if not s.revoked and s.expires > now]
+        if client.issuer:
+            live = [f"federated ({client.issuer}, sub {client.subject})"]
         rows.append((client.client_id, client.name, client.scopes, "; ".join(live) or "none",
                      client.last_used or "never",
                      f"revoked {client.revoked}" if client.revoked else "active"))

@@ -127,6 +127,11 @@ def test_both_ways_at_once_and_unknown_scopes_are_refused(oauth):
     granted = post_token(oauth, {**GRANT, "scope": "scim.read"},
                          basic=(client.client_id, secret), status=200)
     assert granted.json["scope"] == "scim.read"
+    # Entra's documents show scope=scim (and scim.readwrite): what the client may have
+    for alias in ("scim", "scim.readwrite"):
+        answer = post_token(oauth, {**GRANT, "scope": alias}, basic=(client.client_id, secret),
+                            status=200)
+        assert answer.json["scope"] == "scim.read"
 
 
 def test_failed_client_authentication_is_throttled_per_address(oauth):
@@ -311,3 +316,182 @@ def test_the_connect_page_makes_rotates_and_revokes_clients(oauth):
 def types_client(client_id):
     import types
     return types.SimpleNamespace(client_id=client_id)
+
+
+# --- workload identity federation (RFC 7523 §2.2) ---------------------------------------
+
+jwt = pytest.importorskip("jwt")
+ISSUER = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
+SUBJECT = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+AUDIENCE = "api://scimlite-tests"
+
+
+class KeyServer:
+    """A JWKS over plain HTTP on loopback, with RSA keys the test makes."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self.keys = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                     for kid in ("k1", "k2")}
+        self.published = ["k1"]
+        self.fetches = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.fetches += 1
+                body = json.dumps({"keys": [server.jwk(kid) for kid in server.published]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args):
+                pass
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/keys"
+
+    def jwk(self, kid):
+        key = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
+        return {**key, "kid": kid, "use": "sig", "alg": "RS256"}
+
+    def sign(self, kid="k1", algorithm="RS256", **claims):
+        import time
+        import uuid
+        now = int(time.time())
+        body = {"iss": ISSUER, "sub": SUBJECT, "aud": AUDIENCE, "iat": now, "nbf": now,
+                "exp": now + 300, "jti": str(uuid.uuid4()), **claims}
+        body = {k: v for k, v in body.items() if v is not None}
+        return jwt.encode(body, self.keys[kid], algorithm=algorithm, headers={"kid": kid})
+
+    def stop(self):
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture
+def keys():
+    server = KeyServer()
+    yield server
+    server.stop()
+
+
+def federated(app, keys, **fields):
+    state = app.scimlite
+    with state.changes.unit():
+        return scimlite.create_federated_client(
+            state.models, "entra-wif", fields.get("issuer", ISSUER), SUBJECT, AUDIENCE,
+            keys.url, fields.get("scopes"))
+
+
+def assert_post(app, assertion, **extra):
+    return post_token(app, {**GRANT, "client_assertion_type": scimlite.JWT_BEARER,
+                            "client_assertion": assertion, **extra})
+
+
+def unsigned(header, claims):
+    part = lambda value: base64.urlsafe_b64encode(  # noqa: E731
+        json.dumps(value).encode()).rstrip(b"=").decode()
+    return f"{part(header)}.{part(claims)}"
+
+
+def test_a_signed_assertion_gets_a_token_that_provisions(oauth, keys):
+    client = federated(oauth, keys)
+    answer = assert_post(oauth, keys.sign(), client_id=client.client_id)
+    assert answer.status_int == 200, answer.text
+    SCIMClient(oauth, answer.json["access_token"]).create_user("wif@example.com")
+    without_id = assert_post(oauth, keys.sign())            # client_id is optional
+    assert without_id.status_int == 200
+
+
+@pytest.mark.parametrize("case, says", [
+    ("wrong issuer", "no client"), ("wrong subject", "no client"),
+    ("wrong audience", "not valid"), ("expired", "not valid"),
+    ("not yet valid", "not valid"), ("alg none", "algorithm"),
+    ("HS256 with the public key", "algorithm"), ("unknown kid", "key id"),
+    ("garbage", "not a JWT"), ("another client's id", "no client"),
+])
+def test_bad_assertions_are_invalid_client_never_a_500(oauth, keys, case, says):
+    import time
+    client = federated(oauth, keys)
+    now = int(time.time())
+    public_pem = keys.keys["k1"].public_key().public_bytes(
+        encoding=__import__("cryptography.hazmat.primitives.serialization",
+                            fromlist=["Encoding"]).Encoding.PEM,
+        format=__import__("cryptography.hazmat.primitives.serialization",
+                          fromlist=["PublicFormat"]).PublicFormat.SubjectPublicKeyInfo)
+    claims = {"iss": ISSUER, "sub": SUBJECT, "aud": AUDIENCE, "iat": now, "exp": now + 300,
+              "jti": "j-" + case}
+    extra = {}
+    if case == "wrong issuer":
+        assertion = keys.sign(iss="https://evil.example/v2.0")
+    elif case == "wrong subject":
+        assertion = keys.sign(sub="someone-else")
+    elif case == "wrong audience":
+        assertion = keys.sign(aud="api://another-app")
+    elif case == "expired":
+        assertion = keys.sign(iat=now - 3600, nbf=now - 3600, exp=now - 600)
+    elif case == "not yet valid":
+        assertion = keys.sign(nbf=now + 600, iat=now + 600, exp=now + 1200)
+    elif case == "alg none":
+        assertion = unsigned({"alg": "none", "kid": "k1"}, claims) + "."
+    elif case == "HS256 with the public key":
+        import hmac as hmac_
+        import hashlib as hashlib_
+        signing_input = unsigned({"alg": "HS256", "kid": "k1", "typ": "JWT"}, claims)
+        mac = hmac_.new(public_pem, signing_input.encode(), hashlib_.sha256).digest()
+        assertion = signing_input + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    elif case == "unknown kid":
+        assertion = keys.sign(kid="k2")             # k2 is not published
+    elif case == "garbage":
+        assertion = "not.a.jwt!"
+    else:
+        other, _ = new_client(oauth, "other")
+        assertion, extra = keys.sign(), {"client_id": other.client_id}
+    answer = assert_post(oauth, assertion, **extra)
+    assert_oauth_error(answer, 401, "invalid_client")
+    assert says in answer.json["error_description"], answer.json
+    assert assertion not in answer.text
+    assert client.client_id
+
+
+def test_a_replayed_assertion_is_refused(oauth, keys):
+    federated(oauth, keys)
+    assertion = keys.sign()
+    assert assert_post(oauth, assertion).status_int == 200
+    replayed = assert_post(oauth, assertion)
+    assert_oauth_error(replayed, 401, "invalid_client")
+    assert "used before" in replayed.json["error_description"]
+
+
+def test_a_new_key_in_the_key_set_is_fetched_once_and_a_dead_key_set_is_said(
+        oauth, keys, caplog, monkeypatch):
+    monkeypatch.setattr(scimlite, "KEY_SET_COOLDOWN", 0)     # else 30 s between refetches
+    federated(oauth, keys)
+    assert assert_post(oauth, keys.sign()).status_int == 200
+    fetched = keys.fetches
+    assert assert_post(oauth, keys.sign()).status_int == 200
+    assert keys.fetches == fetched                    # kept
+    keys.published.append("k2")                       # the issuer rotates its key
+    assert assert_post(oauth, keys.sign(kid="k2")).status_int == 200
+    assert keys.fetches == fetched + 1                # one refetch for the new kid
+    keys.stop()
+    oauth.scimlite.key_sets = scimlite.KeySets()      # nothing kept: it must fetch
+    caplog.set_level(logging.WARNING, logger="scimlite")
+    down = assert_post(oauth, keys.sign())
+    assert_oauth_error(down, 401, "invalid_client")
+    assert "could not be fetched" in down.json["error_description"]
+    assert len([r for r in caplog.records if "key set" in r.getMessage()]) == 1
+
+
+def test_assertion_and_secret_at_once_or_a_wrong_assertion_type_are_invalid_request(
+        oauth, keys):
+    client = federated(oauth, keys)
+    both = assert_post(oauth, keys.sign(), client_id=client.client_id, client_secret="scs_x")
+    assert_oauth_error(both, 400, "invalid_request")
+    wrong = post_token(oauth, {**GRANT, "client_assertion_type": "urn:other",
+                               "client_assertion": keys.sign()})
+    assert_oauth_error(wrong, 400, "invalid_request")
