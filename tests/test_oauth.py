@@ -495,3 +495,24 @@ def test_assertion_and_secret_at_once_or_a_wrong_assertion_type_are_invalid_requ
     wrong = post_token(oauth, {**GRANT, "client_assertion_type": "urn:other",
                                "client_assertion": keys.sign()})
     assert_oauth_error(wrong, 400, "invalid_request")
+
+
+def test_assertions_are_never_logged_stored_or_echoed(oauth, keys, caplog):
+    caplog.set_level(logging.DEBUG)
+    federated(oauth, keys)
+    good, bad = keys.sign(), keys.sign(aud="api://elsewhere")
+    token = assert_post(oauth, good).json["access_token"]
+    assert good not in assert_post(oauth, good).text            # the replay's refusal
+    assert bad not in assert_post(oauth, bad).text
+    SCIMClient(oauth, token).create_user("wif-quiet@example.com")
+    state = oauth.scimlite
+    state.log.flush()
+    for secret in (good, bad, token):
+        assert secret not in caplog.text
+        for part in secret.split(".")[1:]:                      # nor its claims or signature
+            assert part not in caplog.text
+    with state.lock:
+        stored = json.dumps([list(map(str, row)) for model in state.models.all
+                             for row in model._meta.database.execute_sql(
+                                 f'SELECT * FROM "{model._meta.table_name}"').fetchall()])
+    assert good not in stored and good.split(".")[2] not in stored
