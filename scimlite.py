@@ -8204,6 +8204,11 @@ def authenticate(scimlite):
     token, environ = bearer_token(), bottle.request.environ
     slug = environ.get("scimlite.org_slug")
     row, org, named = scimlite.auth.admit(token, slug)
+    if row is not None and row.org == NO_ORG:
+        # An install-wide OAuth client's token (Okta's one client for every
+        # tenant): it acts in the organization its Tenant URL names, and on
+        # the shared URL, which names none, in none.
+        row, org = (row, named) if named is not None else (None, None)
     if slug is not None:
         # Slugs are not secrets (they are in Tenant URLs, as a company's
         # Okta subdomain is): an unknown one is a URL that does not exist.
@@ -10688,6 +10693,9 @@ def _add_oauth_commands(commands, command):
         sub = command(name, text, actions)
         sub.add_argument("--org", metavar="SLUG", help="the organization (may be left "
                          "out while there is only one)")
+        sub.add_argument("--install", action="store_true", help="the install's own clients, "
+                         "whose tokens act in whichever organization the Tenant URL "
+                         "/o/SLUG/scim/v2 names (Okta's one client for every tenant)")
         return sub
 
     def days(sub):
@@ -11169,7 +11177,9 @@ def run_command(scimlite, args, out):
         cmd_org(scimlite, args, out)
         return
     if command == "oauth-client":
-        with scimlite.in_org(args.org):
+        if args.install and args.org:
+            raise ValueError("--install or --org, not both")
+        with scimlite.scope.of(NO_ORG) if args.install else scimlite.in_org(args.org):
             cmd_oauth_client(scimlite, args, out)
         return
     with scimlite.in_org(args.org) if command in ORG_COMMANDS else contextlib.nullcontext():

@@ -516,3 +516,22 @@ def test_assertions_are_never_logged_stored_or_echoed(oauth, keys, caplog):
                              for row in model._meta.database.execute_sql(
                                  f'SELECT * FROM "{model._meta.table_name}"').fetchall()])
     assert good not in stored and good.split(".")[2] not in stored
+
+
+def test_an_install_client_acts_in_the_organization_its_tenant_url_names(oauth):
+    """Okta's one OAuth client for every tenant: made by the operator for
+    the install (--install), its tokens work on /o/{slug}/scim/v2 in that
+    organization, and on the shared URL, which names none, not at all."""
+    state = oauth.scimlite
+    state.create_organization("acme")
+    with state.scope.of(scimlite.NO_ORG), state.changes.unit():
+        client, secret = scimlite.create_oauth_client(state.models, "okta-oin")
+    token = token_of(oauth, client, secret)
+    web = webtest.TestApp(oauth, extra_environ={"HTTP_AUTHORIZATION": f"Bearer {token}"})
+    body = {"schemas": [scimlite.USER_URN], "userName": "ann@example.com"}
+    for slug in ("acme", "default"):
+        web.post_json(f"/o/{slug}/scim/v2/Users", body, status=201)
+        assert web.get(f"/o/{slug}/scim/v2/Users").json["totalResults"] == 1
+    assert_scim_error(web.get("/scim/v2/Users", status=401), 401)
+    with state.in_org("acme"):
+        assert state.keys() == [] and state.models.OAuthClient.select().count() == 0
