@@ -562,3 +562,29 @@ def test_log_retention_caps_each_organization_on_its_own(store):
     beta = app.scimlite.organization("beta").id
     assert kept == {scimlite.DEFAULT_ORG: 3, beta: 1}
     app.scimlite.close()
+
+
+def test_every_admin_page_works_with_several_organizations(app, orgs):
+    """No admin page may forget its organization: with two of them, a
+    query outside one raises (UnscopedError), which would be a 500 here."""
+    from test_admin import Admin, ADMIN
+    a, b = orgs
+    admin = Admin(app)
+    admin.setup()
+    with app.scimlite.in_org("default"):
+        app.scimlite.log.flush()
+        entry = app.scimlite.models.RequestLog.select().first().pk
+    gets = ["", "/connect", "/connect?idp=okta", "/connect?idp=generic", "/status.json",
+            "/keys", "/users", "/groups", f"/users/{a.ann['id']}", f"/groups/{a.eng['id']}",
+            "/outbox", "/outbox?status=sent", "/log", "/log.jsonl", f"/log/{entry}", "/audit",
+            "/password", "/organizations"]
+    for path in gets:
+        answer = admin.web.get(ADMIN + path, expect_errors=True)
+        assert answer.status_int == 200, (path, answer.status_int)
+    posts = [("/scim", {}), ("/scim", {"enabled": "on"}), ("/outbox/webhook-secret", {}),
+             (f"/users/{a.ann['id']}/license-key", {}),
+             (f"/users/{a.ann['id']}/new-license-key", {}), ("/keys", {"name": "k9"}),
+             ("/oauth-clients", {"name": "c9"})]
+    for path, fields in posts:
+        assert admin.post(path, fields, status="*").status_int in (200, 303), path
+    assert app.scimlite.organization("beta").scim_enabled      # /scim acted in default only
