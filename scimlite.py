@@ -5028,20 +5028,35 @@ def create_federated_client(models, name, issuer, subject, audience, jwks_url,
 class KeySets:
     """The issuers' key sets (JWKS), each fetched with a timeout and kept
     KEY_SET_SECONDS; a key id not in the kept set fetches it once again
-    (PyJWKClient does both).  One per app."""
+    (PyJWKClient does both).  A key that verified before is still used
+    while its key set cannot be fetched, as Microsoft advises: an issuer's
+    outage then refuses only keys never seen.  One per app."""
 
     def __init__(self):
-        self._clients, self._mutex = {}, threading.Lock()
+        self._clients, self._seen, self._mutex = {}, {}, threading.Lock()
 
     def signing_key(self, url, assertion):
         import jwt
         with self._mutex:
             client = self._clients.get(url)
             if client is None:
+                # cache_keys would keep a key by its kid for good, past the
+                # issuer's removing it from the set: the set is kept instead.
                 client = self._clients[url] = jwt.PyJWKClient(
-                    url, cache_keys=True, lifespan=KEY_SET_SECONDS, timeout=KEY_SET_TIMEOUT,
+                    url, cache_keys=False, lifespan=KEY_SET_SECONDS, timeout=KEY_SET_TIMEOUT,
                     cooldown_duration=KEY_SET_COOLDOWN)
-        return client.get_signing_key_from_jwt(assertion).key
+        kid = jwt.get_unverified_header(assertion).get("kid")
+        try:
+            key = client.get_signing_key_from_jwt(assertion).key
+        except jwt.PyJWKClientConnectionError:
+            known = self._seen.get((url, kid))
+            if known is None:
+                raise
+            log.warning("the key set at %s could not be fetched; using its key %s as "
+                        "last fetched", url, kid)
+            return known
+        self._seen[(url, kid)] = key
+        return key
 
 
 def verify_assertion(models, key_sets, assertion, client_id, lock):

@@ -478,9 +478,20 @@ def test_a_new_key_in_the_key_set_is_fetched_once_and_a_dead_key_set_is_said(
     keys.published.append("k2")                       # the issuer rotates its key
     assert assert_post(oauth, keys.sign(kid="k2")).status_int == 200
     assert keys.fetches == fetched + 1                # one refetch for the new kid
+    # The kept set runs out at once; while the issuer is down, the key that
+    # verified before still does (Microsoft's advice), and a key never seen
+    # is refused with one log line.
+    import time
+    monkeypatch.setattr(scimlite, "KEY_SET_SECONDS", 0.001)
+    oauth.scimlite.key_sets = scimlite.KeySets()
+    assert assert_post(oauth, keys.sign()).status_int == 200
     keys.stop()
-    oauth.scimlite.key_sets = scimlite.KeySets()      # nothing kept: it must fetch
+    time.sleep(0.01)
     caplog.set_level(logging.WARNING, logger="scimlite")
+    assert assert_post(oauth, keys.sign()).status_int == 200
+    assert any("as last fetched" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    oauth.scimlite.key_sets = scimlite.KeySets()      # nothing seen: it must fetch
     down = assert_post(oauth, keys.sign())
     assert_oauth_error(down, 401, "invalid_client")
     assert "could not be fetched" in down.json["error_description"]
@@ -535,3 +546,17 @@ def test_an_install_client_acts_in_the_organization_its_tenant_url_names(oauth):
     assert_scim_error(web.get("/scim/v2/Users", status=401), 401)
     with state.in_org("acme"):
         assert state.keys() == [] and state.models.OAuthClient.select().count() == 0
+
+
+def test_a_key_the_issuer_removes_is_no_longer_trusted_once_the_kept_set_runs_out(
+        oauth, keys, monkeypatch):
+    import time
+    monkeypatch.setattr(scimlite, "KEY_SET_SECONDS", 0.05)
+    oauth.scimlite.key_sets = scimlite.KeySets()
+    federated(oauth, keys)
+    assert assert_post(oauth, keys.sign()).status_int == 200
+    keys.published = ["k2"]                 # k1 leaked: the issuer takes it out
+    time.sleep(0.1)
+    refused = assert_post(oauth, keys.sign(kid="k1"))
+    assert_oauth_error(refused, 401, "invalid_client")
+    assert assert_post(oauth, keys.sign(kid="k2")).status_int == 200
