@@ -3198,6 +3198,11 @@ def build_models(db):
     Owned = _owned_base(Base, scope)
     models = Models(db, {"Organization": _organization_model(Base),
                          **_resource_models(Owned), **_service_models(Base, Owned)}, scope)
+    if models.dialect.name == "sqlite":
+        # An organization's id is never given again after it is deleted (a
+        # serial never goes back on PostgreSQL): nothing of the deleted one
+        # (a secret derived from its id, say) may pass to a new one.
+        models.Organization._meta.primary_key.constraints = [SQL("AUTOINCREMENT")]
     if models.dialect.name == "postgresql":
         # VARCHAR with no length, as SQLite's: a 300-character userName is
         # stored on both, not refused by one of them.
@@ -4504,7 +4509,7 @@ class Changes:
         work = UnitOfWork(self, ticket.actor)
         self._local.unit = work
         try:
-            with self.models.scope.of(ticket.org) if ticket.org else contextlib.nullcontext():
+            with self.models.scope.of(ticket.org):     # None too: never the leader's
                 ticket.result = ticket.job(work)
         finally:
             self._local.unit = None
@@ -5116,10 +5121,12 @@ def _asserted_client(models, jwt, assertion, client_id):
     except jwt.PyJWTError:
         raise OAuthError("invalid_client", "the client assertion is not a JWT", 401) from None
     Client = models.OAuthClient
-    client = Client.everywhere().where(
-        (Client.issuer == str(claims.get("iss"))) & (Client.subject == str(claims.get("sub")))
-        & Client.revoked.is_null()).first()
-    if client is None or (client_id and client_id != client.client_id):
+    named = (Client.issuer == str(claims.get("iss"))) & \
+        (Client.subject == str(claims.get("sub"))) & Client.revoked.is_null()
+    if client_id:       # two organizations may trust the same issuer and subject
+        named &= Client.client_id == client_id
+    client = Client.everywhere().where(named).order_by(Client.pk).first()
+    if client is None:
         raise OAuthError("invalid_client", "no client is made for this assertion's issuer "
                          "and subject", 401)
     return client
@@ -6249,6 +6256,14 @@ class ProvisioningLog:
             self._start_worker()
             self.pending.append(_storable(entry))
 
+    def forget(self, org):
+        """Drop what is kept in memory of organization `org` (deleted)."""
+        with self._mutex:
+            self.last_request.pop(org, None)
+            self.pending = collections.deque(e for e in self.pending if e["org"] != org)
+            for key in [k for k in self.reads if k[0] == org]:
+                del self.reads[key]
+
     def _start_worker(self):
         if self._worker is None:
             self._worker = self.workers.start(
@@ -7312,12 +7327,12 @@ class Outbox:
         if waiting != 1:
             return
         log.warning("every license seat (%s) is taken: users wait for one (the "
-                    "dashboard counts them)", self.settings["license_seats"])
+                    "dashboard counts them)", self.licenses.seats())
         if self.settings["admin_email"]:
             self._add(event, "mail", f"seats-full:{license.uid}:{license.transitions}",
                       self.settings["admin_email"], {
                           "name": "", "user_name": license.user_name,
-                          "seats": self.settings["license_seats"]}, template="seats_full")
+                          "seats": self.licenses.seats()}, template="seats_full")
 
     def _on_event(self, work, event):
         """A webhook to the install's receiver (webhook_url: every
@@ -8024,6 +8039,7 @@ class ScimLite:
         is the operator's act, and its pending mail goes with it."""
         org = self.organization(slug)
         counts = {}
+        self.log.flush()        # what it logged in memory goes with the rest of it
         with self.changes.unit():
             if len(organizations(self.models)) == 1:
                 raise ValueError("this is the only organization: it cannot be deleted")
@@ -8032,9 +8048,10 @@ class ScimLite:
                     if hasattr(model, "everywhere"):
                         counts[model._meta.table_name] = model.delete().execute()
             m = self.models
-            m.Audit.update(org=None).where(m.Audit.org == org.id).execute()
+            counts["audit"] = m.Audit.delete().where(m.Audit.org == org.id).execute()
             m.AdminSession.update(org=None).where(m.AdminSession.org == org.id).execute()
             m.Organization.delete().where(m.Organization.id == org.id).execute()
+        self.log.forget(org.id)
         return counts
 
     def update_organization(self, slug, **fields):
@@ -8243,7 +8260,8 @@ def authenticate(scimlite):
                         "the API key is not valid or has been revoked",
                         headers={"WWW-Authenticate": challenge})
     scimlite.touch_key(row)
-    wait = scimlite.key_limit and scimlite.key_limit.wait(row.name, time.monotonic())
+    # Per organization: key names are unique only within one.
+    wait = scimlite.key_limit and scimlite.key_limit.wait((org.id, row.name), time.monotonic())
     if wait:
         raise SCIMError(429, None, f"the key '{row.name}' is over key_rate_per_minute; "
                         "retry later", {"Retry-After": retry_after_header(wait)})

@@ -560,3 +560,20 @@ def test_a_key_the_issuer_removes_is_no_longer_trusted_once_the_kept_set_runs_ou
     refused = assert_post(oauth, keys.sign(kid="k1"))
     assert_oauth_error(refused, 401, "invalid_client")
     assert assert_post(oauth, keys.sign(kid="k2")).status_int == 200
+
+
+def test_two_organizations_may_trust_the_same_issuer_and_subject(oauth, keys):
+    """Found in review: the client was looked up by issuer and subject
+    alone, so the second organization's could never get a token."""
+    state = oauth.scimlite
+    first = federated(oauth, keys)
+    state.create_organization("acme")
+    with state.in_org("acme"), state.changes.unit():
+        second = scimlite.create_federated_client(state.models, "wif", ISSUER, SUBJECT,
+                                                  AUDIENCE, keys.url)
+    for client, slug in ((first, "default"), (second, "acme")):
+        answer = assert_post(oauth, keys.sign(), client_id=client.client_id)
+        assert answer.status_int == 200, answer.text
+        web = webtest.TestApp(oauth)
+        web.get(f"/o/{slug}/scim/v2/Users", headers={
+            "Authorization": f"Bearer {answer.json['access_token']}"})

@@ -588,3 +588,45 @@ def test_every_admin_page_works_with_several_organizations(app, orgs):
     for path, fields in posts:
         assert admin.post(path, fields, status="*").status_int in (200, 303), path
     assert app.scimlite.organization("beta").scim_enabled      # /scim acted in default only
+
+
+def test_a_deleted_organization_passes_nothing_to_the_next_one(store):
+    """Found in review: SQLite gave a deleted organization's id to the next
+    one, whose webhook secret (derived from the id) and unflushed log then
+    were the deleted one's."""
+    app = scimlite.create_app({**store, "mailer": "memory"})
+    state = app.scimlite
+    beta = Org(app, "beta")
+    beta.scim.create_user("secret-user@beta.example")
+    beta.scim.get("/Users", filter='userName eq "secret-user@beta.example"')
+    old = state.organization("beta")
+    secret = state.outbox.webhook_secret(old)
+    state.delete_organization("beta")
+    gamma = Org(app, "gamma")
+    new = state.organization("gamma")
+    assert new.id > old.id and state.outbox.webhook_secret(new) != secret
+    state.log.flush()
+    for model in (state.models.RequestLog, state.models.ReadCount):     # nothing orphaned
+        assert model.everywhere().where(model.org == old.id).count() == 0
+    with state.in_org("gamma"):
+        logged = [row.path for row in state.models.RequestLog.select()]
+        assert not any("secret-user" in path for path in logged)
+        assert scimlite.last_request_seen(state) is None or \
+            "secret-user" not in str(scimlite.last_request_seen(state))
+    assert gamma.scim.get("/Users").json["totalResults"] == 0
+    app.scimlite.close()
+
+
+def test_the_per_key_rate_limit_is_each_organizations_own(store):
+    """Found in review: two organizations' keys of the same name shared one
+    bucket of key_rate_per_minute."""
+    app = scimlite.create_app({**store, "mailer": "memory", "key_rate_per_minute": 2})
+    state = app.scimlite
+    state.create_organization("beta")
+    mine = SCIMClient(app, state.mint_key("okta", org="default"))
+    theirs = SCIMClient(app, state.mint_key("okta", org="beta"))
+    mine.get("/Users")
+    mine.get("/Users")
+    assert_scim_error(mine.get("/Users", status=429), 429)
+    theirs.get("/Users")                                # its own bucket
+    app.scimlite.close()
