@@ -630,3 +630,27 @@ def test_the_per_key_rate_limit_is_each_organizations_own(store):
     assert_scim_error(mine.get("/Users", status=429), 429)
     theirs.get("/Users")                                # its own bucket
     app.scimlite.close()
+
+
+def test_requests_no_organization_owns_are_on_the_operators_log_only(app, orgs):
+    """With several organizations, a request with no valid key on the
+    shared URL is no organization's: not in A's log nor B's, but on the
+    log page's keyless view."""
+    from test_admin import Admin, ADMIN
+    import webtest as webtest_
+    a, b = orgs
+    stranger = webtest_.TestApp(app, extra_environ={"HTTP_AUTHORIZATION": "Bearer nope"})
+    stranger.get("/scim/v2/Users", {"filter": 'userName eq "leaked-by-a-misconfigured-idp"'},
+                 status=401)
+    admin = Admin(app)
+    admin.setup()
+    assert "leaked-by" not in admin.web.get(f"{ADMIN}/log").text
+    keyless = admin.web.get(f"{ADMIN}/log", {"keyless": "1"})
+    assert "no organization owns them" in keyless.text and "leaked-by" in keyless.text
+    for org in ("default", "beta"):
+        with app.scimlite.in_org(org):
+            paths = [r.path for r in app.scimlite.models.RequestLog.select()]
+        assert not any("leaked-by" in path for path in paths)
+    entry = app.scimlite.models.RequestLog.everywhere().where(
+        app.scimlite.models.RequestLog.org == scimlite.NO_ORG).first()
+    assert "leaked-by" in admin.web.get(f"{ADMIN}/log/{entry.pk}").text
