@@ -33,7 +33,7 @@ The file reads top to bottom; each section uses only those above it.
     Models          peewee models per app, organizations, migrations, moving a store
     SQL             filters and sortBy compiled over one resource type's table
     Events          the write queue, the unit of work, background workers
-    Secrets         API keys and password hashes
+    Secrets         API keys, OAuth clients and tokens, password hashes
     Rendering       resources, ETags, ListResponses, discovery documents, pages
     Resources       reads, views, memberships and writes of Users and Groups
     Log             the provisioning log, the audit trail, request metrics
@@ -4695,7 +4695,7 @@ def change_events(rt, old, new):
 
 
 ###############################################################################
-# Secrets: API keys and password hashes #######################################
+# Secrets: API keys, OAuth clients and tokens, password hashes ################
 ###############################################################################
 
 KEY_PREFIX = "scim_"
