@@ -4787,8 +4787,7 @@ class AuthCache:
         organization, the organization `slug` names or None): what a SCIM
         request is let in by, all as of one state of the database."""
         snapshot = self._current()
-        named = slug and next((org for org in self._organizations(snapshot).values()
-                               if org.slug == slug), None)
+        named = slug and self.organization_named(slug, snapshot)
         row = self._key(snapshot, token) if token else None
         org = self.organization(row.org, snapshot) if row else None
         return row, org, named
@@ -4801,9 +4800,9 @@ class AuthCache:
     def organization_ids(self):
         return list(self._organizations(self._current()))
 
-    def organization_named(self, slug):
+    def organization_named(self, slug, snapshot=None):
         """The organization whose slug is `slug`, or None."""
-        orgs = self._organizations(self._current())
+        orgs = self._organizations(snapshot or self._current())
         return next((org for org in orgs.values() if org.slug == slug), None)
 
     def _organizations(self, snapshot):
@@ -4910,16 +4909,35 @@ def oauth_scopes(text, allowed=OAUTH_SCOPES):
 def create_oauth_client(models, name, scopes=None, secret_days=None, now=None):
     """A new client of the current organization and its first secret:
     (client row, secret text, shown once)."""
+    name, scopes = _client_name_and_scopes(name, scopes)
+    client = models.OAuthClient.create(
+        client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(12), name=name, scopes=scopes,
+        created=now or now_text())
+    return client, add_oauth_secret(models, client, secret_days, now)
+
+
+def _client_name_and_scopes(name, scopes):
+    """A client's name and scopes (default both), checked."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValueError("a client name is 1 to 100 characters")
     scopes = oauth_scopes(scopes) if scopes else " ".join(OAUTH_SCOPES)
     if not scopes:
         raise ValueError("a client needs a scope: scim.read and/or scim.write")
-    client = models.OAuthClient.create(
-        client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(12), name=name, scopes=scopes,
-        created=now or now_text())
-    return client, add_oauth_secret(models, client, secret_days, now)
+    return name, scopes
+
+
+def client_credentials(models, clients, now):
+    """{client pk: what proves it, in words}: its secrets still working
+    (prefix and last day; never the secret), or its federation; one query."""
+    Secret = models.OAuthSecret
+    said = {c.pk: [f"federated ({c.issuer}, sub {c.subject})"] if c.issuer else []
+            for c in clients}
+    if said:
+        for s in Secret.select().where(Secret.client.in_(list(said)) & Secret.revoked.is_null()
+                                       & (Secret.expires > now)).order_by(Secret.pk):
+            said[s.client_id].append(f"{SECRET_PREFIX}{s.prefix}... until {s.expires[:10]}")
+    return said
 
 
 def add_oauth_secret(models, client, days=None, now=None):
@@ -5015,15 +5033,12 @@ def create_federated_client(models, name, issuer, subject, audience, jwks_url,
     """A new client of the current organization that proves itself with a
     JWT from `issuer` about `subject`, for `audience`, signed by a key in
     the key set at `jwks_url`; its row."""
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise ValueError("a client name is 1 to 100 characters")
+    name, scopes = _client_name_and_scopes(name, scopes)
     for label, value in (("issuer", issuer), ("subject", subject), ("audience", audience)):
         if not (value or "").strip():
             raise ValueError(f"a federated client needs its {label}")
     if not re.fullmatch(r"https?://[^\s/]+\S*", jwks_url or ""):
         raise ValueError(f"{jwks_url!r} is not the http(s) URL of a key set (JWKS)")
-    scopes = oauth_scopes(scopes) if scopes else " ".join(OAUTH_SCOPES)
     return models.OAuthClient.create(
         client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(12), name=name, scopes=scopes,
         created=now or now_text(), issuer=issuer.strip(), subject=subject.strip(),
@@ -9655,14 +9670,11 @@ def connect_page(page):
 
 def describe_oauth_clients(scimlite):
     """The organization's clients that are not revoked, as the page shows them."""
-    Client, Secret = scimlite.models.OAuthClient, scimlite.models.OAuthSecret
-    now = scimlite.clock.now_text()
+    Client = scimlite.models.OAuthClient
+    clients = list(Client.select().where(Client.revoked.is_null()).order_by(Client.pk))
+    proofs = client_credentials(scimlite.models, clients, scimlite.clock.now_text())
     return [{"client_id": c.client_id, "name": c.name, "scopes": c.scopes,
-             "last_used": c.last_used,
-             "secrets": [f"{SECRET_PREFIX}{s.prefix}… until {s.expires[:10]}"
-                         for s in Secret.select().where(Secret.client == c.pk).order_by(Secret.pk)
-                         if not s.revoked and s.expires > now]}
-            for c in Client.select().where(Client.revoked.is_null()).order_by(Client.pk)]
+             "last_used": c.last_used, "secrets": proofs[c.pk]} for c in clients]
 
 
 def oauth_clients_page(page):
@@ -11309,16 +11321,13 @@ def _federated_client(models, args, now):
 
 
 def cmd_oauth_list(scimlite, out):
-    Client, Secret = scimlite.models.OAuthClient, scimlite.models.OAuthSecret
-    now = scimlite.clock.now_text()
+    Client = scimlite.models.OAuthClient
+    clients = list(Client.select().order_by(Client.pk))
+    proofs = client_credentials(scimlite.models, clients, scimlite.clock.now_text())
     rows = [("client id", "name", "scopes", "secrets", "last used", "state")]
-    for client in Client.select().order_by(Client.pk):
-        live = [f"{SECRET_PREFIX}{s.prefix}... until {s.expires[:10]}"
-                for s in Secret.select().where(Secret.client == client.pk).order_by(Secret.pk)
-                if not s.revoked and s.expires > now]
-        if client.issuer:
-            live = [f"federated ({client.issuer}, sub {client.subject})"]
-        rows.append((client.client_id, client.name, client.scopes, "; ".join(live) or "none",
+    for client in clients:
+        rows.append((client.client_id, client.name, client.scopes,
+                     "; ".join(proofs[client.pk]) or "none",
                      client.last_used or "never",
                      f"revoked {client.revoked}" if client.revoked else "active"))
     print_table(rows, out)
