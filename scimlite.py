@@ -2843,7 +2843,8 @@ class PostgresDialect(Dialect):
 def auth_tables(models):
     """The tables AuthCache keeps in memory, whose changes move its version."""
     return [m._meta.table_name for m in (models.ApiKey, models.Option, models.Organization,
-                                         models.OAuthClient, models.OAuthSecret)]
+                                         models.OAuthClient, models.OAuthSecret,
+                                         models.OAuthGrant)]
 
 
 def _digest(statements):
@@ -3155,7 +3156,7 @@ def _db_values(model, data, names):
 # Models: peewee models per app, organizations, migrations, moving a store ####
 ###############################################################################
 
-SCHEMA_VERSION = 7      # 6: organizations; 7: OAuth clients
+SCHEMA_VERSION = 8      # 6: organizations; 7: OAuth clients; 8: OAuth grants
 # Columns added to tables that existed before: (version, table, column, SQL
 # type, how existing rows get their value or None).  New tables and indexes
 # need no entry: create_tables() adds what is missing (on PostgreSQL only
@@ -3169,6 +3170,8 @@ ADDED_COLUMNS = (
         "outbox_message", "request_log")),
     (6, "audit", "org_id", "INTEGER", "1"),
     (6, "admin_session", "org_id", "INTEGER", None),
+    (8, "o_auth_client", "redirect_uris", "TEXT", None),
+    (8, "o_auth_token", "grant_id", "INTEGER", None),
 )
 # Indexes a version replaced, dropped once it is reached (create_tables()
 # adds, never drops): 6 made uniqueness per organization, and led every
@@ -3408,9 +3411,36 @@ def _oauth_models(Owned):
         subject = peewee.CharField(null=True)
         audience = peewee.CharField(null=True)
         jwks_url = peewee.CharField(null=True)
+        # Authorization code grant (RFC 6749 §4.1, Okta's OAuth mode): the
+        # redirect URIs registered for it, one per line, matched exactly.
+        redirect_uris = peewee.TextField(null=True)
 
         class Meta:
             indexes = ((("issuer", "subject"), False),)
+
+    class OAuthGrant(Owned):
+        """One administrator's consent (the authorization code grant): its
+        one-time code, then its refresh token, rotated on each use.  The
+        organization is the one consented to: an install-wide client's
+        grants each act in one."""
+        pk = peewee.AutoField()
+        public_id = peewee.CharField(unique=True)   # names it to revoke: sag_...
+        client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE")
+        scopes = peewee.CharField()
+        created = peewee.CharField()
+        granted_by = peewee.CharField()             # who consented, and from where
+        code_id = peewee.CharField(unique=True)     # looked up by, as a key's public id
+        code_hash = peewee.CharField()
+        code_expires = peewee.CharField()
+        code_used = peewee.CharField(null=True)
+        redirect_uri = peewee.TextField(null=True)  # as the authorization request gave it
+        code_challenge = peewee.CharField(null=True)    # PKCE (RFC 7636), S256
+        refresh_id = peewee.CharField(null=True, unique=True)
+        refresh_hash = peewee.CharField(null=True)
+        refresh_expires = peewee.CharField(null=True)
+        previous_refresh = peewee.CharField(null=True)  # the hash rotated away
+        last_used = peewee.CharField(null=True)
+        revoked = peewee.CharField(null=True)
 
     class OAuthSecret(Owned):
         pk = peewee.AutoField()
@@ -3431,11 +3461,13 @@ def _oauth_models(Owned):
         issued = peewee.CharField()
         expires = peewee.CharField()
         assertion = peewee.CharField(null=True)     # the jti of the JWT it was given for
+        grant = peewee.IntegerField(null=True, column_name="grant_id")  # its OAuthGrant
 
         class Meta:
             indexes = ((("client", "assertion"), True),)    # a JWT is used once
 
-    return dict(OAuthClient=OAuthClient, OAuthSecret=OAuthSecret, OAuthToken=OAuthToken)
+    return dict(OAuthClient=OAuthClient, OAuthSecret=OAuthSecret, OAuthGrant=OAuthGrant,
+                OAuthToken=OAuthToken)
 
 
 def _license_models(Owned):
@@ -4906,13 +4938,17 @@ def oauth_scopes(text, allowed=OAUTH_SCOPES):
     return " ".join(scope for scope in OAUTH_SCOPES if scope in wanted)
 
 
-def create_oauth_client(models, name, scopes=None, secret_days=None, now=None):
+def create_oauth_client(models, name, scopes=None, secret_days=None, now=None,
+                        redirect_uris=()):
     """A new client of the current organization and its first secret:
-    (client row, secret text, shown once)."""
+    (client row, secret text, shown once).  `redirect_uris`: where the
+    authorization code grant may send its codes (none: client credentials
+    only)."""
     name, scopes = _client_name_and_scopes(name, scopes)
+    uris = checked_redirect_uris(redirect_uris)
     client = models.OAuthClient.create(
         client_id=CLIENT_ID_PREFIX + secrets.token_urlsafe(12), name=name, scopes=scopes,
-        created=now or now_text())
+        created=now or now_text(), redirect_uris="\n".join(uris) or None)
     return client, add_oauth_secret(models, client, secret_days, now)
 
 
@@ -4960,9 +4996,20 @@ def add_oauth_secret(models, client, days=None, now=None):
     return text
 
 
+def active_client(models, client_id):
+    """The current organization's client `client_id`, not revoked."""
+    Client = models.OAuthClient
+    client = Client.select().where((Client.client_id == client_id) &
+                                   Client.revoked.is_null()).first()
+    if client is None:
+        raise LookupError(f"no active client {client_id!r}")
+    return client
+
+
 def revoke_oauth(models, text, now=None):
-    """Revoke a client (by its client id) or one secret (by its prefix, as
-    listed): its tokens stop working at once.  What was revoked, in words."""
+    """Revoke a client (by its client id), one secret (by its prefix, as
+    listed) or one grant (sag_...): their tokens stop working at once.
+    What was revoked, in words."""
     text, now = text.strip(), now or now_text()
     Client, Secret = models.OAuthClient, models.OAuthSecret
     client = Client.select().where((Client.client_id == text) &
@@ -4970,6 +5017,14 @@ def revoke_oauth(models, text, now=None):
     if client is not None:
         Client.update(revoked=now).where(Client.pk == client.pk).execute()
         return f"client {client.name!r}"
+    if text.startswith(GRANT_PREFIX):
+        Grant = models.OAuthGrant
+        grant = visible_grants(models).where(
+            Grant.public_id == text[len(GRANT_PREFIX):]).first()
+        if grant is None or grant.revoked:
+            raise LookupError(f"no active grant {text!r}")
+        revoke_grant(models, grant, now)
+        return f"grant {text}"
     prefix = text[len(SECRET_PREFIX):] if text.startswith(SECRET_PREFIX) else text
     secret = Secret.select().where((Secret.prefix == prefix[:OAUTH_PUBLIC_CHARS]) &
                                    Secret.revoked.is_null()).first()
@@ -4981,9 +5036,21 @@ def revoke_oauth(models, text, now=None):
 
 def issue_oauth_token(models, client_id, secret, scope, minutes, now):
     """An access token for a client that proves itself with one of its
-    secrets: (its row, the token text).  OAuthError (RFC 6749 §5.2) if not.
-    Every way of failing to authenticate is one answer, invalid_client."""
-    Client, Secret, Token = models.OAuthClient, models.OAuthSecret, models.OAuthToken
+    secrets (client credentials, RFC 6749 §4.4): (its row, the token
+    text).  OAuthError (RFC 6749 §5.2) if not."""
+    client, stored = authenticated_client(models, client_id, secret, now)
+    try:
+        scopes = oauth_scopes(scope, client.scopes.split()) if scope else client.scopes
+    except ValueError as exc:
+        raise OAuthError("invalid_scope", str(exc)) from None
+    return create_access_token(models, client, client.org, scopes, minutes, now,
+                               secret=stored.pk)
+
+
+def authenticated_client(models, client_id, secret, now):
+    """(client, secret row) of a client that proves itself with one of its
+    secrets.  Every way of failing is one answer, invalid_client."""
+    Client, Secret = models.OAuthClient, models.OAuthSecret
     client = Client.everywhere().where(Client.client_id == client_id).first() \
         if client_id else None
     prefix = secret[len(SECRET_PREFIX):][:OAUTH_PUBLIC_CHARS] \
@@ -4995,18 +5062,271 @@ def issue_oauth_token(models, client_id, secret, scope, minutes, now):
     good = hmac.compare_digest(expected, hash_api_key(secret)) and stored
     if not good or client.revoked or stored.revoked or stored.expires <= now:
         raise OAuthError("invalid_client", "client authentication failed", 401)
-    try:
-        scopes = oauth_scopes(scope, client.scopes.split()) if scope else client.scopes
-    except ValueError as exc:
-        raise OAuthError("invalid_scope", str(exc)) from None
+    return client, stored
+
+
+def create_access_token(models, client, org_id, scopes, minutes, now, **origin):
+    """A new access token of `client` acting in `org_id`, working `minutes`:
+    (its row, the text, shown once).  `origin`: the secret, grant or
+    assertion it was given for, which revoked or replayed stop it."""
     public_id = secrets.token_urlsafe(6)
     token = TOKEN_PREFIX + public_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
     expires = format_datetime(parse_datetime(now) + dt.timedelta(minutes=minutes))
-    row = Token.create(org=client.org, public_id=public_id, token_hash=hash_api_key(token),
-                       client=client.pk, secret=stored.pk, scopes=scopes, issued=now,
-                       expires=expires)
-    Client.update_everywhere(last_used=now).where(Client.pk == client.pk).execute()
+    row = models.OAuthToken.create(org=org_id, public_id=public_id, client=client.pk,
+                                   token_hash=hash_api_key(token), scopes=scopes,
+                                   issued=now, expires=expires, **origin)
+    models.OAuthClient.update_everywhere(last_used=now).where(
+        models.OAuthClient.pk == client.pk).execute()
     return row, token
+
+# --- OAuth 2.0 authorization code (RFC 6749 §4.1): Okta's OAuth mode ---------------
+# Okta's SCIM connector speaks OAuth only as the authorization code grant
+# (Okta's SCIM FAQ: no client credentials).  The customer's Okta admin
+# clicks Authenticate; their browser comes to /admin/oauth/authorize (an
+# admin page, so that the admin session's cookie reaches it), they sign
+# in here and allow it; Okta gets a one-time code at its redirect URI and
+# trades it, with the client's secret, for an access token and a refresh
+# token, then refreshes.  One client may serve every tenant (Okta's OIN
+# apps, made with --install): each consent names the organization it is
+# for, and its tokens act there only.
+
+CODE_PREFIX, REFRESH_PREFIX, GRANT_PREFIX = "sac_", "sar_", "sag_"
+CODE_MINUTES = 10       # RFC 6749 §4.1.2: "a maximum lifetime of 10 minutes"
+REFRESH_DAYS = 180      # a refresh token unused this long stops working
+# The redirect URIs Okta's guide (scim-provisioning-integration-prepare)
+# asks an OIN app to accept, {appName} being the integration's name.
+OKTA_CALLBACK_HOSTS = ("system-admin.okta.com", "system-admin.okta-emea.com",
+                       "system-admin.oktapreview.com", "system-admin.trexcloud.com")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# A redirect URI's host[:port]: no user info, nothing a header could not hold.
+REDIRECT_HOST = re.compile(r"([A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?")
+PKCE_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")     # RFC 7636 §4.1
+
+
+def okta_redirect_uris(app_name):
+    """Okta's callbacks for the integration `app_name`, one per Okta cell."""
+    name = urllib.parse.quote(app_name.strip(), safe="")
+    return [f"https://{host}/admin/app/cpc/{name}/oauth/callback"
+            for host in OKTA_CALLBACK_HOSTS]
+
+
+def checked_redirect_uris(uris):
+    """The redirect URIs, one per line, each absolute, without a fragment
+    (RFC 6749 §3.1.2) and https, or http on this machine (RFC 8252 §7.3);
+    ValueError naming the first that is not."""
+    kept = []
+    for uri in (u.strip() for u in uris if u.strip()):
+        parts = urllib.parse.urlsplit(uri)
+        secure = parts.scheme == "https" or (parts.scheme == "http" and
+                                             parts.hostname in LOOPBACK_HOSTS)
+        if not REDIRECT_HOST.fullmatch(parts.netloc) or "#" in uri or not secure or \
+                len(uri) > 1000 or any(c.isspace() for c in uri):
+            raise ValueError(f"{uri!r} is not a redirect URI: an https URL (http only on "
+                             "localhost) without a #fragment")
+        if uri not in kept:
+            kept.append(uri)
+    return kept
+
+
+def set_redirect_uris(models, client, uris):
+    """Register `uris` for `client` (replacing what it had)."""
+    kept = checked_redirect_uris(uris)
+    if len(kept) > 20:
+        raise ValueError("a client has at most 20 redirect URIs")
+    models.OAuthClient.update_everywhere(redirect_uris="\n".join(kept) or None).where(
+        models.OAuthClient.pk == client.pk).execute()
+    return kept
+
+
+class AuthorizeRefused(Exception):
+    """An authorization request that names no client of ours or a redirect
+    URI not registered for it: shown to the person, never redirected
+    (RFC 6749 §4.1.2.1: it could send them anywhere)."""
+
+
+def authorization_request(models, params):
+    """What a valid authorization request asks (RFC 6749 §4.1.1, RFC 7636
+    §4.3): {client, redirect_uri, given (whether the request named it),
+    state, scopes, challenge}.  AuthorizeRefused if its client or redirect
+    URI is not right; OAuthError, to send to the redirect URI (`request`
+    attached), for anything else."""
+    doubled = sorted({name for name in params if len(params.getall(name)) > 1})
+    single = {name: params.getunicode(name) or "" for name in params}
+    Client = models.OAuthClient
+    client = Client.everywhere().where((Client.client_id == single.get("client_id", "")) &
+                                       Client.revoked.is_null()).first()
+    registered = (client.redirect_uris or "").split("\n") if client else []
+    if client is None or not client.redirect_uris:
+        raise AuthorizeRefused("No client with this client_id may ask for a code here. "
+                               "The operator registers its redirect URIs first: "
+                               "python scimlite.py oauth-client create --redirect-uri URI")
+    uri = single.get("redirect_uri")
+    if uri and uri not in registered or not uri and len(registered) != 1 or \
+            "redirect_uri" in doubled:
+        raise AuthorizeRefused("The redirect_uri is not one registered for this client, "
+                               "so nothing is sent back to it.")
+    request = {"client": client, "redirect_uri": uri or registered[0], "given": bool(uri),
+               "state": single.get("state")}
+
+    def refuse(error, text):
+        exc = OAuthError(error, text)
+        exc.request = request
+        return exc
+    if doubled:     # RFC 6749 §3.1: parameters MUST NOT be included more than once
+        raise refuse("invalid_request", f"'{doubled[0]}' is sent more than once")
+    if single.get("response_type") != "code":
+        raise refuse("unsupported_response_type", "only response_type=code is supported")
+    try:
+        request["scopes"] = oauth_scopes(single.get("scope"), client.scopes.split()) \
+            if single.get("scope") else client.scopes
+    except ValueError as exc:
+        raise refuse("invalid_scope", str(exc)) from None
+    challenge = single.get("code_challenge")
+    if challenge and single.get("code_challenge_method") != "S256":
+        raise refuse("invalid_request", "code_challenge_method must be S256")
+    if challenge and not PKCE_VERIFIER.fullmatch(challenge):
+        raise refuse("invalid_request", "code_challenge is not a base64url SHA-256")
+    request["challenge"] = challenge or None
+    return request
+
+
+def authorization_redirect(request, **answer):
+    """The redirect URI with `answer` (a code, or an error) and the
+    request's state added to its query (RFC 6749 §4.1.2)."""
+    if request.get("state") is not None:
+        answer["state"] = request["state"]
+    uri = request["redirect_uri"]
+    return uri + ("&" if urllib.parse.urlsplit(uri).query else "?") + \
+        urllib.parse.urlencode(answer)
+
+
+def grant_code(models, request, org_id, granted_by, now):
+    """Record a consent in organization `org_id`: its one-time code, valid
+    CODE_MINUTES (the text; only its hash is kept)."""
+    code_id = secrets.token_urlsafe(6)
+    code = CODE_PREFIX + code_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    models.OAuthGrant.insert(
+        org=org_id, public_id=secrets.token_urlsafe(6), client=request["client"].pk,
+        scopes=request["scopes"], created=now, granted_by=granted_by[:255], code_id=code_id,
+        code_hash=hash_api_key(code), redirect_uri=request["redirect_uri"]
+        if request["given"] else None, code_challenge=request["challenge"],
+        code_expires=format_datetime(parse_datetime(now) + dt.timedelta(minutes=CODE_MINUTES))
+    ).execute()
+    return code
+
+
+def redeem_code(models, params, minutes, now):
+    """RFC 6749 §4.1.3: a code (with the redirect URI it was asked for,
+    and the PKCE verifier if it was asked with a challenge) for an access
+    token and a refresh token: (access row, access text, refresh text).
+    A code used twice revokes its grant and every token it gave (§4.1.2)."""
+    client, secret = authenticated_client(models, params["client_id"],
+                                          params["client_secret"], now)
+    grant = _grant_by(models, "code_id", params.get("code", ""), CODE_PREFIX, "code_hash")
+    if grant is None or grant.client_id != client.pk or grant.revoked:
+        raise OAuthError("invalid_grant", "the code is not valid")
+    if grant.code_used:
+        revoke_grant(models, grant, now)
+        raise OAuthError("invalid_grant", "the code was used before: the tokens it gave "
+                         "are revoked too")
+    if grant.code_expires <= now:
+        raise OAuthError("invalid_grant", f"the code expired ({CODE_MINUTES} minutes)")
+    if (params.get("redirect_uri") or None) != grant.redirect_uri and \
+            (grant.redirect_uri or params.get("redirect_uri")):
+        raise OAuthError("invalid_grant", "redirect_uri is not the one the code was "
+                         "asked with")
+    verifier = params.get("code_verifier")
+    if grant.code_challenge and not (verifier and PKCE_VERIFIER.fullmatch(verifier) and
+                                     hmac.compare_digest(pkce_s256(verifier),
+                                                         grant.code_challenge)):
+        raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
+    if verifier and not grant.code_challenge:
+        raise OAuthError("invalid_grant", "a code_verifier for a code asked without "
+                         "a code_challenge")
+    Grant = models.OAuthGrant
+    if not Grant.update_everywhere(code_used=now).where(
+            (Grant.pk == grant.pk) & Grant.code_used.is_null()).execute():
+        raise OAuthError("invalid_grant", "the code was used before")
+    return _rotated(models, client, secret, grant, grant.scopes, None, minutes, now)
+
+
+def refresh_access(models, params, minutes, now):
+    """RFC 6749 §6: a refresh token for a new access token and a new
+    refresh token (rotation, OAuth 2.0 Security BCP §4.14.2): the one
+    presented stops working; presented again, it revokes its grant."""
+    client, secret = authenticated_client(models, params["client_id"],
+                                          params["client_secret"], now)
+    presented = params.get("refresh_token", "")
+    grant = _grant_by(models, "refresh_id", presented, REFRESH_PREFIX, "refresh_hash")
+    if grant is None:
+        Grant = models.OAuthGrant
+        replayed = presented and Grant.everywhere().where(
+            Grant.previous_refresh == hash_api_key(presented)).first()
+        if replayed and replayed.client_id == client.pk:
+            revoke_grant(models, replayed, now)
+            raise OAuthError("invalid_grant", "the refresh token was used before: its "
+                             "grant is revoked; authorize again")
+        raise OAuthError("invalid_grant", "the refresh token is not valid")
+    if grant.client_id != client.pk or grant.revoked or grant.refresh_expires <= now:
+        raise OAuthError("invalid_grant", "the refresh token is not valid, expired or "
+                         "revoked; authorize again")
+    try:
+        scopes = oauth_scopes(params["scope"], grant.scopes.split()) \
+            if params.get("scope") else grant.scopes
+    except ValueError as exc:
+        raise OAuthError("invalid_scope", str(exc)) from None
+    return _rotated(models, client, secret, grant, scopes, grant.refresh_hash, minutes, now)
+
+
+def _rotated(models, client, secret, grant, scopes, presented_hash, minutes, now):
+    """A grant's new access token and refresh token; the refresh token
+    `presented_hash` (None for a code) is the one replaced, exactly once."""
+    Grant = models.OAuthGrant
+    refresh_id = secrets.token_urlsafe(6)
+    refresh = REFRESH_PREFIX + refresh_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    same = Grant.refresh_hash.is_null() if presented_hash is None else \
+        (Grant.refresh_hash == presented_hash)
+    if not Grant.update_everywhere(
+            refresh_id=refresh_id, refresh_hash=hash_api_key(refresh), last_used=now,
+            previous_refresh=presented_hash, refresh_expires=format_datetime(
+                parse_datetime(now) + dt.timedelta(days=REFRESH_DAYS))).where(
+            (Grant.pk == grant.pk) & same).execute():
+        raise OAuthError("invalid_grant", "the refresh token was used at the same moment "
+                         "by another request")
+    row, token = create_access_token(models, client, grant.org, scopes, minutes, now,
+                                     secret=secret.pk, grant=grant.pk)
+    return row, token, refresh
+
+
+def _grant_by(models, column, text, prefix, hash_column):
+    """The grant whose code or refresh token (by `column`, its public part)
+    is `text`, compared in constant time, or None."""
+    Grant = models.OAuthGrant
+    public = text[len(prefix):][:OAUTH_PUBLIC_CHARS] if text.startswith(prefix) else ""
+    grant = public and Grant.everywhere().where(getattr(Grant, column) == public).first()
+    stored = getattr(grant, hash_column) if grant else hash_api_key("")
+    return grant if hmac.compare_digest(stored, hash_api_key(text)) and grant else None
+
+
+def pkce_s256(verifier):
+    """RFC 7636 §4.2: BASE64URL(SHA256(verifier)), unpadded."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def visible_grants(models):
+    """The grants the current organization answers for: consented to in
+    it, or given to one of its clients (the install's, under --install)."""
+    Grant, Client = models.OAuthGrant, models.OAuthClient
+    return Grant.everywhere().where((Grant.org == models.scope.param) |
+                                    Grant.client.in_(Client.select(Client.pk)))
+
+
+def revoke_grant(models, grant, now):
+    """A grant and every token it gave stop working at once."""
+    Grant = models.OAuthGrant
+    Grant.update_everywhere(revoked=now).where(
+        (Grant.pk == grant.pk) & Grant.revoked.is_null()).execute()
 
 
 # --- workload identity federation (RFC 7523 §2.2) ----------------------------------
@@ -5101,22 +5421,13 @@ def issue_federated_token(models, client, claims, assertion, scope, minutes, now
         scopes = oauth_scopes(scope, client.scopes.split()) if scope else client.scopes
     except ValueError as exc:
         raise OAuthError("invalid_scope", str(exc)) from None
-    Token = models.OAuthToken
-    public_id = secrets.token_urlsafe(6)
-    token = TOKEN_PREFIX + public_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
-    expires = format_datetime(parse_datetime(now) + dt.timedelta(minutes=minutes))
     try:
         with models.db.atomic():        # a savepoint: a replay fails alone
-            row = Token.create(org=client.org, public_id=public_id, scopes=scopes,
-                               token_hash=hash_api_key(token), client=client.pk,
-                               issued=now, expires=expires, assertion=replay_key(
-                                   claims, assertion))
+            return create_access_token(models, client, client.org, scopes, minutes, now,
+                                       assertion=replay_key(claims, assertion))
     except peewee.IntegrityError:
         raise OAuthError("invalid_client", "this client assertion was used before "
                          "(its jti, or itself): send a new one", 401) from None
-    models.OAuthClient.update_everywhere(last_used=now).where(
-        models.OAuthClient.pk == client.pk).execute()
-    return row, token
 
 
 def replay_key(claims, assertion):
@@ -5187,17 +5498,19 @@ def find_oauth_token(models, token, now):
     if not token.startswith(TOKEN_PREFIX) or len(token) < len(TOKEN_PREFIX) + 40:
         return None
     Token, Client, Secret = models.OAuthToken, models.OAuthClient, models.OAuthSecret
+    Grant = models.OAuthGrant
     public_id = token[len(TOKEN_PREFIX):len(TOKEN_PREFIX) + OAUTH_PUBLIC_CHARS]
     row = prepared(models, "oauth token", lambda: Token.everywhere(
         Token, Client.name, Client.revoked.alias("client_revoked"),
-        Secret.revoked.alias("secret_revoked")).join(
+        Secret.revoked.alias("secret_revoked"), Grant.revoked.alias("grant_revoked")).join(
         Client, on=(Token.client == Client.pk)).join(
-        Secret, peewee.JOIN.LEFT_OUTER, on=(Token.secret == Secret.pk)).where(
+        Secret, peewee.JOIN.LEFT_OUTER, on=(Token.secret == Secret.pk)).join(
+        Grant, peewee.JOIN.LEFT_OUTER, on=(Token.grant == Grant.pk)).where(
         Token.public_id == slot("public_id")).limit(1)).first(public_id=public_id)
     stored = row.token_hash if row else hash_api_key("")
     if not (hmac.compare_digest(stored, hash_api_key(token)) and row):
         return None
-    if row.client_revoked or row.secret_revoked or row.expires <= now:
+    if row.client_revoked or row.secret_revoked or row.grant_revoked or row.expires <= now:
         return None
     return row
 
@@ -5399,10 +5712,12 @@ AUTHENTICATION_SCHEMES = (
     {"type": "oauthbearertoken", "name": "Bearer token",
      "description": "An API key minted by scimlite, sent as 'Authorization: Bearer <key>'",
      "primary": True},
-    {"type": "oauth2", "name": "OAuth 2.0 client credentials",
+    {"type": "oauth2", "name": "OAuth 2.0",
      "description": "POST /oauth/token with grant_type=client_credentials and a client "
-                    "id and secret (HTTP Basic or the form); send the access token as "
-                    "'Authorization: Bearer <token>'",
+                    "id and secret (HTTP Basic or the form), or a signed client assertion; "
+                    "or the authorization code grant from /admin/oauth/authorize, with "
+                    "refresh tokens; send the access token as 'Authorization: Bearer "
+                    "<token>'",
      "specUri": "https://www.rfc-editor.org/rfc/rfc6749",
      "documentationUri": "https://github.com/scimlite/scimlite/blob/main/docs/oauth.md"},
 )
@@ -9282,6 +9597,28 @@ def see_other(path):
     bottle.redirect(path, 303)
 
 
+def login_url():
+    """The login page, returning to this page after sign-in if it is one
+    to return to (a GET: an authorization request, a deep link)."""
+    request = bottle.request
+    if request.method != "GET" or request.path in (ADMIN, ADMIN + "/"):
+        return f"{ADMIN}/login"
+    here = request.path + ("?" + request.query_string if request.query_string else "")
+    return f"{ADMIN}/login?" + urllib.parse.urlencode({"next": here})
+
+
+def local_next(text):
+    """`text` if it is an admin page of this server to go to after sign-in,
+    else the dashboard: never another site (an open redirect)."""
+    text = text or ""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme or parts.netloc or "\\" in text or any(ord(c) < 32 for c in text) or \
+            not (parts.path == ADMIN or parts.path.startswith(ADMIN + "/")) or \
+            len(text) > 4000:
+        return ADMIN
+    return text
+
+
 def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
     """Install an admin page: session required (else to the login page),
     CSRF checked on POST, security headers on every answer, one lock for
@@ -9295,7 +9632,7 @@ def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
             with scimlite.lock:
                 session = current_session(scimlite)
                 if session is None and not public:
-                    see_other(f"{ADMIN}/login")
+                    see_other(login_url())
                 if bottle.request.method == "POST" and not csrf_ok(session, public):
                     return pages.render("message.html", 403, title="Form expired",
                                         session=session, text="This form was too old or "
@@ -9597,10 +9934,12 @@ def login_page(page):
             throttle.succeeded(client)
             scimlite.audit("login.succeeded", client)
             start_session(scimlite, client)
-            see_other(ADMIN)
+            see_other(local_next(bottle.request.forms.getunicode("next")))
         scimlite.audit("login.failed", client)
         error = "That password is not right."
-    return page.render("login.html", 401 if error else 200, csrf=form_token(), error=error)
+    going = local_next(bottle.request.params.getunicode("next"))
+    return page.render("login.html", 401 if error else 200, csrf=form_token(), error=error,
+                       next=going if going != ADMIN else "")
 
 
 def logout(page):
@@ -9661,9 +10000,11 @@ def connect_page(page):
         idp = "entra"
     own = request_origin(scimlite.settings) + f"/o/{page.organization.slug}" + \
         scimlite.settings["base_path"]
+    origin = request_origin(scimlite.settings)
     return page.render("connect.html", idp=idp, tenant_url=request_base_url(scimlite),
                        own_url=own, clients=describe_oauth_clients(scimlite),
-                       token_url=request_origin(scimlite.settings) + TOKEN_PATH,
+                       grants=describe_grants(scimlite), token_url=origin + TOKEN_PATH,
+                       authorize_url=origin + ADMIN + "/oauth/authorize",
                        keys=[k for k in describe_keys(scimlite) if k["state"] == "active"],
                        last=last_request_seen(scimlite))
 
@@ -9674,7 +10015,34 @@ def describe_oauth_clients(scimlite):
     clients = list(Client.select().where(Client.revoked.is_null()).order_by(Client.pk))
     proofs = client_credentials(scimlite.models, clients, scimlite.clock.now_text())
     return [{"client_id": c.client_id, "name": c.name, "scopes": c.scopes,
-             "last_used": c.last_used, "secrets": proofs[c.pk]} for c in clients]
+             "last_used": c.last_used, "secrets": proofs[c.pk],
+             "redirect_uris": (c.redirect_uris or "").split("\n") if c.redirect_uris else []}
+            for c in clients]
+
+
+def connect_tab():
+    """Where a Connect page form returns: the tab it was on, #oauth."""
+    tab = bottle.request.forms.get("back")
+    return f"{ADMIN}/connect" + (f"?idp={tab}" if tab in ("entra", "okta") else "") + "#oauth"
+
+
+def describe_grants(scimlite):
+    """The grants of the current organization (visible_grants) still
+    working, newest first, as the Connect page and `oauth-client list`
+    show them."""
+    models = scimlite.models
+    Grant, Client, Organization = models.OAuthGrant, models.OAuthClient, models.Organization
+    rows = visible_grants(models).select_extend(
+        Client.client_id.alias("client_text"), Client.name.alias("client_name"),
+        Organization.slug.alias("org_slug")).join(
+        Client, on=(Grant.client == Client.pk)).join(
+        Organization, on=(Grant.org == Organization.id)).where(
+        Grant.revoked.is_null() & Client.revoked.is_null() &
+        (Grant.refresh_expires > scimlite.clock.now_text())).order_by(Grant.pk.desc())
+    return [{"id": GRANT_PREFIX + g.public_id, "client": g.client_text,
+             "client_name": g.client_name, "org": g.org_slug, "scopes": g.scopes,
+             "created": g.created, "granted_by": g.granted_by, "last_used": g.last_used}
+            for g in rows.objects()]
 
 
 def oauth_clients_page(page):
@@ -9690,32 +10058,49 @@ def oauth_clients_page(page):
     scimlite.audit("oauth.create", client_address(), what=client.client_id)
     page.show_once(f"Client Secret of {client.name} ({client.client_id})", secret,
                    "Copy it now: you will not see it again. scimlite keeps only its hash.")
-    see_other(f"{ADMIN}/connect#oauth")
+    see_other(connect_tab())
 
 
 def oauth_client_action(page, client_id, action):
-    """Add a secret to a client (shown once), or revoke the client."""
-    scimlite = page.scimlite
-    Client = scimlite.models.OAuthClient
-    client = Client.select().where((Client.client_id == client_id) &
-                                   Client.revoked.is_null()).first()
-    if client is None:
+    """Add a secret to a client (shown once), set its redirect URIs, or
+    revoke the client."""
+    scimlite, forms = page.scimlite, bottle.request.forms
+    try:
+        client = active_client(scimlite.models, client_id)
+    except LookupError:
         return page.message("No such client", "No active client has that id.", 404)
     try:
         with scimlite.changes.unit():
             if action == "revoke":
                 revoke_oauth(scimlite.models, client_id, scimlite.clock.now_text())
+            elif action == "redirects":
+                okta = (forms.getunicode("okta_app") or "").strip()
+                set_redirect_uris(scimlite.models, client, [
+                    *(forms.getunicode("redirect_uris") or "").splitlines(),
+                    *(okta_redirect_uris(okta) if okta else ())])
             else:
                 secret = add_oauth_secret(scimlite.models, client, None,
                                           scimlite.clock.now_text())
     except ValueError as exc:
-        return page.message("No secret added", str(exc), 400)
+        return page.message("Nothing changed", str(exc), 400)
     scimlite.audit(f"oauth.{action}", client_address(), what=client_id)
     if action == "secret":
         page.show_once(f"New Client Secret of {client.name} ({client.client_id})", secret,
                        "Copy it now: you will not see it again. Move the identity provider "
                        "to it, then revoke the old one.")
-    see_other(f"{ADMIN}/connect#oauth")
+    see_other(connect_tab())
+
+
+def revoke_grant_page(page, grant_id):
+    """Revoke one grant an administrator gave: its tokens stop at once."""
+    scimlite = page.scimlite
+    try:
+        with scimlite.changes.unit():
+            revoke_oauth(scimlite.models, grant_id, scimlite.clock.now_text())
+    except LookupError:
+        return page.message("No such grant", "No working grant has that id here.", 404)
+    scimlite.audit("oauth.revoke", client_address(), what=grant_id)
+    see_other(connect_tab())
 
 
 def status_json(page):
@@ -9926,6 +10311,56 @@ def _pretty(text):
         return text
 
 
+def authorize_page(page):
+    """RFC 6749 §4.1.1-4.1.2: a signed-in administrator allows (or denies)
+    a client's request for a code; Okta's Authenticate button lands here.
+    A request naming no client or an unregistered redirect URI is shown as
+    an error here; any other error goes back to the client."""
+    scimlite, request = page.scimlite, bottle.request
+    params = request.forms if request.method == "POST" else request.query
+    try:
+        asked = authorization_request(scimlite.models, params)
+    except AuthorizeRefused as exc:
+        return page.message("This authorization request is not valid", str(exc), 400)
+    except OAuthError as exc:
+        bottle.redirect(authorization_redirect(exc.request, error=exc.error,
+                                               error_description=exc.description), 303)
+    client, orgs = asked["client"], organizations(scimlite.models)
+    choices = orgs if client.org == NO_ORG else [o for o in orgs if o.id == client.org]
+    # The consent form's answer redirects to the client: CSP form-action
+    # must name its origin too, or the browser stops there.
+    target = urllib.parse.urlsplit(asked["redirect_uri"])
+    bottle.response.set_header("Content-Security-Policy", SECURITY_HEADERS[
+        "Content-Security-Policy"].replace("form-action 'self'", "form-action 'self' "
+                                           f"{target.scheme}://{target.netloc}"))
+    if request.method == "GET":
+        return page.render("authorize.html", client=client, asked=asked, choices=choices,
+                           chosen=page.organization.id, fields=[
+                               (name, params.getunicode(name)) for name in AUTHORIZE_FIELDS
+                               if params.getunicode(name) is not None],
+                           back_to=target.netloc)
+    if request.forms.get("decision") != "allow":
+        scimlite.audit("oauth.denied", client_address(), what=client.client_id)
+        bottle.redirect(authorization_redirect(asked, error="access_denied",
+                                               error_description="the administrator "
+                                               "denied the request"), 303)
+    org = next((o for o in choices if str(o.id) == request.forms.get("org")), None)
+    if org is None:
+        return page.message("No organization chosen", "Choose the organization this "
+                            "client is to provision.", 400)
+    with scimlite.changes.unit():
+        code = grant_code(scimlite.models, asked, org.id, f"admin at {client_address()}",
+                          scimlite.clock.now_text())
+    with scimlite.scope.of(org):
+        scimlite.audit("oauth.authorized", client_address(), what=client.client_id,
+                       scopes=asked["scopes"])
+    bottle.redirect(authorization_redirect(asked, code=code), 303)
+
+
+AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state",
+                    "code_challenge", "code_challenge_method")
+
+
 # Every admin page: its path below /admin, methods, handler, and whether it
 # is shown before sign-in.  install_admin() installs them, each behind
 # admin_route (session, CSRF, security headers).
@@ -9940,9 +10375,11 @@ ADMIN_PAGES = (
     ("/status.json", ("GET",), status_json, False),
     ("/keys", ("GET", "POST"), keys_page, False),
     ("/keys/<key_id:int>/revoke", ("GET", "POST"), revoke_page, False),
+    ("/oauth/authorize", ("GET", "POST"), authorize_page, False),
     ("/oauth-clients", ("POST",), oauth_clients_page, False),
-    ("/oauth-clients/<client_id>/<action:re:secret|revoke>", ("POST",), oauth_client_action,
-     False),
+    ("/oauth-clients/<client_id>/<action:re:secret|redirects|revoke>", ("POST",),
+     oauth_client_action, False),
+    ("/oauth-grants/<grant_id>/revoke", ("POST",), revoke_grant_page, False),
     ("/users", ("GET",), users_page, False),
     ("/groups", ("GET",), groups_page, False),
     *((f"{rt.endpoint.lower()}/<resource_id>", ("GET",), detail_page(rt), False)
@@ -10153,11 +10590,11 @@ def _install_token_endpoint(app, scimlite):
     @app.post(TOKEN_PATH)
     def token():
         try:
-            row, text = _grant(scimlite, read_token_request())
+            row, text, refresh = _grant(scimlite, read_token_request())
         except OAuthError as exc:
             headers = [("WWW-Authenticate", 'Basic realm="scimlite"')] \
                 if exc.status == 401 else []
-            if exc.error == "invalid_client":
+            if exc.error in ("invalid_client", "invalid_grant"):     # guesses, counted
                 wait = scimlite.auth_failures.failed(client_address(), "", time.monotonic())
                 if wait:
                     return answer(429, {"error": "invalid_client", "error_description":
@@ -10166,9 +10603,10 @@ def _install_token_endpoint(app, scimlite):
                                   [("Retry-After", retry_after_header(wait))])
             return answer(exc.status, {"error": exc.error, "error_description":
                                        exc.description}, headers)
-        return answer(200, {"access_token": text, "token_type": "Bearer",
-                            "expires_in": scimlite.settings["oauth_token_minutes"] * 60,
-                            "scope": row.scopes})
+        body = {"access_token": text, "token_type": "Bearer",
+                "expires_in": scimlite.settings["oauth_token_minutes"] * 60,
+                "scope": row.scopes}
+        return answer(200, body | ({"refresh_token": refresh} if refresh else {}))
 
 
 def read_token_request():
@@ -10215,21 +10653,42 @@ def _basic_credentials(header):
     return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
 
 
+GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
+
+
 def _grant(scimlite, params):
-    """RFC 6749 §4.4.2: the access token a valid request gets."""
+    """RFC 6749 §4.4.2, §4.1.3 and §6: (access token row, its text, a
+    refresh token or None) for a valid request."""
     grant = params.get("grant_type")
     if not grant:
         raise OAuthError("invalid_request", "grant_type is missing")
-    if grant != "client_credentials":
-        raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
-    if "client_assertion" in params or "client_assertion_type" in params:
-        return _federated_grant(scimlite, params)
+    if grant not in GRANT_TYPES:
+        raise OAuthError("unsupported_grant_type", "grant_type is one of " +
+                         ", ".join(GRANT_TYPES))
+    if grant == "client_credentials" and ("client_assertion" in params or
+                                          "client_assertion_type" in params):
+        return (*_federated_grant(scimlite, params), None)
+    for needed in {"authorization_code": ("code",),
+                   "refresh_token": ("refresh_token",)}.get(grant, ()):
+        if not params.get(needed):
+            raise OAuthError("invalid_request", f"{needed} is missing")
     if not params["client_id"] or not params["client_secret"]:
         raise OAuthError("invalid_client", "client authentication failed", 401)
+    models, minutes = scimlite.models, scimlite.settings["oauth_token_minutes"]
     with scimlite.changes.unit():
-        return issue_oauth_token(scimlite.models, params["client_id"], params["client_secret"],
-                                 params.get("scope"), scimlite.settings["oauth_token_minutes"],
-                                 scimlite.clock.now_text())
+        # A refusal still commits: a code or refresh token presented twice
+        # revokes its grant, and that must hold.
+        try:
+            now = scimlite.clock.now_text()
+            if grant == "authorization_code":
+                return redeem_code(models, params, minutes, now)
+            if grant == "refresh_token":
+                return refresh_access(models, params, minutes, now)
+            return (*issue_oauth_token(models, params["client_id"], params["client_secret"],
+                                       params.get("scope"), minutes, now), None)
+        except OAuthError as exc:
+            refused = exc
+    raise refused
 
 
 def _federated_grant(scimlite, params):
@@ -10770,13 +11229,26 @@ def _add_oauth_commands(commands, command):
                        ("--jwks-url", "the issuer's key set")):
         create.add_argument(flag, metavar=flag[2:].upper().replace("-", "_"),
                             help="federated: " + text)
-    action("list", "the clients: id, name, scopes, secrets with their expiry, last use")
+    def redirects(sub):
+        sub.add_argument("--redirect-uri", action="append", metavar="URI", default=[],
+                         help="where the authorization code grant may send codes (repeat)")
+        sub.add_argument("--okta-app", metavar="APP_NAME", help="Okta's redirect URIs for "
+                         "the integration APP_NAME (its name in the admin console's URL, "
+                         "/admin/app/APP_NAME/instance/...)")
+    redirects(create)
+    uris = action("redirect-uris", "set a client's redirect URIs (the authorization code "
+                  "grant: Okta's OAuth mode); none given clears them")
+    uris.add_argument("client_id", metavar="CLIENT_ID")
+    redirects(uris)
+    action("list", "the clients: id, name, scopes, secrets with their expiry, redirect "
+           "URIs, last use; and the grants administrators gave them")
     add = action("add-secret", f"a second secret for a client, to rotate to (at most "
                  f"{OAUTH_MAX_SECRETS} active)")
     add.add_argument("client_id", metavar="CLIENT_ID")
     days(add)
-    revoke = action("revoke", "revoke a client or one secret: their tokens stop at once")
-    revoke.add_argument("target", metavar="CLIENT_ID|SECRET_PREFIX")
+    revoke = action("revoke", "revoke a client, one secret or one grant: their tokens "
+                    "stop at once")
+    revoke.add_argument("target", metavar="CLIENT_ID|SECRET_PREFIX|GRANT")
 
 
 def parse_args(argv):
@@ -11283,20 +11755,23 @@ def cmd_oauth_client(scimlite, args, out):
             said = f"client {client.name!r}"
         elif action == "create":
             client, secret = create_oauth_client(models, args.name, " ".join(args.scope or ()),
-                                                 args.secret_days, now)
+                                                 args.secret_days, now, _redirect_uris(args))
             said = f"client {client.name!r}"
+        elif action == "redirect-uris":
+            client = active_client(models, args.client_id)
+            uris = set_redirect_uris(models, client, _redirect_uris(args))
+            secret, said = None, f"client {client.name!r}: {len(uris)} redirect URIs"
         elif action == "add-secret":
-            Client = models.OAuthClient
-            client = Client.select().where((Client.client_id == args.client_id) &
-                                           Client.revoked.is_null()).first()
-            if client is None:
-                raise LookupError(f"no active client {args.client_id!r}")
+            client = active_client(models, args.client_id)
             secret, said = add_oauth_secret(models, client, args.secret_days, now), None
         else:
             said = revoke_oauth(models, args.target, now)
     scimlite.audit(f"oauth.{action}", CLI_CLIENT, what=said or client.client_id)
     if action == "revoke":
         print(f"revoked {said}", file=out)
+        return
+    if action == "redirect-uris":
+        print(f"{said}\n" + "".join(f"  {uri}\n" for uri in uris), end="", file=out)
         return
     if secret is None:
         print(f"client id:     {client.client_id}\nfederated:     iss {client.issuer}, sub "
@@ -11305,6 +11780,12 @@ def cmd_oauth_client(scimlite, args, out):
         return
     print(f"client id:     {client.client_id}\nclient secret: {secret}\n(the secret is "
           "shown only this once; the token endpoint is POST /oauth/token)", file=out)
+    for uri in (client.redirect_uris or "").split("\n") if action == "create" else ():
+        print(f"redirect URI:  {uri}", file=out)
+
+
+def _redirect_uris(args):
+    return [*args.redirect_uri, *(okta_redirect_uris(args.okta_app) if args.okta_app else ())]
 
 
 def _federated_client(models, args, now):
@@ -11331,6 +11812,15 @@ def cmd_oauth_list(scimlite, out):
                      client.last_used or "never",
                      f"revoked {client.revoked}" if client.revoked else "active"))
     print_table(rows, out)
+    for client in clients:
+        for uri in (client.redirect_uris or "").split("\n") if client.redirect_uris else ():
+            print(f"{client.client_id} redirect URI: {uri}", file=out)
+    grants = describe_grants(scimlite)
+    if grants:
+        print(file=out)
+        print_table([("grant", "client", "organization", "scopes", "granted", "last used")] +
+                    [(g["id"], g["client"], g["org"], g["scopes"], g["created"],
+                      g["last_used"] or "never") for g in grants], out)
 
 
 def cmd_org(scimlite, args, out):
@@ -11394,6 +11884,8 @@ def cmd_org_delete(scimlite, args, out):
     if not args.yes:
         raise ValueError(f"deleting {org.slug!r} deletes all its users, groups, keys, "
                          "licenses and log: run again with --yes")
+    if len(scimlite.auth.organization_ids()) == 1:     # before an export is written
+        raise ValueError("this is the only organization: it cannot be deleted")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     path = args.export or f"scimlite-{org.slug}-{stamp}.json"
     with scimlite.in_org(org.slug):

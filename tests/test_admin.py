@@ -3,6 +3,7 @@ headers, the SCIM switch, API keys, users and groups, the provisioning log
 and the audit trail (WebTest; tests/test_browser.py drives a real browser)."""
 import json
 import re
+import urllib.parse
 
 import pytest
 import webtest
@@ -88,7 +89,10 @@ def test_setup_refuses_a_wrong_token_and_short_passwords(app):
 def test_pages_need_a_session(app, admin):
     anonymous = webtest.TestApp(app)
     for path in ("", "/keys", "/users", "/groups", "/log", "/audit", "/connect", "/log.jsonl"):
-        assert anonymous.get(ADMIN + path, status=303).location.endswith(f"{ADMIN}/login")
+        to = urllib.parse.urlsplit(anonymous.get(ADMIN + path, status=303).location)
+        # Sign-in then returns to the page asked for (a deep link).
+        assert to.path == f"{ADMIN}/login"
+        assert urllib.parse.parse_qs(to.query).get("next", [ADMIN]) == [ADMIN + path]
 
 
 def test_wrong_password_then_right_one(app, admin):

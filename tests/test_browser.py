@@ -30,6 +30,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 # ceilings for a starved machine (another Chromium on two cores), never sleeps.
 WAIT = 30               # s, for a server to start or a page to answer a click
 POLL = 0.1              # s between looks: a wait ends at most this long after its page is there
+PASSWORD = "a long admin password"
 PAGE_LOAD = 120         # s, for driver.get(), which returns only once the page has loaded
 
 
@@ -161,6 +162,17 @@ def shot(driver, name):
     driver.save_screenshot(str(ARTIFACTS / f"admin-{name}.png"))
 
 
+def set_up(browser, root, output):
+    """Open the setup link the server printed and choose the password: the
+    browser is then signed in, on the dashboard."""
+    from selenium.webdriver.common.by import By
+    setup_link = re.search(r"(http://\S+/admin/setup\?token=\S+)", output).group(1)
+    browser.get(setup_link.replace("http://127.0.0.1:", root.rsplit(":", 1)[0] + ":"))
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.NAME, "confirm").send_keys(PASSWORD)
+    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin")
+
+
 def test_first_setup_to_revoked_key_in_a_real_browser(served, browser):
     from selenium.webdriver.common.by import By
     root, output = served
@@ -234,12 +246,8 @@ def test_a_second_organization_made_and_provisioned_in_a_real_browser(served, br
     through its own Tenant URL; the pages then show its people under its name."""
     from selenium.webdriver.common.by import By
     root, output = served
-    setup_link = re.search(r"(http://\S+/admin/setup\?token=\S+)", output).group(1)
     find = browser.find_element
-    browser.get(setup_link.replace("http://127.0.0.1:", root.rsplit(":", 1)[0] + ":"))
-    find(By.NAME, "password").send_keys("a long admin password")
-    find(By.NAME, "confirm").send_keys("a long admin password")
-    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin")
+    set_up(browser, root, output)
 
     browser.get(root + "/admin/organizations")
     until(browser, at("/admin/organizations"))
@@ -271,3 +279,79 @@ def test_a_second_organization_made_and_provisioned_in_a_real_browser(served, br
     follow(browser, (By.XPATH, "//tr[td/code='default']//button[text()='Open']"), "/admin")
     browser.get(root + "/admin/users")
     assert "wile@acme.example" not in find(By.TAG_NAME, "main").text
+
+
+def test_okta_authorization_code_grant_in_a_real_browser(served, browser, tmp_path):
+    """Issue 24, Okta's OAuth mode: its Authenticate button opens the
+    authorization page signed out; the administrator signs in, comes back
+    to the request, allows it, and the browser lands on the callback with a
+    code that the client trades for tokens which provision."""
+    import json
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from selenium.webdriver.common.by import By
+    root, output = served
+    callback_port, received = free_port(), []
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_GET(self):       # noqa: N802 (the name http.server calls)
+            received.append(urllib.parse.parse_qs(urlsplit(self.path).query))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<!doctype html><title>Okta</title><p>connected")
+
+        def log_message(self, *args):
+            pass
+    callback = HTTPServer(("127.0.0.1", callback_port), Callback)
+    threading.Thread(target=callback.serve_forever, daemon=True).start()
+    redirect = f"http://127.0.0.1:{callback_port}/admin/app/cpc/scimlite_1/oauth/callback"
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "scimlite.py"), "oauth-client", "create", "okta",
+         "--redirect-uri", redirect, "--db", str(tmp_path / "b.db")],
+        capture_output=True, text=True, cwd=tmp_path, check=True).stdout
+    client_id = re.search(r"client id:\s+(\S+)", made).group(1)
+    secret = re.search(r"client secret:\s+(\S+)", made).group(1)
+    find = browser.find_element
+    set_up(browser, root, output)
+    browser.get(root + "/admin/connect?idp=okta")
+    until(browser, at("/admin/connect"))
+    assert f"{root}/admin/oauth/authorize" in find(By.ID, "authorize-url").text
+    shot(browser, "connect-okta")
+    follow(browser, (By.CSS_SELECTOR, "form.logout button"), "/admin/login")
+
+    query = urllib.parse.urlencode({"response_type": "code", "client_id": client_id,
+                                    "redirect_uri": redirect, "state": "okta-state",
+                                    "scope": "scim.read scim.write"})
+    browser.get(f"{root}/admin/oauth/authorize?{query}")
+    until(browser, at("/admin/login"))
+    shot(browser, "login-to-authorize")
+    find(By.NAME, "password").send_keys(PASSWORD)
+    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin/oauth/authorize")
+    assert "Allow ‘okta’ to provision?" in find(By.TAG_NAME, "main").text
+    shot(browser, "authorize")
+    browser.set_window_size(390, 844)
+    shot(browser, "authorize-phone")
+    browser.set_window_size(1280, 900)
+    allow = find(By.XPATH, "//button[@value='allow']")
+    allow.click()
+    until(browser, gone(allow))
+    until(browser, lambda driver: received and "connected" in driver.page_source)
+    assert received[0]["state"] == ["okta-state"]
+    form = urllib.parse.urlencode({"grant_type": "authorization_code",
+                                   "code": received[0]["code"][0], "redirect_uri": redirect,
+                                   "client_id": client_id, "client_secret": secret}).encode()
+    with urllib.request.urlopen(urllib.request.Request(root + "/oauth/token", form),
+                                timeout=WAIT) as answer:
+        tokens = json.load(answer)
+    callback.shutdown()
+    assert tokens["refresh_token"].startswith("sar_")
+    status, _, _ = http("POST", root + "/scim/v2/Users", tokens["access_token"],
+                        {"userName": "okta-browser@example.com"})
+    assert status == 201
+    browser.get(root + "/admin/connect?idp=okta")
+    grants = find(By.XPATH, "//h3[text()='Grants: what administrators allowed']/following::table")
+    assert "okta" in grants.text and "default" in grants.text
+    browser.execute_script("document.getElementById('oauth').scrollIntoView()")
+    shot(browser, "connect-okta-oauth")

@@ -185,7 +185,7 @@ def test_check_config_says_a_postgresql_database_needs_license_secret(tmp_path, 
 
 # --- organizations (issue 22) --------------------------------------------------------
 
-def test_the_org_command_from_create_to_delete(tmp_path, capsys):
+def test_the_org_command_from_create_to_delete(tmp_path, capsys, monkeypatch):
     db = str(tmp_path / "o.db")
     status, out = run("org", "create", "acme", "--name", "Acme Corp", "--seats", "2",
                       "--plan", "Team", "--ends", "2030-06-30", "--db", db)
@@ -229,8 +229,10 @@ def test_the_org_command_from_create_to_delete(tmp_path, capsys):
         "ann@acme.example"]
     assert [line.split()[0] for line in run("org", "list", "--db", db)[1].splitlines()[1:]] \
         == ["default"]
+    monkeypatch.chdir(tmp_path)
     assert run("org", "delete", "default", "--yes", "--db", db)[0] == 1
     assert "only organization" in capsys.readouterr().err
+    assert not list(tmp_path.glob("scimlite-default-*.json"))     # refused: no export
 
 
 def test_migrate_db_carries_every_organization(tmp_path):

@@ -175,7 +175,7 @@ def every_row(path):
 
 def a_lived_in_store(path):
     """A SQLite installation with rows in every table: users, groups in
-    groups, keys (one revoked), an OAuth client with a token, licenses in
+    groups, keys (one revoked), an OAuth client with tokens and a grant, licenses in
     each state, mail sent and pending, the log, read counts, sessions, the
     audit trail."""
     app, scim = make(path.parent, path.name, log_reads=True, license_seats=2,
@@ -192,10 +192,16 @@ def a_lived_in_store(path):
     scim.delete(f"/Users/{cy['id']}")
     scim.get("/Users", filter='userName eq "ann@example.com"')
     state.revoke_key(state.mint_key("old"))
-    with state.changes.unit():       # an OAuth client, its secret, and a token it got
-        client, secret = scimlite.create_oauth_client(state.models, "entra")
-        scimlite.issue_oauth_token(state.models, client.client_id, secret, None, 60,
-                                   scimlite.now_text())
+    with state.changes.unit():       # an OAuth client, its secret, tokens it got, a grant
+        now, back = scimlite.now_text(), "https://idp.example/callback"
+        client, secret = scimlite.create_oauth_client(state.models, "entra", redirect_uris=[back])
+        scimlite.issue_oauth_token(state.models, client.client_id, secret, None, 60, now)
+        code = scimlite.grant_code(state.models, {
+            "client": client, "redirect_uri": back, "given": True, "scopes": client.scopes,
+            "challenge": None}, scimlite.DEFAULT_ORG, "tests", now)
+        scimlite.redeem_code(state.models, {"client_id": client.client_id, "code": code,
+                                            "client_secret": secret, "redirect_uri": back},
+                             60, now)
     scimlite.set_admin_password(state, "correct horse battery", "tests")
     scimlite.start_session(state, "127.0.0.1")
     assert state.outbox.wait()      # mails sent; the webhooks wait for retries
