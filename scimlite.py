@@ -38,6 +38,7 @@ The file reads top to bottom; each section uses only those above it.
     Resources       reads, views, memberships and writes of Users and Groups
     Log             the provisioning log, the audit trail, request metrics
     Licenses        keys, seats, one license per user, the verify answer
+    Event feed      changes told as signed SETs (RFC 9967), polled or pushed
     Outbox          mail and webhooks, written with the change, sent after commit
     Limits          rate limits, throttles and injected faults, in memory
     App             ScimLite, everything one app owns
@@ -161,6 +162,12 @@ MAX_JSON_DEPTH = 64           # nesting of a request body; deeper is 400 (no SCI
                               # body needs more than 5, and deeper ones would
                               # reach Python's recursion limit in later steps)
 CURSOR_TIMEOUT_SECONDS = 3600   # a cursor (RFC 9865) works this long after its page
+# SCIM security events (RFC 9967 §7.4, lowercase as registered): the ones a
+# change here is told as; ServiceProviderConfig lists them (RFC 9967 §4).
+SCIM_EVENT = "urn:ietf:params:scim:event:"
+SCIM_EVENT_URIS = tuple(SCIM_EVENT + name for name in (
+    "prov:create:notice", "prov:put:notice", "prov:patch:notice", "prov:delete",
+    "prov:activate", "prov:deactivate"))
 
 # The license mails, each switchable (`license_mails`); the template of each
 # is templates/mail/license_KIND.txt, and .html beside it when there is one.
@@ -578,6 +585,10 @@ SETTINGS = (
     Setting("event_retention_days", 365, int,
             "events (each change, as a user's history shows it) older than this many "
             "days are deleted",
+            minimum=1),
+    Setting("set_retention_days", 7, int,
+            "security events (RFC 9967) a poll receiver acknowledged are kept this many "
+            "days, then dropped; those not acknowledged are kept event_retention_days",
             minimum=1),
     Setting("event_max_rows", 1000000, int,
             "the event table keeps at most this many events of each organization, "
@@ -2844,7 +2855,7 @@ def auth_tables(models):
     """The tables AuthCache keeps in memory, whose changes move its version."""
     return [m._meta.table_name for m in (models.ApiKey, models.Option, models.Organization,
                                          models.OAuthClient, models.OAuthSecret,
-                                         models.OAuthGrant)]
+                                         models.OAuthGrant, models.EventStream)]
 
 
 def _digest(statements):
@@ -3156,7 +3167,7 @@ def _db_values(model, data, names):
 # Models: peewee models per app, organizations, migrations, moving a store ####
 ###############################################################################
 
-SCHEMA_VERSION = 8      # 6: organizations; 7: OAuth clients; 8: OAuth grants
+SCHEMA_VERSION = 9      # 6: organizations; 7: OAuth clients; 8: OAuth grants; 9: SETs
 # Columns added to tables that existed before: (version, table, column, SQL
 # type, how existing rows get their value or None).  New tables and indexes
 # need no entry: create_tables() adds what is missing (on PostgreSQL only
@@ -3390,7 +3401,41 @@ def _service_models(Base, Owned):
                        (("org", "resource_id"), False))
 
     return dict(ApiKey=ApiKey, Option=Option, Event=Event, **_oauth_models(Owned),
-                **_license_models(Owned), **_admin_models(Base, Owned))
+                **_license_models(Owned), **_event_stream_models(Owned),
+                **_admin_models(Base, Owned))
+
+
+def _event_stream_models(Owned):
+    """Receivers of security events (RFC 9967 SETs) and the SETs waiting
+    for a poll receiver's acknowledgement (RFC 8936); a push receiver's go
+    through the outbox (RFC 8935)."""
+
+    class EventStream(Owned):
+        pk = peewee.AutoField()
+        public_id = peewee.CharField(unique=True)   # names it, and its token
+        name = peewee.CharField()
+        delivery = peewee.CharField()               # poll, push
+        url = peewee.CharField(null=True)           # push: the receiver's endpoint
+        token_hash = peewee.CharField(null=True)    # poll: the receiver's credential
+        issuer = peewee.CharField()                 # the SETs' iss
+        audience = peewee.CharField()               # and aud
+        created = peewee.CharField()
+        last_polled = peewee.CharField(null=True)
+        revoked = peewee.CharField(null=True)
+
+    class SecurityEvent(Owned):
+        pk = peewee.AutoField()
+        stream = peewee.IntegerField()
+        jti = peewee.CharField(unique=True)
+        claims = peewee.TextField()                 # JSON, signed when sent
+        created = peewee.CharField()
+        acked = peewee.CharField(null=True)
+        error = peewee.TextField(null=True)         # what the receiver said (setErrs)
+
+        class Meta:
+            indexes = ((("org", "stream", "acked", "pk"), False),)
+
+    return dict(EventStream=EventStream, SecurityEvent=SecurityEvent)
 
 
 def _oauth_models(Owned):
@@ -3500,7 +3545,7 @@ def _license_models(Owned):
         """A mail or webhook to deliver, written with the change causing it."""
         pk = peewee.AutoField()
         uid = peewee.CharField(unique=True)         # Message-ID, webhook-id
-        kind = peewee.CharField()                   # mail, webhook
+        kind = peewee.CharField()                   # mail, webhook, set (RFC 8935)
         dedupe = peewee.CharField(unique=True)      # its cause: one row per cause
         recipient = peewee.CharField(null=True)     # an address or a URL
         template = peewee.CharField(null=True)
@@ -4839,7 +4884,16 @@ class AuthCache:
 
     def _organizations(self, snapshot):
         if snapshot.orgs is None:
-            snapshot.orgs = {org.id: org for org in organizations(self.models)}
+            orgs = {org.id: org for org in organizations(self.models)}
+            # Each with its event receivers, so that a write learns whom to
+            # tell without a query (SecurityEvents).
+            for org in orgs.values():
+                org.event_streams = []
+            Stream = self.models.EventStream
+            for stream in Stream.everywhere().where(Stream.revoked.is_null()):
+                if stream.org in orgs:
+                    orgs[stream.org].event_streams.append(stream)
+            snapshot.orgs = orgs
         return snapshot.orgs
 
     def _key(self, snapshot, token):
@@ -5723,8 +5777,13 @@ AUTHENTICATION_SCHEMES = (
 )
 
 
-def service_provider_config(settings, base_url):
+def service_provider_config(settings, base_url, security_events=False):
+    """The ServiceProviderConfig; with `security_events` (the organization
+    has receivers) it says which events they are told (RFC 9967 §4; absent,
+    "not currently configured")."""
     caps = CAPABILITIES
+    told = {"securityEvents": {"asyncRequest": "none", "eventUris": list(SCIM_EVENT_URIS)}} \
+        if security_events else {}
     return {
         "schemas": [SPC_URN],
         "documentationUri": "https://github.com/scimlite/scimlite#readme",
@@ -5744,6 +5803,7 @@ def service_provider_config(settings, base_url):
                        "maxPageSize": settings["max_page_size"],
                        "cursorTimeout": CURSOR_TIMEOUT_SECONDS},
         "authenticationSchemes": [dict(scheme) for scheme in AUTHENTICATION_SCHEMES],
+        **told,
         "meta": {"resourceType": "ServiceProviderConfig",
                  "location": f"{base_url}/ServiceProviderConfig"},
     }
@@ -6350,8 +6410,11 @@ class Resources:
                 last_modified=kept.get("last_modified") or stamp, **columns))
             Table.set_in_group(row, False)      # a new resource is in no group
             self._sync_index_rows(rt, row, data, None)
+            # A password set is named as PUT and PATCH name it (update),
+            # never its value (RFC 9967 Figure 5 names it too).
             work.record(f"{rt.name.lower()}.created", row.id, row,
-                        attributes=changed_attributes({}, data))
+                        attributes=changed_attributes({}, data) + (
+                            [rt.password_attr.name] if password_hash else []))
             if members:
                 self.memberships.change_members(work, row, [AddMembers(tuple(members))])
             return row
@@ -6375,7 +6438,7 @@ class Resources:
             check_immutable(rt, json.loads(row.data), data)
             touched = members is not None and self.memberships.change_members(
                 work, row, [ReplaceMembers(tuple(members))])
-            self.update(work, rt, row, data, password_hash, touched=touched)
+            self.update(work, rt, row, data, password_hash, touched=touched, via="put")
             return row
         return self.changes.run(write, actor)
 
@@ -6408,13 +6471,14 @@ class Resources:
             return row
         return self.changes.run(write, actor)
 
-    def update(self, work, rt, row, data, password_hash, touched=False):
+    def update(self, work, rt, row, data, password_hash, touched=False, via="patch"):
         """Store `data` as the row's new attributes, if anything changed.
 
         The one write path of PUT and PATCH: nothing changed, nothing written
         (meta.version and lastModified stay).  `touched` says that members
         changed, which is a change of the group.  password_hash: None keeps
-        the password, "" (CLEARED) removes it.
+        the password, "" (CLEARED) removes it.  `via`: put or patch, as the
+        events say (RFC 9967 tells them apart).
         """
         old = json.loads(row.data)
         if old == data and password_hash is None and not touched:
@@ -6425,7 +6489,7 @@ class Resources:
             changes.append(rt.password_attr.name)
             events = events or [f"{rt.name.lower()}.updated"]
         for event in events:
-            work.record(event, row.id, row, attributes=changes)
+            work.record(event, row.id, row, attributes=changes, via=via)
         if set(rt.display) & set(changes) and Table.may_be_in_a_group(row):
             self._touch_holders(row.id)     # their members[].display changed
         return True
@@ -6466,7 +6530,9 @@ class Resources:
             row.delete_instance()
             for group_id in holders:
                 work.record("group.members_changed", group_id, added=[], removed=[row.id])
-            work.record(f"{rt.name.lower()}.deleted", row.id)
+            external_id = json.loads(row.data).get("externalId")
+            work.record(f"{rt.name.lower()}.deleted", row.id,
+                        **({"external_id": external_id} if external_id else {}))
         self.changes.run(write, actor)
 
     def _new_id(self, rt):
@@ -6660,6 +6726,14 @@ class ProvisioningLog:
         Event.delete_everywhere().where(Event.at < cutoff).execute()
         for org in organizations_in(Event):
             keep_newest(Event, self.settings["event_max_rows"], Event.org == org)
+        # Security events (RFC 9967): acknowledged ones after
+        # set_retention_days (RFC 8936 §2: once acknowledged, the transmitter
+        # need keep a SET no longer); others with the events they tell of.
+        SET = self.models.SecurityEvent
+        acked = format_datetime(dt.datetime.now(dt.timezone.utc) -
+                                dt.timedelta(days=self.settings["set_retention_days"]))
+        SET.delete_everywhere().where((SET.acked.is_null(False) & (SET.acked < acked)) |
+                                      (SET.created < cutoff)).execute()
 
 
 def organizations_in(model):
@@ -7128,6 +7202,323 @@ class Licenses:
 
 
 ###############################################################################
+# Event feed: changes told as signed SETs (RFC 9967), polled or pushed ########
+###############################################################################
+
+# A receiver (an EventStream) is set up by the operator (`event-stream
+# create`).  Each change of a user or group is written, in the transaction
+# that makes it, as the claims of one Security Event Token (RFC 8417) per
+# receiver of its organization: for a poll receiver a SecurityEvent row that
+# it fetches and acknowledges (RFC 8936), for a push receiver an outbox row
+# posted to it with the outbox's retries and dead letters (RFC 8935).  They
+# are signed when sent, with the organization's ES256 key: derived from the
+# install's secret (never stored), published at /o/{slug}/events/jwks.json.
+# An organization without receivers pays nothing: the organizations the key
+# cache holds carry their receivers, so a write needs no query to know.
+
+SET_MEDIA_TYPE = "application/secevent+jwt"
+STREAM_PREFIX, STREAM_TOKEN_PREFIX = "ses_", "sst_"
+POLL_MAX_EVENTS = 1000      # SETs in one answer at most (maxEvents omitted: this many)
+POLL_WAIT_SECONDS = 15      # a long poll waits at most this long for a SET
+LONG_POLLS_AT_ONCE = 2      # more answer at once: each waiting one holds a server thread
+POLL_BODY_BYTES = 1 << 20
+# RFC 8935 §2.4 (and RFC 8936 §2.4.4 for setErrs): what a receiver may say.
+SET_ERRORS = ("invalid_request", "invalid_key", "invalid_issuer", "invalid_audience",
+              "authentication_failed", "access_denied")
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+class PollError(Exception):
+    """A poll request refused: RFC 8935 §2.3's {"err", "description"}."""
+
+    def __init__(self, err, description, status=400, headers=()):
+        super().__init__(description)
+        self.err, self.description, self.status = err, description, status
+        self.headers = list(headers)
+
+
+@functools.lru_cache(maxsize=256)
+def event_signing_key(secret, org_id):
+    """(the private key, its public JWK) that sign organization `org_id`'s
+    SETs: a P-256 key whose scalar is derived from the install's secret,
+    so nothing is stored and every instance signs alike.  The kid is the
+    key's RFC 7638 thumbprint."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    scalar = int.from_bytes(derive_secret(secret, "set-signing-key", org_id), "big")
+    key = ec.derive_private_key(scalar % (P256_ORDER - 1) + 1, ec.SECP256R1())
+    point = key.public_key().public_numbers()
+    jwk = {"crv": "P-256", "kty": "EC", "x": _b64url(point.x.to_bytes(32, "big")),
+           "y": _b64url(point.y.to_bytes(32, "big"))}
+    thumbprint = hashlib.sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+                                .encode("ascii")).digest()
+    return key, {**jwk, "kid": _b64url(thumbprint), "use": "sig", "alg": "ES256"}
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def sign_set(secret, org_id, claims):
+    """The SET `claims` (a dict) as a compact JWS, typ secevent+jwt
+    (RFC 8417 §2.3), signed with the organization's key."""
+    import jwt
+    key, jwk = event_signing_key(secret, org_id)
+    return jwt.encode(claims, key, algorithm="ES256",
+                      headers={"kid": jwk["kid"], "typ": "secevent+jwt"})
+
+
+def told_as(event):
+    """(the RFC 9967 event URI, its payload) that tell `event`, or None.
+    Notices (§2.4): the attributes a change touched, never their values."""
+    kind = event.type.split(".", 1)[1]
+    detail = json.loads(event.detail)
+    if kind == "created":
+        return SCIM_EVENT + "prov:create:notice", {"attributes": detail.get("attributes", [])}
+    if kind == "updated":
+        verb = "put" if detail.get("via") == "put" else "patch"
+        return SCIM_EVENT + f"prov:{verb}:notice", {"attributes": detail.get("attributes", [])}
+    if kind == "members_changed":
+        return SCIM_EVENT + "prov:patch:notice", {"attributes": ["members"]}
+    # §2.4.4: delete, activate and deactivate carry no payload attributes.
+    return {"deleted": (SCIM_EVENT + "prov:delete", {}),
+            "deactivated": (SCIM_EVENT + "prov:deactivate", {}),
+            "reactivated": (SCIM_EVENT + "prov:activate", {})}.get(kind)
+
+
+SET_EVENT_TYPES = ("user.created", "user.updated", "user.deactivated", "user.reactivated",
+                   "user.deleted", "group.created", "group.updated", "group.deleted",
+                   "group.members_changed")
+
+
+class SecurityEvents:
+    """The SETs of one app: their claims written with each change, one per
+    receiver of the change's organization; polled (poll) and signed."""
+
+    def __init__(self, changes, resources, secret):
+        self.changes, self.models = changes, changes.models
+        self.resources, self.secret = resources, secret
+        self._arrived = threading.Condition()
+        self._waiting = 0
+        for event_type in SET_EVENT_TYPES:
+            changes.subscribe(event_type, self._on_change)
+        changes.after_commit.append(self._committed)
+
+    def streams(self):
+        """The current organization's receivers: as the key cache read
+        them, else (outside a request) from the database."""
+        streams = getattr(self.models.scope.current, "event_streams", None)
+        if streams is None:
+            Stream = self.models.EventStream
+            streams = list(Stream.select().where(Stream.revoked.is_null()))
+        return streams
+
+    def _on_change(self, work, event):
+        streams = self.streams()
+        told = streams and told_as(event)
+        if not told:
+            return
+        uri, payload = told
+        subject = event.subject
+        rt = RESOURCE_TYPES[event.resource_type]
+        sub_id = {"format": "scim", "uri": f"{rt.endpoint}/{event.resource_id}"}
+        external_id = json.loads(subject.data).get("externalId") if subject is not None \
+            else json.loads(event.detail).get("external_id")
+        if external_id:
+            sub_id["externalId"] = external_id
+        if subject is not None and payload:
+            payload = {**payload, "version": self.resources.etag(rt, subject)}
+        for stream in streams:
+            claims = {"iss": stream.issuer, "iat": int(time.time()), "jti": uuid.uuid4().hex,
+                      "aud": stream.audience, "txn": str(work.events[0].pk),
+                      "sub_id": sub_id, "events": {uri: payload}}
+            self._write(stream, claims, event)
+
+    def _write(self, stream, claims, event):
+        stamp, text = now_text(), json.dumps(claims)
+        if stream.delivery == "push":
+            event.queued = True         # its commit wakes the outbox's sender
+            save_row(self.models, self.models.OutboxMessage(
+                uid=claims["jti"], kind="set", dedupe=f"set:{claims['jti']}",
+                recipient=stream.url, context=text, template=stream.public_id,
+                created=stamp, next_attempt=stamp, status="pending", attempts=0))
+        else:
+            save_row(self.models, self.models.SecurityEvent(
+                stream=stream.pk, jti=claims["jti"], claims=text, created=stamp))
+
+    def _committed(self, events):
+        if any(event.type in SET_EVENT_TYPES for event in events):
+            with self._arrived:
+                self._arrived.notify_all()
+
+    # --- a poll (RFC 8936) -------------------------------------------------------
+
+    def poll(self, stream, asked, lock, stopping=lambda: False):
+        """Answer one poll of `stream` (its row; `asked`, the checked body:
+        poll_request()): acknowledgements and errors first, in one write
+        (an unknown jti refuses it all), then the oldest SETs not yet
+        acknowledged, signed; with returnImmediately false and none to
+        send, wait up to POLL_WAIT_SECONDS for one.  `lock`: an in-memory
+        database's, held only while reading and writing, never waiting."""
+        with self.models.scope.of(stream.org):
+            with lock:
+                self._acknowledge(stream, asked["ack"], asked["setErrs"])
+                found, more = self._pending(stream, asked["maxEvents"])
+            if not found and not asked["returnImmediately"] and asked["maxEvents"] != 0:
+                found, more = self._wait(stream, asked["maxEvents"], lock, stopping)
+        return {"sets": {row.jti: sign_set(self.secret, row.org, json.loads(row.claims))
+                         for row in found}, "moreAvailable": more}
+
+    def _acknowledge(self, stream, acks, errors):
+        Event = self.models.SecurityEvent
+        named = [*acks, *errors]
+        with self.changes.unit():
+            known = {jti for (jti,) in Event.select(Event.jti).where(
+                (Event.stream == stream.pk) & Event.jti.in_(named)).tuples()} if named else set()
+            unknown = [jti for jti in named if jti not in known]
+            if unknown:
+                raise PollError("invalid_request", f"no SET with jti {unknown[0]!r} was sent "
+                                "to this stream (or it is past its retention)")
+            stamp = now_text()
+            if acks:
+                Event.update(acked=stamp).where((Event.stream == stream.pk) &
+                                                Event.jti.in_(acks) &
+                                                Event.acked.is_null()).execute()
+            for jti, said in errors.items():
+                log.warning("event stream %s refused SET %s: %s %s", stream.name, jti,
+                            said["err"], said.get("description", ""))
+                Event.update(acked=stamp, error=json.dumps(said)).where(
+                    (Event.stream == stream.pk) & (Event.jti == jti)).execute()
+            Stream = self.models.EventStream
+            Stream.update(last_polled=stamp).where(Stream.pk == stream.pk).execute()
+
+    def _pending(self, stream, limit):
+        """The oldest SETs of `stream` not acknowledged (at most `limit`,
+        or POLL_MAX_EVENTS), and whether there are more."""
+        Event = self.models.SecurityEvent
+        limit = POLL_MAX_EVENTS if limit is None else min(limit, POLL_MAX_EVENTS)
+        rows = list(Event.select().where((Event.stream == stream.pk) & Event.acked.is_null())
+                    .order_by(Event.pk).limit(limit + 1)) if limit else []
+        return rows[:limit], len(rows) > limit
+
+    def _wait(self, stream, limit, lock, stopping):
+        """A long poll (RFC 8936 §2.5): the SETs once one comes, or none at
+        POLL_WAIT_SECONDS.  A commit here wakes it; a commit of another
+        instance (PostgreSQL) is seen at the next look, every second."""
+        with self._arrived:
+            if self._waiting >= LONG_POLLS_AT_ONCE:
+                return [], False
+            self._waiting += 1
+        try:
+            deadline = time.monotonic() + POLL_WAIT_SECONDS
+            while (left := deadline - time.monotonic()) > 0 and not stopping():
+                with self._arrived:
+                    self._arrived.wait(min(1.0, left))
+                with lock:
+                    found, more = self._pending(stream, limit)
+                if found:
+                    return found, more
+            return [], False
+        finally:
+            with self._arrived:
+                self._waiting -= 1
+
+    def wake(self):
+        """End every long poll's wait now (the app is stopping)."""
+        with self._arrived:
+            self._arrived.notify_all()
+
+
+def poll_request(body):
+    """A poll body (RFC 8936 §2.2), checked: {maxEvents (None: no limit),
+    returnImmediately, ack, setErrs}; PollError naming what is wrong.
+    Members this server does not know are ignored, as JSON extensions are."""
+    if not isinstance(body, dict):
+        raise PollError("invalid_request", "the body is not a JSON object")
+    most = body.get("maxEvents")
+    if most is not None and (not isinstance(most, int) or isinstance(most, bool) or most < 0):
+        raise PollError("invalid_request", "maxEvents is a non-negative integer")
+    immediately = body.get("returnImmediately", False)
+    if not isinstance(immediately, bool):
+        raise PollError("invalid_request", "returnImmediately is true or false")
+    acks = body.get("ack", [])
+    if not isinstance(acks, list) or not all(isinstance(j, str) and j for j in acks) or \
+            len(acks) > POLL_MAX_EVENTS:
+        raise PollError("invalid_request", f"ack is a list of at most {POLL_MAX_EVENTS} jti "
+                        "strings")
+    errors = body.get("setErrs", {})
+    if not isinstance(errors, dict) or len(errors) > POLL_MAX_EVENTS or not all(
+            isinstance(said, dict) and said.get("err") in SET_ERRORS and
+            isinstance(said.get("description", ""), str) for said in errors.values()):
+        raise PollError("invalid_request", "setErrs maps a jti to {\"err\": one of " +
+                        ", ".join(SET_ERRORS) + ", \"description\": text}")
+    if set(acks) & set(errors):
+        raise PollError("invalid_request", "a jti is both acknowledged and in error")
+    return {"maxEvents": most, "returnImmediately": immediately, "ack": list(dict.fromkeys(acks)),
+            "setErrs": errors}
+
+
+# --- receivers -------------------------------------------------------------------
+
+def create_event_stream(models, name, issuer, url=None, audience=None, now=None):
+    """A receiver of the current organization's SETs: pushed to `url`
+    (RFC 8935), or without one polled (RFC 8936) with the token returned
+    (shown once; only its hash is kept).  (its row, the token or None)."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValueError("a stream name is 1 to 100 characters")
+    if url is not None and not re.fullmatch(r"https?://[^\s/]+\S*", url):
+        raise ValueError(f"{url!r} is not the http(s) URL of a receiver")
+    public_id = secrets.token_urlsafe(6)
+    token = None if url else \
+        STREAM_TOKEN_PREFIX + public_id + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    stream = models.EventStream.create(
+        public_id=public_id, name=name, delivery="push" if url else "poll", url=url,
+        token_hash=hash_api_key(token) if token else None, issuer=issuer,
+        audience=audience or url or f"{issuer}/Feeds/{STREAM_PREFIX}{public_id}",
+        created=now or now_text())
+    return stream, token
+
+
+def find_event_stream(models, token):
+    """The poll receiver whose token is `token` (in any organization: the
+    token names it), not revoked, or None; compared in constant time."""
+    Stream = models.EventStream
+    public = token[len(STREAM_TOKEN_PREFIX):][:KEY_PUBLIC_CHARS] \
+        if token.startswith(STREAM_TOKEN_PREFIX) else ""
+    row = public and Stream.everywhere().where(
+        (Stream.public_id == public) & (Stream.delivery == "poll")).first()
+    stored = row.token_hash if row else hash_api_key("")
+    good = hmac.compare_digest(stored, hash_api_key(token)) and row
+    return row if good and not row.revoked else None
+
+
+def revoke_event_stream(models, text, now=None):
+    """Stop a receiver (by ses_… id or name): nothing more is written for
+    it, its token stops working; its name."""
+    Stream, text = models.EventStream, text.strip()
+    public = text[len(STREAM_PREFIX):] if text.startswith(STREAM_PREFIX) else text
+    rows = list(Stream.select().where(((Stream.public_id == public) | (Stream.name == text)) &
+                                      Stream.revoked.is_null()))
+    if len(rows) != 1:
+        raise LookupError(f"no active stream {text!r}" if not rows else
+                          f"{text!r} names {len(rows)} streams; use its ses_ id")
+    Stream.update(revoked=now or now_text()).where(Stream.pk == rows[0].pk).execute()
+    return rows[0].name
+
+
+def describe_event_streams(models):
+    """The current organization's receivers, each with its SETs waiting."""
+    Stream, Event = models.EventStream, models.SecurityEvent
+    waiting = dict(Event.select(Event.stream, fn.COUNT(Event.pk)).where(
+        Event.acked.is_null()).group_by(Event.stream).tuples())
+    return [{"id": STREAM_PREFIX + s.public_id, "name": s.name, "delivery": s.delivery,
+             "url": s.url, "issuer": s.issuer, "audience": s.audience, "created": s.created,
+             "last_polled": s.last_polled, "waiting": waiting.get(s.pk, 0),
+             "state": f"revoked {s.revoked}" if s.revoked else "active"}
+            for s in Stream.select().order_by(Stream.pk)]
+
+
+###############################################################################
 # Outbox: mail and webhooks, written with the change, sent after commit #######
 ###############################################################################
 
@@ -7581,6 +7972,31 @@ def post_webhook(url, message_id, signing_secret, body, timeout):
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
 
 
+def push_set(url, token, timeout):
+    """POST one signed SET to a push receiver (RFC 8935 §2.1); its answer,
+    or DeliveryError.  A 400 is the receiver's verdict on this SET
+    ({"err", "description"}, §2.3), so permanent; 202 and any other 2xx
+    are delivered; the rest as webhooks' (post_webhook)."""
+    request = urllib.request.Request(url, data=token.encode("ascii"), method="POST", headers={
+        "Content-Type": SET_MEDIA_TYPE, "Accept": "application/json",
+        "User-Agent": f"scimlite/{__version__}"})
+    try:
+        with urllib.request.build_opener(_NoRedirects).open(request, timeout=timeout) as answer:
+            return f"HTTP {answer.status}"
+    except urllib.error.HTTPError as exc:
+        if exc.code == 400:
+            said = exc.read(2000).decode("utf-8", "replace")
+            raise DeliveryError(f"HTTP 400: the receiver refused the SET: {said}",
+                                permanent=True) from None
+        if 300 <= exc.code < 400:
+            raise DeliveryError(f"HTTP {exc.code}: the receiver moved to "
+                                f"{exc.headers.get('Location')!r}", permanent=True) from None
+        permanent = 400 <= exc.code < 500 and exc.code not in WEBHOOK_TRANSIENT
+        raise DeliveryError(f"HTTP {exc.code} {exc.reason}", permanent) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+
+
 class Outbox:
     """Mail and webhook deliveries: each a row written in the transaction
     of the change that causes it (a transactional outbox), delivered after
@@ -7938,6 +8354,8 @@ class Sender:
         revoked after that is revoked while its mail was on its way."""
         if row.kind == "webhook":
             return secret
+        if row.kind == "set":       # signed now: the key is derived, never stored
+            return sign_set(self.secret, row.org, json.loads(row.context))
         context = json.loads(row.context)
         # Names on one line: a CR/LF in a display name is text, not layout.
         values = {"product": self.settings["product_name"], "key": None,
@@ -7994,6 +8412,8 @@ class Sender:
                 "last_error": None}, None
 
     def _send(self, row, values, mailer):
+        if row.kind == "set":
+            return push_set(row.recipient, values, WEBHOOK_TIMEOUT)
         if row.kind == "webhook":
             return post_webhook(row.recipient, f"msg_{row.uid}", values,
                                 row.context.encode("utf-8"), WEBHOOK_TIMEOUT)
@@ -8254,6 +8674,7 @@ class ScimLite:
         self.licenses = Licenses(self.changes, settings, self.secret)
         self.outbox = Outbox(self.changes, settings, self.secret, self.licenses,
                              self.workers)
+        self.security_events = SecurityEvents(self.changes, self.resources, self.secret)
         self._key_touched = {}
         self.auth = AuthCache(self.models, self.clock.now_text)
         self.key_sets = KeySets()           # the OAuth issuers' key sets, fetched
@@ -8270,6 +8691,7 @@ class ScimLite:
         self.flash = {}                     # admin session -> a message shown once
         self.setup_lock = threading.Lock()  # one first setup, even from parallel requests
         self.setup_token_hash = None
+        self.closing = False
 
     def new_setup_token(self):
         """A one-time token for the first administrator's setup page; only
@@ -8422,6 +8844,8 @@ class ScimLite:
                      actor=e.actor, detail=json.loads(e.detail), at=e.at) for e in query]
 
     def close(self):
+        self.closing = True
+        self.security_events.wake()     # a long poll answers now
         self.workers.stop()
         self.log.flush(retain=False)    # a read-only command writes nothing
         self.models.db.close_all()
@@ -10535,39 +10959,42 @@ VERIFY_PATH = "/api/licenses/verify"
 VERIFY_BODY_BYTES = 4096
 
 
+def json_answer(status, body, headers=()):
+    """A JSON answer outside SCIM that no cache keeps (the license API,
+    the token endpoint, the event poll)."""
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    for name, value in headers:
+        bottle.response.set_header(name, value)
+    return json.dumps(body)
+
+
 def _install_license_api(app, scimlite):
     """POST /api/licenses/verify: the licensed application asks about a key.
     No SCIM key is needed; each client address has verify_rate_per_minute."""
     limit = scimlite.verify_limit
 
-    def answer(status, body, headers=()):
-        bottle.response.status = status
-        bottle.response.content_type = "application/json"
-        bottle.response.set_header("Cache-Control", "no-store")
-        for name, value in headers:
-            bottle.response.set_header(name, value)
-        return json.dumps(body)
-
     @app.post(VERIFY_PATH)
     def verify_license():
         wait = limit.wait(client_address(), time.monotonic())
         if wait:
-            return answer(429, {"error": "too many verifications from this address"},
-                          [("Retry-After", retry_after_header(wait))])
+            return json_answer(429, {"error": "too many verifications from this address"},
+                               [("Retry-After", retry_after_header(wait))])
         try:
             too_long = declared_length() > VERIFY_BODY_BYTES
         except SCIMError as exc:
-            return answer(400, {"error": exc.detail})
+            return json_answer(400, {"error": exc.detail})
         if too_long:
-            return answer(413, {"error": f"the body is over {VERIFY_BODY_BYTES} bytes"})
+            return json_answer(413, {"error": f"the body is over {VERIFY_BODY_BYTES} bytes"})
         try:
             body = json.loads(bottle.request.body.read(VERIFY_BODY_BYTES + 1))
         except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict) or "key" not in body:
-            return answer(400, {"error": 'send a JSON object: {"key": "XXXXX-..."}'})
+            return json_answer(400, {"error": 'send a JSON object: {"key": "XXXXX-..."}'})
         with scimlite.lock:
-            return answer(200, scimlite.licenses.verify(body["key"]))
+            return json_answer(200, scimlite.licenses.verify(body["key"]))
 
 
 TOKEN_BODY_BYTES = 4096
@@ -10581,11 +11008,7 @@ def _install_token_endpoint(app, scimlite):
     Failures are throttled per address as SCIM authentication's are."""
 
     def answer(status, body, headers=()):
-        bottle.response.status = status
-        bottle.response.content_type = "application/json"
-        for name, value in (("Cache-Control", "no-store"), ("Pragma", "no-cache"), *headers):
-            bottle.response.set_header(name, value)
-        return json.dumps(body)
+        return json_answer(status, body, [("Pragma", "no-cache"), *headers])
 
     @app.post(TOKEN_PATH)
     def token():
@@ -10710,6 +11133,74 @@ def _federated_grant(scimlite, params):
                                      scimlite.clock.now_text())
 
 
+def _install_event_routes(app, scimlite):
+    """Security events (RFC 9967): an organization's signing keys, public
+    (GET /o/{slug}/events/jwks.json), and the poll endpoint of its
+    receivers (POST /o/{slug}/events, RFC 8936), each with its own token.
+    Errors are RFC 8935 §2.3's JSON; failed tokens are throttled per
+    address as SCIM authentication is."""
+
+    @app.get("/o/<slug>/events/jwks.json")
+    def jwks(slug):
+        org = scimlite.auth.organization_named(slug)
+        if org is None:
+            return json_answer(404, {"err": "invalid_request",
+                                     "description": "no such organization"})
+        try:
+            _, public = event_signing_key(scimlite.secret, org.id)
+        except ImportError:
+            return json_answer(501, {"err": "invalid_request", "description": "security "
+                                     "events need the JWT library: pip install "
+                                     "'scimlite[oauth]'"})
+        bottle.response.set_header("Cache-Control", "max-age=300")
+        bottle.response.content_type = "application/jwk-set+json"
+        return json.dumps({"keys": [public]})
+
+    @app.post("/o/<slug>/events")
+    def poll(slug):
+        try:
+            stream = _poll_stream(scimlite, slug)
+            asked = poll_request(_poll_body())
+            return json_answer(200, scimlite.security_events.poll(
+                stream, asked, scimlite.lock, lambda: scimlite.closing))
+        except PollError as exc:
+            return json_answer(exc.status, {"err": exc.err, "description": exc.description},
+                               exc.headers)
+
+
+def _poll_stream(scimlite, slug):
+    """The poll receiver this request's token names, of organization
+    `slug`; PollError (401 access_denied, or 429) if not."""
+    token = bearer_token()
+    with scimlite.lock:
+        stream = find_event_stream(scimlite.models, token) if token else None
+    org = scimlite.auth.organization_named(slug)
+    if stream is None or org is None or stream.org != org.id:
+        wait = scimlite.auth_failures.failed(client_address(), token, time.monotonic())
+        if wait:
+            raise PollError("access_denied", "too many failed attempts from this address; "
+                            "retry later", 429, [("Retry-After", retry_after_header(wait))])
+        raise PollError("authentication_failed", "a valid stream token is required: "
+                        "'Authorization: Bearer sst_...'", 401,
+                        [("WWW-Authenticate", 'Bearer realm="scimlite"')])
+    return stream
+
+
+def _poll_body():
+    """The JSON of a poll request; PollError if it is not JSON or too big."""
+    request = bottle.request
+    if (request.content_type or "").split(";")[0].strip().lower() not in \
+            ("application/json", ""):
+        raise PollError("invalid_request", "send the poll as application/json")
+    try:
+        if declared_length() > POLL_BODY_BYTES:
+            raise PollError("invalid_request", f"the body is over {POLL_BODY_BYTES} bytes")
+        raw = request.body.read(POLL_BODY_BYTES + 1)
+        return json.loads(raw) if raw.strip() else {}
+    except (SCIMError, ValueError, RecursionError):
+        raise PollError("invalid_request", "the body is not JSON") from None
+
+
 def install_other_routes(app, scimlite):
     """Every route that is neither SCIM nor an admin page."""
     _install_pages(app, scimlite)
@@ -10717,6 +11208,7 @@ def install_other_routes(app, scimlite):
     _install_metrics(app, scimlite)
     _install_license_api(app, scimlite)
     _install_token_endpoint(app, scimlite)
+    _install_event_routes(app, scimlite)
 
 ###############################################################################
 # SCIM routes: discovery and resource routes, the WSGI app, create_app() ######
@@ -10727,7 +11219,9 @@ def _install_discovery_routes(scimlite, route):
     settings = scimlite.settings
 
     def service_provider_config_(actor):
-        return scim_response(service_provider_config(settings, request_base_url(scimlite)))
+        told = bool(scimlite.security_events.streams())
+        return scim_response(service_provider_config(settings, request_base_url(scimlite),
+                                                     told))
 
     def resource_types(actor):
         docs = [resource_type_document(rt, request_base_url(scimlite))
@@ -11074,13 +11568,14 @@ def _pytest_fixtures(pytest):
 ###############################################################################
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
-COMMANDS = ("serve", "org", "mint-key", "list-keys", "revoke-key", "oauth-client", "scim",
+COMMANDS = ("serve", "org", "mint-key", "list-keys", "revoke-key", "oauth-client",
+            "event-stream", "scim",
             "set-admin-password", "users", "export", "import", "check-config",
             "send-test-email", "webhook-secret", "backup", "migrate-db", "version")
 # The commands that act in one organization: --org SLUG, which may be left
 # out while there is only one.
-ORG_COMMANDS = ("mint-key", "list-keys", "revoke-key", "oauth-client", "scim", "users",
-                "export", "import")
+ORG_COMMANDS = ("mint-key", "list-keys", "revoke-key", "oauth-client", "event-stream", "scim",
+                "users", "export", "import")
 SECRET_SETTINGS = ("smtp_password", "license_secret", "metrics_token")
 
 
@@ -11110,6 +11605,7 @@ def build_parser():
                                 f"env {setting.env})")
     _add_org_commands(commands, command)
     _add_oauth_commands(commands, command)
+    _add_event_stream_commands(commands, command)
     mint = command("mint-key", "mint an API key and print it alone on stdout")
     mint.add_argument("name", help="a name to know the key by, e.g. 'entra'")
     command("list-keys", "list API keys (names and prefixes, never secrets)")
@@ -11249,6 +11745,30 @@ def _add_oauth_commands(commands, command):
     revoke = action("revoke", "revoke a client, one secret or one grant: their tokens "
                     "stop at once")
     revoke.add_argument("target", metavar="CLIENT_ID|SECRET_PREFIX|GRANT")
+
+
+def _add_event_stream_commands(commands, command):
+    streams = commands.add_parser("event-stream", help="receivers of security events "
+                                  "(RFC 9967 SETs): create, list, revoke",
+                                  description="Receivers of security events: each change "
+                                  "of a user or group as a signed SET, polled (RFC 8936) or "
+                                  "pushed (RFC 8935) (docs/events.md).")
+    actions = streams.add_subparsers(dest="stream_action", metavar="ACTION", required=True)
+    create = command("create", "a new receiver; a poll receiver's token is printed once",
+                     actions)
+    create.add_argument("name", metavar="NAME", help="a name to know it by")
+    create.add_argument("--push", metavar="URL", help="push each SET to this URL (RFC "
+                        "8935) instead of waiting for polls")
+    create.add_argument("--audience", metavar="AUD", help="the SETs' aud (default: the "
+                        "push URL, or the stream's own URI)")
+    create.add_argument("--issuer", metavar="ISS", help="the SETs' iss (default: the "
+                        "organization's Tenant URL, from public_url)")
+    command("list", "the receivers: id, delivery, SETs waiting, last poll", actions)
+    revoke = command("revoke", "stop a receiver: nothing more is written for it", actions)
+    revoke.add_argument("stream", metavar="ID|NAME")
+    for sub in (create, revoke, actions.choices["list"]):
+        sub.add_argument("--org", metavar="SLUG", help="the organization (may be left "
+                         "out while there is only one)")
 
 
 def parse_args(argv):
@@ -11722,6 +12242,8 @@ def _run_command(scimlite, args, out):
         name = scimlite.revoke_key(args.name_or_prefix)
         scimlite.audit("key.revoked", CLI_CLIENT, name=name)
         print(f"revoked {name!r}", file=out)
+    elif command == "event-stream":
+        cmd_event_stream(scimlite, args, out)
     elif command == "scim":
         cmd_scim(scimlite, args.action, out)
     elif command == "set-admin-password":
@@ -11786,6 +12308,40 @@ def cmd_oauth_client(scimlite, args, out):
 
 def _redirect_uris(args):
     return [*args.redirect_uri, *(okta_redirect_uris(args.okta_app) if args.okta_app else ())]
+
+
+def cmd_event_stream(scimlite, args, out):
+    action, models = args.stream_action, scimlite.models
+    if action == "list":
+        rows = [("id", "name", "delivery", "waiting", "last poll", "state")]
+        for s in describe_event_streams(models):
+            rows.append((s["id"], s["name"], s["url"] or "poll", s["waiting"],
+                         s["last_polled"] or "never", s["state"]))
+        print_table(rows, out)
+        return
+    if action == "revoke":
+        with scimlite.changes.unit():
+            name = revoke_event_stream(models, args.stream)
+        scimlite.audit("events.revoked", CLI_CLIENT, name=name)
+        print(f"revoked {name!r}", file=out)
+        return
+    event_signing_key(scimlite.secret, scimlite.scope.get())   # the library is there
+    org = scimlite.scope.current
+    issuer = args.issuer or organization_tenant_url(scimlite.settings, org)
+    with scimlite.changes.unit():
+        stream, token = create_event_stream(models, args.name, issuer, args.push,
+                                            args.audience)
+    scimlite.audit("events.created", CLI_CLIENT, name=stream.name)
+    base = (scimlite.settings["public_url"] or listening_url(scimlite.settings)) + \
+        f"/o/{org.slug}/events"
+    print(f"stream:        {STREAM_PREFIX}{stream.public_id}\n"
+          f"iss:           {stream.issuer}\naud:           {stream.audience}\n"
+          f"signing keys:  {base}/jwks.json", file=out)
+    if token:
+        print(f"poll:          POST {base}\ntoken:         {token}\n(the token is shown "
+              "only this once)", file=out)
+    else:
+        print(f"push to:       {stream.url}", file=out)
 
 
 def _federated_client(models, args, now):

@@ -42,7 +42,8 @@ def test_each_kind_of_change_records_its_event(app, scim):
         ("group.members_changed", group["id"]), ("group.deleted", group["id"]),
         ("user.deleted", user["id"])]
     assert {e["actor"] for e in events} == {"tests"}
-    assert events[1]["detail"] == {"attributes": ["title"]}
+    # What changed, and how (security events tell a PUT from a PATCH).
+    assert events[1]["detail"] == {"attributes": ["title"], "via": "patch"}
     assert events[6]["detail"] == {"added": [user["id"]], "removed": []}
     licensed = {e["type"] for e in app.scimlite.events()}
     assert set(scimlite.EVENT_TYPES) - licensed == {"license.waiting"}  # needs a seat limit

@@ -189,6 +189,8 @@ def a_lived_in_store(path):
     scim.create_group("Outer", members=[{"value": ann["id"]}, {"value": inner["id"]}])
     scim.patch(f"/Users/{bob['id']}", {"schemas": [scimlite.PATCH_URN], "Operations": [
         {"op": "replace", "path": "active", "value": False}]})
+    with state.changes.unit():      # a receiver of security events: the delete is its SET
+        scimlite.create_event_stream(state.models, "replica", "https://h/o/default/scim/v2")
     scim.delete(f"/Users/{cy['id']}")
     scim.get("/Users", filter='userName eq "ann@example.com"')
     state.revoke_key(state.mint_key("old"))
