@@ -3420,7 +3420,8 @@ def _event_stream_models(Owned):
         issuer = peewee.CharField()                 # the SETs' iss
         audience = peewee.CharField()               # and aud
         created = peewee.CharField()
-        last_polled = peewee.CharField(null=True)
+        # No "last polled": a write to this table empties the key cache
+        # (auth_tables), and receivers poll every few seconds.
         revoked = peewee.CharField(null=True)
 
     class SecurityEvent(Owned):
@@ -7371,9 +7372,11 @@ class SecurityEvents:
     def _acknowledge(self, stream, acks, errors):
         Event = self.models.SecurityEvent
         named = [*acks, *errors]
+        if not named:
+            return          # a poll that acknowledges nothing writes nothing
         with self.changes.unit():
             known = {jti for (jti,) in Event.select(Event.jti).where(
-                (Event.stream == stream.pk) & Event.jti.in_(named)).tuples()} if named else set()
+                (Event.stream == stream.pk) & Event.jti.in_(named)).tuples()}
             unknown = [jti for jti in named if jti not in known]
             if unknown:
                 raise PollError("invalid_request", f"no SET with jti {unknown[0]!r} was sent "
@@ -7388,8 +7391,6 @@ class SecurityEvents:
                             said["err"], said.get("description", ""))
                 Event.update(acked=stamp, error=json.dumps(said)).where(
                     (Event.stream == stream.pk) & (Event.jti == jti)).execute()
-            Stream = self.models.EventStream
-            Stream.update(last_polled=stamp).where(Stream.pk == stream.pk).execute()
 
     def _pending(self, stream, limit):
         """The oldest SETs of `stream` not acknowledged (at most `limit`,
@@ -7507,13 +7508,17 @@ def revoke_event_stream(models, text, now=None):
 
 
 def describe_event_streams(models):
-    """The current organization's receivers, each with its SETs waiting."""
+    """The current organization's receivers, each with its SETs waiting
+    and its last acknowledgement."""
     Stream, Event = models.EventStream, models.SecurityEvent
-    waiting = dict(Event.select(Event.stream, fn.COUNT(Event.pk)).where(
-        Event.acked.is_null()).group_by(Event.stream).tuples())
+    counts = {stream: (waiting, last) for stream, waiting, last in Event.select(
+        Event.stream, fn.COUNT(peewee.Case(None, ((Event.acked.is_null(), 1),), None)),
+        fn.MAX(Event.acked)).group_by(
+        Event.stream).tuples()}
     return [{"id": STREAM_PREFIX + s.public_id, "name": s.name, "delivery": s.delivery,
              "url": s.url, "issuer": s.issuer, "audience": s.audience, "created": s.created,
-             "last_polled": s.last_polled, "waiting": waiting.get(s.pk, 0),
+             "waiting": int(counts.get(s.pk, (0, None))[0] or 0),
+             "last_acked": counts.get(s.pk, (0, None))[1],
              "state": f"revoked {s.revoked}" if s.revoked else "active"}
             for s in Stream.select().order_by(Stream.pk)]
 
@@ -11189,8 +11194,8 @@ def _poll_stream(scimlite, slug):
 def _poll_body():
     """The JSON of a poll request; PollError if it is not JSON or too big."""
     request = bottle.request
-    if (request.content_type or "").split(";")[0].strip().lower() not in \
-            ("application/json", ""):
+    media = (request.content_type or "").split(";")[0].strip().lower()
+    if media and not (media == "application/json" or media.endswith("+json")):
         raise PollError("invalid_request", "send the poll as application/json")
     try:
         if declared_length() > POLL_BODY_BYTES:
@@ -11763,7 +11768,8 @@ def _add_event_stream_commands(commands, command):
                         "push URL, or the stream's own URI)")
     create.add_argument("--issuer", metavar="ISS", help="the SETs' iss (default: the "
                         "organization's Tenant URL, from public_url)")
-    command("list", "the receivers: id, delivery, SETs waiting, last poll", actions)
+    command("list", "the receivers: id, delivery, SETs waiting, last acknowledgement",
+            actions)
     revoke = command("revoke", "stop a receiver: nothing more is written for it", actions)
     revoke.add_argument("stream", metavar="ID|NAME")
     for sub in (create, revoke, actions.choices["list"]):
@@ -12313,10 +12319,10 @@ def _redirect_uris(args):
 def cmd_event_stream(scimlite, args, out):
     action, models = args.stream_action, scimlite.models
     if action == "list":
-        rows = [("id", "name", "delivery", "waiting", "last poll", "state")]
+        rows = [("id", "name", "delivery", "waiting", "last acknowledged", "state")]
         for s in describe_event_streams(models):
             rows.append((s["id"], s["name"], s["url"] or "poll", s["waiting"],
-                         s["last_polled"] or "never", s["state"]))
+                         s["last_acked"] or "never", s["state"]))
         print_table(rows, out)
         return
     if action == "revoke":

@@ -252,6 +252,9 @@ def test_unknown_members_are_ignored_and_an_empty_body_is_a_poll(events_app):
     web = webtest.TestApp(events_app)
     answer = web.post("/o/default/events", "", headers={"Authorization": f"Bearer {token}"})
     assert len(answer.json["sets"]) == 1
+    refused = web.post("/o/default/events", "{}", status=400, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "text/plain"})
+    assert "application/json" in refused.json["description"]
 
 
 def test_a_stream_token_works_only_on_its_organization_and_until_revoked(events_app):
@@ -440,13 +443,14 @@ def test_a_push_the_receiver_refuses_is_dead_and_a_failing_one_retried(events_ap
 
 # --- the operator --------------------------------------------------------------------------------
 
-def test_the_cli_creates_lists_and_revokes_streams(tmp_path):
+def test_the_cli_creates_lists_and_revokes_streams(database):
     import io
-    db = str(tmp_path / "e.db")
+    db, environ = database["db"], {"SCIMLITE_LICENSE_SECRET": database.get(
+        "license_secret", "")} if "license_secret" in database else {}
 
     def run(*argv):
         out = io.StringIO()
-        assert scimlite.main([*argv, "--db", db], environ={}, out=out) == 0
+        assert scimlite.main([*argv, "--db", db], environ=environ, out=out) == 0
         return out.getvalue()
     made = run("event-stream", "create", "replica")
     token = next(line.split()[1] for line in made.splitlines() if line.startswith("token:"))
@@ -455,7 +459,18 @@ def test_the_cli_creates_lists_and_revokes_streams(tmp_path):
     assert "push to:       https://receiver.example/e" in pushed and "token" not in pushed
     listed = run("event-stream", "list")
     assert "replica" in listed and "https://receiver.example/e" in listed
-    assert token not in listed
+    assert token not in listed and "never" in listed
+    app = scimlite.create_app({**database, "mailer": "memory"})
+    try:
+        scim_of(app).create_user("counted")
+        scim_of(app).create_user("counted-too")
+        (jti, _) = poll(app, token).json["sets"]
+        poll(app, token, {"ack": [jti], "returnImmediately": True})
+    finally:
+        app.scimlite.close()
+    replica = next(line for line in run("event-stream", "list").splitlines()
+                   if "replica" in line).split()
+    assert replica[3] == "1" and replica[4].startswith("20")   # one waiting; acknowledged
     assert run("event-stream", "revoke", "replica") == "revoked 'replica'\n"
     assert "revoked 20" in run("event-stream", "list")
 
