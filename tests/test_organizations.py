@@ -216,6 +216,29 @@ def test_lists_counts_and_sorting_show_a_alone(app, orgs):
     assert {g["value"] for g in ann["groups"]} == {a.eng["id"], a.nested["id"]}
 
 
+def test_counts_are_the_organizations_own_from_the_moment_a_second_one_exists(app):
+    """With one organization a count is of every row (SQLite counts an
+    index by its pages); the moment a second exists, of its own only: a
+    second organization made by another process (the CLI) included."""
+    state = app.scimlite
+    first = SCIMClient(app, state.mint_key("first"))
+    for name in ("a1", "a2", "a3"):
+        first.create_user(name)
+    for params in ({}, {"cursor": "", "count": "2"}, {"startIndex": "2", "count": "1"}):
+        assert first.get("/Users", **params).json["totalResults"] == 3
+    other = scimlite.create_app({**state.settings, "mailer": "memory"}) \
+        if state.settings["db"] != ":memory:" else app       # as another process would
+    other.scimlite.create_organization("second")
+    second = SCIMClient(app, state.mint_key("second", org="second"))
+    for name in ("b1", "b2"):
+        second.create_user(name)
+    for params in ({}, {"cursor": "", "count": "2"}, {"startIndex": "2", "count": "1"}):
+        assert first.get("/Users", **params).json["totalResults"] == 3
+        assert second.get("/Users", **params).json["totalResults"] == 2
+    if other is not app:
+        other.scimlite.close()
+
+
 def test_member_values_of_b_are_what_an_unknown_id_is(app, orgs):
     a, b = orgs
     before = digest(app, "beta")
