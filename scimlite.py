@@ -511,6 +511,9 @@ SETTINGS = (
     Setting("session_max_hours", 12, int,
             "an admin session ends this many hours after login, however busy",
             minimum=1),
+    Setting("invitation_hours", 72, int,
+            "an invitation mailed to a new administrator works this many hours, once",
+            minimum=1, maximum=24 * 30),
     Setting("log_reads", False, bool,
             "keep every read-only SCIM request in the provisioning log (off: "
             "reads are counted per day and key, writes and failures kept)"),
@@ -3167,7 +3170,7 @@ def _db_values(model, data, names):
 # Models: peewee models per app, organizations, migrations, moving a store ####
 ###############################################################################
 
-SCHEMA_VERSION = 9      # 6: organizations; 7: OAuth clients; 8: OAuth grants; 9: SETs
+SCHEMA_VERSION = 10     # 6: organizations; 7-8: OAuth; 9: SETs; 10: administrators
 # Columns added to tables that existed before: (version, table, column, SQL
 # type, how existing rows get their value or None).  New tables and indexes
 # need no entry: create_tables() adds what is missing (on PostgreSQL only
@@ -3183,6 +3186,7 @@ ADDED_COLUMNS = (
     (6, "admin_session", "org_id", "INTEGER", None),
     (8, "o_auth_client", "redirect_uris", "TEXT", None),
     (8, "o_auth_token", "grant_id", "INTEGER", None),
+    (10, "admin_session", "account", "INTEGER", None),
 )
 # Indexes a version replaced, dropped once it is reached (create_tables()
 # adds, never drops): 6 made uniqueness per organization, and led every
@@ -3581,6 +3585,37 @@ def _admin_models(Base, Owned):
         last_seen = peewee.CharField()
         client = peewee.CharField(null=True)
         org = peewee.IntegerField(null=True, column_name="org_id")  # the one it looks at
+        # Whose: an AdminAccount's pk; None for the install's password (an
+        # operator without an account).
+        account = peewee.IntegerField(null=True)
+
+    class AdminAccount(Base):
+        """A person who administers: one organization (org), or with org
+        None the whole install (an operator).  An address administers one
+        organization at most: it is what they sign in with."""
+        pk = peewee.AutoField()
+        email = peewee.CharField(unique=True)       # as typed, lowercased
+        name = peewee.CharField()
+        org = peewee.IntegerField(null=True, column_name="org_id")
+        password_hash = peewee.CharField(null=True)     # optional, instead of codes
+        created = peewee.CharField()
+        invited_by = peewee.CharField(null=True)
+        joined = peewee.CharField(null=True)        # when they followed the invitation
+        last_login = peewee.CharField(null=True)
+
+    class AdminLink(Base):
+        """A one-time invitation or sign-in code.  Its text is derived from
+        the install's secret and `nonce` when it is mailed, never stored:
+        only its hash is kept (and the outbox row holds the nonce)."""
+        pk = peewee.AutoField()
+        account = peewee.IntegerField(index=True)
+        kind = peewee.CharField()                   # invitation, code
+        nonce = peewee.CharField()
+        token_hash = peewee.CharField(unique=True)
+        created = peewee.CharField()
+        expires = peewee.CharField()
+        used = peewee.CharField(null=True)          # used, spent by tries, or replaced
+        tries = peewee.IntegerField(default=0)
 
     class Audit(Base):
         """An admin action: in the organization it was done in (org), or
@@ -3621,7 +3656,8 @@ def _admin_models(Base, Owned):
         class Meta:
             primary_key = peewee.CompositeKey("org", "day", "key_name")
 
-    return dict(AdminSession=AdminSession, Audit=Audit, RequestLog=RequestLog,
+    return dict(AdminSession=AdminSession, AdminAccount=AdminAccount, AdminLink=AdminLink,
+                Audit=Audit, RequestLog=RequestLog,
                 ReadCount=ReadCount)
 
 
@@ -8013,6 +8049,34 @@ def push_set(url, token, timeout):
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
 
 
+# --- what an administrator is mailed: invitations and sign-in codes ----------------
+# Their secret part is derived from the install's secret and the link's
+# nonce when the mail is sent, as a license key is: neither the database nor
+# the outbox (nor its admin view) ever holds it.
+
+ADMIN_MAILS = ("admin_invitation", "admin_code")
+CODE_LENGTH = 8         # characters of LICENSE_ALPHABET: about 40 bits, typed as XXXX-XXXX
+
+
+def admin_link_text(secret, kind, nonce):
+    """The invitation token or the sign-in code of a link (AdminLink)."""
+    digest = derive_secret(secret, "admin-link", kind, nonce)
+    if kind == "invitation":
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    number, chars = int.from_bytes(digest, "big"), []
+    for _ in range(CODE_LENGTH):
+        number, index = divmod(number, len(LICENSE_ALPHABET))
+        chars.append(LICENSE_ALPHABET[index])
+    return "".join(chars[:4]) + "-" + "".join(chars[4:])
+
+
+def typed_code(text):
+    """A code as a person types it (any case, spaces, with or without the
+    dash), written as admin_link_text() writes it."""
+    bare = re.sub(r"[\s-]", "", text or "").upper()
+    return f"{bare[:4]}-{bare[4:]}" if len(bare) == CODE_LENGTH else bare
+
+
 class Outbox:
     """Mail and webhook deliveries: each a row written in the transaction
     of the change that causes it (a transactional outbox), delivered after
@@ -8067,6 +8131,18 @@ class Outbox:
         if recipient is None:
             row.update(status="dead", last_error="no email address to send it to")
         save_row(self.models, self.models.OutboxMessage(**row), ignore=True)
+
+    def mail_admin(self, template, account, link, context):
+        """The invitation or sign-in code mail of `link`, in the current
+        unit (the caller wakes the sender after commit: no event does)."""
+        stamp = now_text()
+        save_row(self.models, self.models.OutboxMessage(
+            org=NO_ORG if account.org is None else account.org, uid=uuid.uuid4().hex,
+            kind="mail", dedupe=f"admin-link:{link.pk}", recipient=account.email,
+            template=template, created=stamp, next_attempt=stamp, status="pending",
+            attempts=0, context=json.dumps({"name": account.name, "email": account.email,
+                                            "kind": link.kind, "nonce": link.nonce,
+                                            **context})))
 
     def _on_license(self, work, event):
         kind = event.type.split(".", 1)[1]
@@ -8373,6 +8449,13 @@ class Sender:
         if row.kind == "set":       # signed now: the key is derived, never stored
             return sign_set(self.secret, row.org, json.loads(row.context))
         context = json.loads(row.context)
+        if row.template in ADMIN_MAILS:     # the code or link, derived now
+            text = admin_link_text(self.secret, context["kind"], context.pop("nonce"))
+            if context["kind"] == "code":
+                context["code"] = text
+            else:
+                context["link"] = f"{context['origin']}{ADMIN}/invitation?" + \
+                    urllib.parse.urlencode({"token": text})
         # Names on one line: a CR/LF in a display name is text, not layout.
         values = {"product": self.settings["product_name"], "key": None,
                   **{k: one_line(v) if isinstance(v, str) else v for k, v in context.items()}}
@@ -9970,12 +10053,17 @@ def setup_url(scimlite, token):
 
 # --- sessions: an opaque id in a cookie, the rest in the database ------------
 
-def start_session(scimlite, client):
+def start_session(scimlite, client, account=None):
+    """A new session (a new cookie: never one from before sign-in), the
+    install password's (account None: the operator) or an account's, in
+    its organization."""
     token, csrf = new_token(), new_token()
     stamp = now_text()
     with scimlite.changes.unit():
-        scimlite.models.AdminSession.create(token_hash=hash_api_key(token), csrf=csrf,
-                                         created=stamp, last_seen=stamp, client=client)
+        scimlite.models.AdminSession.create(
+            token_hash=hash_api_key(token), csrf=csrf, created=stamp, last_seen=stamp,
+            client=client, account=account.pk if account else None,
+            org=account.org if account else None)
     bottle.response.set_cookie(SESSION_COOKIE, token, path=ADMIN, httponly=True,
                                samesite="strict", secure=request_is_https(scimlite.settings))
 
@@ -10029,6 +10117,193 @@ def csrf_ok(session, public):
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+# --- administrators: accounts, invitations, sign-in codes --------------------------
+# The install's password (setup, set-admin-password) signs in the operator,
+# who sees every organization.  An organization's administrators have
+# accounts: invited by mail (a one-time link), then signed in with a code
+# mailed to them each time (as Bruno's portal does), or with a password
+# they set.  They see their own organization only.
+
+SIGN_IN_CODE_MINUTES = 10
+SIGN_IN_CODE_TRIES = 5          # wrong codes before the code is spent
+EMAIL_SHAPE = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
+
+
+@functools.lru_cache(maxsize=1)
+def dummy_password_hash():
+    """A hash to check a password against when there is none: the same
+    scrypt work, so that the answer's time says nothing."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+class AdminAccounts:
+    """The administrators of one app: invite, sign in by code or
+    password, remove.  `throttle` spaces requests for codes per address
+    and per account (a LoginThrottle of its own)."""
+
+    def __init__(self, scimlite):
+        self.scimlite, self.models = scimlite, scimlite.models
+        self.throttle = LoginThrottle()
+
+    def named(self, email):
+        """The account of `email` (any case), or None."""
+        Account = self.models.AdminAccount
+        return Account.get_or_none(Account.email == (email or "").strip().lower())
+
+    def of(self, org):
+        """An organization's administrators, oldest first."""
+        Account = self.models.AdminAccount
+        return list(Account.select().where(Account.org == org.id).order_by(Account.pk))
+
+    def invite(self, email, org, name=None, *, by, client, origin=""):
+        """Invite `email` to administer `org` (its row): the account made if
+        new, and an invitation mailed that replaces any earlier one; (the
+        account, the invitation's URL).  ValueError if the address is not
+        one, or administers another organization."""
+        email = (email or "").strip().lower()
+        if not EMAIL_SHAPE.fullmatch(email) or len(email) > 254:
+            raise ValueError(f"{email!r} is not an email address")
+        name = one_line(name or "").strip()[:100] or email.split("@")[0]
+        hours = self.scimlite.settings["invitation_hours"]
+        Account, Link = self.models.AdminAccount, self.models.AdminLink
+        with self.scimlite.changes.unit():
+            now = now_text()
+            account = Account.get_or_none(Account.email == email)
+            if account is not None and account.org != org.id:
+                raise ValueError(f"{email} administers another organization already; an "
+                                 "address administers one")
+            if account is None:
+                account = Account.create(email=email, name=name, org=org.id, created=now,
+                                         invited_by=one_line(by)[:255])
+            Link.update(used=now).where((Link.account == account.pk) & Link.used.is_null() &
+                                        (Link.kind == "invitation")).execute()
+            link = self._new_link(account, "invitation", dt.timedelta(hours=hours))
+            self.scimlite.outbox.mail_admin("admin_invitation", account, link, {
+                "origin": origin, "org_name": org.name, "invited_by": one_line(by),
+                "hours": hours})
+            with self.scimlite.scope.of(org):
+                self.scimlite.audit("admin.invited", client, email=email, by=by)
+        self.scimlite.workers.wake()
+        token = admin_link_text(self.scimlite.secret, "invitation", link.nonce)
+        return account, f"{origin}{ADMIN}/invitation?" + urllib.parse.urlencode({"token": token})
+
+    def _new_link(self, account, kind, lasts):
+        nonce = secrets.token_urlsafe(16)
+        text = admin_link_text(self.scimlite.secret, kind, nonce)
+        now = dt.datetime.now(dt.timezone.utc)
+        return self.models.AdminLink.create(
+            account=account.pk, kind=kind, nonce=nonce, token_hash=hash_api_key(text),
+            created=format_datetime(now), expires=format_datetime(now + lasts))
+
+    def request_code(self, email, client, origin=""):
+        """Mail a sign-in code to `email` if it has an account; the same
+        work and answer either way (the page never says which).  False if
+        `client` must wait first (the throttle), else True."""
+        if self.throttle.attempt(f"address:{client}", time.monotonic()):
+            return False
+        account = self.named(email)
+        quiet = account is None or self.throttle.attempt(f"account:{account.pk}",
+                                                         time.monotonic())
+        Link = self.models.AdminLink
+        with self.scimlite.changes.unit():
+            if not quiet:
+                now = now_text()
+                Link.update(used=now).where((Link.account == account.pk) &
+                                            Link.used.is_null() & (Link.kind == "code")).execute()
+                link = self._new_link(account, "code",
+                                      dt.timedelta(minutes=SIGN_IN_CODE_MINUTES))
+                org = self.models.Organization.get_by_id(account.org)
+                self.scimlite.outbox.mail_admin("admin_code", account, link, {
+                    "origin": origin, "org_name": org.name,
+                    "minutes": SIGN_IN_CODE_MINUTES})
+            record_audit(self.scimlite.changes, "code.requested", client,
+                         email=one_line(email or "")[:254])
+        self.scimlite.workers.wake()
+        return True
+
+    def check_code(self, email, code):
+        """The account whose newest code is `code` (typed as people type),
+        not used, not expired, or None; a wrong code counts against it
+        and the SIGN_IN_CODE_TRIES-th spends it."""
+        account, Link = self.named(email), self.models.AdminLink
+        now = now_text()
+        link = account and Link.select().where(
+            (Link.account == account.pk) & (Link.kind == "code") & Link.used.is_null() &
+            (Link.expires > now)).order_by(Link.pk.desc()).first()
+        expected = link.token_hash if link else hash_api_key("")
+        good = hmac.compare_digest(expected, hash_api_key(typed_code(code))) and link
+        with self.scimlite.changes.unit():
+            if good:        # once: a second request with it finds it used
+                good = Link.update(used=now).where((Link.pk == link.pk) &
+                                                   Link.used.is_null()).execute()
+            elif link:
+                Link.update(tries=Link.tries + 1, used=peewee.Case(
+                    None, ((Link.tries + 1 >= SIGN_IN_CODE_TRIES, now),), None)).where(
+                    Link.pk == link.pk).execute()
+        return account if good else None
+
+    def check_password(self, email, password):
+        """The account of `email` if `password` is the one it set, else None;
+        the same scrypt work when there is none (the timing says nothing)."""
+        account = self.named(email)
+        stored = account.password_hash if account and account.password_hash else \
+            dummy_password_hash()
+        good = verify_password(password, stored)
+        return account if good and account and account.password_hash else None
+
+    def invitation(self, token):
+        """The working invitation (AdminLink) whose token is `token`, or None."""
+        Link = self.models.AdminLink
+        link = Link.get_or_none((Link.token_hash == hash_api_key(token or "")) &
+                                (Link.kind == "invitation"))
+        return link if link and not link.used and link.expires > now_text() else None
+
+    def accept(self, token, name):
+        """Follow an invitation: used once, the name confirmed; its account,
+        or None (unknown, used, replaced or expired)."""
+        Link, Account = self.models.AdminLink, self.models.AdminAccount
+        link = self.invitation(token)
+        if link is None:
+            return None
+        with self.scimlite.changes.unit():
+            now = now_text()
+            if not Link.update(used=now).where((Link.pk == link.pk) &
+                                               Link.used.is_null()).execute():
+                return None
+            name = one_line(name or "").strip()[:100]
+            Account.update(joined=now, **({"name": name} if name else {})).where(
+                Account.pk == link.account).execute()
+        return Account.get_by_id(link.account)
+
+    def set_password(self, account, password):
+        if len(password) < MIN_ADMIN_PASSWORD:
+            raise ValueError(f"the password needs at least {MIN_ADMIN_PASSWORD} characters")
+        hashed = hash_password(password)
+        Account = self.models.AdminAccount
+        with self.scimlite.changes.unit():
+            Account.update(password_hash=hashed).where(Account.pk == account.pk).execute()
+
+    def signed_in(self, account, client):
+        Account = self.models.AdminAccount
+        with self.scimlite.changes.unit():
+            Account.update(last_login=now_text()).where(Account.pk == account.pk).execute()
+
+    def remove(self, account, by, client):
+        """Remove an administrator: their sessions end at once, their links
+        die.  ValueError for an organization's last administrator."""
+        Account, Link = self.models.AdminAccount, self.models.AdminLink
+        Session = self.models.AdminSession
+        with self.scimlite.changes.unit():
+            if Account.select().where(Account.org == account.org).count() <= 1:
+                raise ValueError(f"{account.email} is the organization's last "
+                                 "administrator: invite another first")
+            Session.delete().where(Session.account == account.pk).execute()
+            Link.delete().where(Link.account == account.pk).execute()
+            Account.delete().where(Account.pk == account.pk).execute()
+            with self.scimlite.scope.of(account.org):
+                self.scimlite.audit("admin.removed", client, email=account.email, by=by)
+
+
 # --- rendering pages ------------------------------------------------------------
 
 def see_other(path):
@@ -10059,6 +10334,13 @@ def local_next(text):
     return text
 
 
+def operator_only(handler):
+    """A page of the install's (organizations, the install's webhook
+    secret and password): 404 for an organization's administrators."""
+    handler.operator_only = True
+    return handler
+
+
 def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
     """Install an admin page: session required (else to the login page),
     CSRF checked on POST, security headers on every answer, one lock for
@@ -10078,6 +10360,10 @@ def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
                                         session=session, text="This form was too old or "
                                         "came from elsewhere. Go back, reload, and try again.")
                 page = Page(scimlite, pages, None if public else session)
+                if getattr(handler, "operator_only", False) and not page.operator:
+                    # An organization's administrator: the install's pages
+                    # are not there for them, as an unknown URL is not.
+                    return page.message("Not found", "There is no such page.", 404)
                 with scimlite.scope.of(page.organization):
                     return handler(page, *args, **kwargs)
         app.route(path, list(methods), page)
@@ -10229,7 +10515,7 @@ def log_query(scimlite, params):
     organization's, or with keyless=1 the requests no organization owns
     (no valid key on the shared URL, with several organizations: NO_ORG).
     Those may carry any organization's data, so they are the operator's
-    (every admin is, until organizations get admins of their own)."""
+    (log_page refuses them to an organization's administrators)."""
     RequestLog = scimlite.models.RequestLog
     query = (RequestLog.everywhere().where(RequestLog.org == NO_ORG)
              if params.get("keyless") == "1" else RequestLog.select())
@@ -10293,20 +10579,30 @@ def member_counts(scimlite, group_ids):
 # A handler takes the Page (the app, the session, render) and the route's
 # arguments; it returns the page, or redirects (POST-redirect-GET).
 
-def viewed_organization(scimlite, session):
-    """The organization an admin page acts in: the one the session opened
-    (the Organizations page), else the first."""
+def viewed_organization(scimlite, session, account=None):
+    """The organization an admin page acts in: an organization admin's own,
+    always; the operator's, the one the session opened (the Organizations
+    page), else the first."""
+    if account is not None and account.org is not None:
+        return scimlite.auth.organization(account.org)
     org = session and session.org and scimlite.auth.organization(session.org)
     return org or scimlite.auth.organization(min(scimlite.auth.organization_ids()))
 
 
 class Page:
     """One request to an admin page, as its handler sees it: its session,
-    and the organization it acts in (`organization`, see viewed_organization)."""
+    whose it is (`account`: None for the install password) and whether
+    that is the operator (`operator`), and the organization it acts in
+    (`organization`, see viewed_organization)."""
 
     def __init__(self, scimlite, pages, session):
         self.scimlite, self.session, self._pages = scimlite, session, pages
-        self.organization = viewed_organization(scimlite, session)
+        Account = scimlite.models.AdminAccount
+        self.account = Account.get_or_none(Account.pk == session.account) \
+            if session is not None and session.account is not None else None
+        self.operator = session is not None and (self.account is None or
+                                                 self.account.org is None)
+        self.organization = viewed_organization(scimlite, session, self.account)
 
     def render(self, name, code=200, **values):
         """Template `name`, with the session's one-time message, if any."""
@@ -10314,7 +10610,8 @@ class Page:
             if self.session else None
         several = len(self.scimlite.auth.organization_ids()) > 1
         return self._pages.render(name, code, session=self.session, flash=flash,
-                                  organization=self.organization, several=several, **values)
+                                  organization=self.organization, several=several,
+                                  operator=self.operator, account=self.account, **values)
 
     def message(self, title, text, code=200):
         return self.render("message.html", code, title=title, text=text)
@@ -10359,27 +10656,138 @@ def setup_page(page):
 
 
 def login_page(page):
-    scimlite = page.scimlite
-    if not admin_password_set(scimlite):
+    """Sign in: an administrator by a code mailed to them (code_page) or
+    with their password and address; the operator with the install's
+    password alone."""
+    scimlite, forms = page.scimlite, bottle.request.forms
+    if not admin_password_set(scimlite) and not scimlite.models.AdminAccount.select().exists():
         return page.message("No administrator yet", "Open the setup link the server "
                             "printed when it started, or run: python scimlite.py "
                             "set-admin-password")
     error, client = None, client_address()
+    going = local_next(bottle.request.params.getunicode("next"))
     if bottle.request.method == "POST":
         throttle = scimlite.login_throttle
         wait = throttle.attempt(client, time.monotonic())
         if wait:
-            return _too_many_attempts(page, "login.html", wait, 429, csrf=form_token())
-        if check_admin_password(scimlite, bottle.request.forms.getunicode("password") or ""):
-            throttle.succeeded(client)
-            scimlite.audit("login.succeeded", client)
-            start_session(scimlite, client)
-            see_other(local_next(bottle.request.forms.getunicode("next")))
+            return _too_many_attempts(page, "login.html", wait, 429, csrf=form_token(),
+                                      next=going if going != ADMIN else "")
+        email, password = forms.getunicode("email") or "", forms.getunicode("password") or ""
+        account = admin_accounts(scimlite).check_password(email, password) if email.strip() \
+            else None
+        if account is not None or (not email.strip() and
+                                   check_admin_password(scimlite, password)):
+            _signed_in(scimlite, client, account, "login.succeeded")
         scimlite.audit("login.failed", client)
-        error = "That password is not right."
-    going = local_next(bottle.request.params.getunicode("next"))
+        error = "That address and password do not match." if email.strip() else \
+            "That password is not right."
     return page.render("login.html", 401 if error else 200, csrf=form_token(), error=error,
-                       next=going if going != ADMIN else "")
+                       next=going if going != ADMIN else "",
+                       install_password=admin_password_set(scimlite),
+                       accounts=scimlite.models.AdminAccount.select().exists())
+
+
+def _signed_in(scimlite, client, account, action):
+    """A new session for `account` (None: the operator), then to the page
+    the sign-in was for."""
+    scimlite.login_throttle.succeeded(client)
+    if account is not None:
+        admin_accounts(scimlite).signed_in(account, client)
+        with scimlite.scope.of(account.org):
+            scimlite.audit(action, client, email=account.email)
+    else:
+        scimlite.audit(action, client)
+    start_session(scimlite, client, account)
+    see_other(local_next(bottle.request.forms.getunicode("next")))
+
+
+def admin_accounts(scimlite):
+    """The app's AdminAccounts (its code-request throttle lives with it)."""
+    accounts = getattr(scimlite, "admin_accounts", None)
+    if accounts is None:
+        accounts = scimlite.admin_accounts = AdminAccounts(scimlite)
+    return accounts
+
+
+def code_page(page):
+    """Sign-in by code: POST an address (a code is mailed if it has an
+    account: the answer is the same either way), then POST the code."""
+    scimlite, forms, client = page.scimlite, bottle.request.forms, client_address()
+    accounts, email = admin_accounts(scimlite), (forms.getunicode("email") or "").strip()
+    going = local_next(forms.getunicode("next"))
+    values = {"csrf": form_token(), "email": email, "next": going if going != ADMIN else ""}
+    if forms.get("code") is None:           # the address: mail a code
+        if not accounts.request_code(email, client, request_origin(scimlite.settings)):
+            wait = accounts.throttle.wait(f"address:{client}", time.monotonic())
+            return _too_many_attempts(page, "code.html", wait, 429, **values)
+        return page.render("code.html", **values)
+    wait = scimlite.login_throttle.attempt(client, time.monotonic())
+    if wait:
+        return _too_many_attempts(page, "code.html", wait, 429, **values)
+    account = accounts.check_code(email, forms.getunicode("code") or "")
+    if account is not None:
+        _signed_in(scimlite, client, account, "login.succeeded")
+    scimlite.audit("login.failed", client, email=one_line(email)[:254])
+    return page.render("code.html", 401, error="That code is not right, has expired or was "
+                       "used. Ask for a new one.", **values)
+
+
+def invitation_page(page):
+    """An invitation's link: GET shows it (mail scanners that follow
+    links use nothing up), POST confirms the name, signs in and spends it."""
+    scimlite, client = page.scimlite, client_address()
+    accounts = admin_accounts(scimlite)
+    token = bottle.request.params.getunicode("token") or ""
+    link = accounts.invitation(token)
+    if link is None:
+        scimlite.login_throttle.failed(client, time.monotonic())
+        return page.message("This invitation does not work", "It was used, replaced by a "
+                            "newer one, or has expired. Ask whoever invited you to send it "
+                            "again.", 404)
+    if bottle.request.method == "POST":
+        account = accounts.accept(token, bottle.request.forms.getunicode("name"))
+        if account is not None:
+            _signed_in(scimlite, client, account, "admin.joined")
+    account = scimlite.models.AdminAccount.get_by_id(link.account)
+    org = scimlite.auth.organization(account.org)
+    return page.render("invitation.html", csrf=form_token(), token=token, invited=account,
+                       org=org)
+
+
+def admins_page(page):
+    """The organization's administrators; invite one (POST)."""
+    scimlite, forms = page.scimlite, bottle.request.forms
+    if bottle.request.method == "POST":
+        by = page.account.email if page.account else "the operator"
+        try:
+            account, _ = admin_accounts(scimlite).invite(
+                forms.getunicode("email"), page.organization, forms.getunicode("name"),
+                by=by, client=client_address(), origin=request_origin(scimlite.settings))
+        except ValueError as exc:
+            return page.message("Nobody invited", str(exc), 400)
+        see_other(f"{ADMIN}/admins")
+    return page.render("admins.html", admins=admin_accounts(scimlite).of(page.organization),
+                       hours=scimlite.settings["invitation_hours"])
+
+
+def admin_action(page, pk, action):
+    """Send an administrator's invitation again (the old link dies), or
+    remove them (their sessions end at once)."""
+    scimlite, accounts = page.scimlite, admin_accounts(page.scimlite)
+    Account = scimlite.models.AdminAccount
+    account = Account.get_or_none((Account.pk == pk) & (Account.org == page.organization.id))
+    if account is None:
+        return page.message("No such administrator", "Nobody here has that id.", 404)
+    by = page.account.email if page.account else "the operator"
+    try:
+        if action == "remove":
+            accounts.remove(account, by, client_address())
+        else:
+            accounts.invite(account.email, page.organization, by=by, client=client_address(),
+                            origin=request_origin(scimlite.settings))
+    except ValueError as exc:
+        return page.message("Not removed", str(exc), 400)
+    see_other(f"{ADMIN}/admins")
 
 
 def logout(page):
@@ -10389,7 +10797,11 @@ def logout(page):
 
 
 def password_page(page):
-    scimlite, error = page.scimlite, None
+    """The install's password (the operator), or an administrator's own:
+    optional, to sign in without a code (the current one asked if set)."""
+    scimlite, error, account = page.scimlite, None, page.account
+    if account is not None:
+        return _account_password_page(page, account)
     if bottle.request.method == "POST":
         forms, client, throttle = bottle.request.forms, client_address(), scimlite.login_throttle
         new = forms.getunicode("new") or ""
@@ -10410,6 +10822,30 @@ def password_page(page):
             except ValueError as exc:
                 error = str(exc)
     return page.render("password.html", error=error)
+
+
+def _account_password_page(page, account):
+    scimlite, forms, error = page.scimlite, bottle.request.forms, None
+    if bottle.request.method == "POST":
+        client, throttle = client_address(), scimlite.login_throttle
+        wait = throttle.attempt(client, time.monotonic())
+        if wait:
+            return _too_many_attempts(page, "password.html", wait, 200, has_password=True)
+        new = forms.getunicode("new") or ""
+        if account.password_hash and not verify_password(forms.getunicode("current") or "",
+                                                         account.password_hash):
+            error = "The current password is not right."
+        elif new != (forms.getunicode("confirm") or ""):
+            error = "The two new passwords differ."
+        else:
+            throttle.succeeded(client)
+            try:
+                admin_accounts(scimlite).set_password(account, new)
+                scimlite.audit("password.changed", client, email=account.email)
+                see_other(ADMIN)
+            except ValueError as exc:
+                error = str(exc)
+    return page.render("password.html", error=error, has_password=bool(account.password_hash))
 
 
 def dashboard_page(page):
@@ -10570,6 +11006,7 @@ def keys_page(page):
                        tenant_url=request_base_url(scimlite))
 
 
+@operator_only
 def organizations_page(page):
     """Every organization: create, suspend, resume, open (act in it)."""
     scimlite, error = page.scimlite, None
@@ -10591,6 +11028,7 @@ def organizations_page(page):
                        base_path=scimlite.settings["base_path"])
 
 
+@operator_only
 def organization_action(page, slug, action):
     """Open an organization (these pages then act in it), suspend or resume it."""
     scimlite = page.scimlite
@@ -10690,6 +11128,7 @@ def retry_message(page, pk):
     see_other(f"{ADMIN}/outbox")
 
 
+@operator_only
 def rotate_webhook_secret(page):
     secret = page.scimlite.outbox.rotate_webhook_secret()
     page.scimlite.audit("webhook_secret.rotated", client_address())
@@ -10702,6 +11141,8 @@ def log_page(page):
     scimlite = page.scimlite
     scimlite.log.flush()
     params = bottle.request.query.decode()
+    if params.get("keyless") == "1" and not page.operator:
+        return page.message("Not found", "There is no such page.", 404)
     rows, pager = paged(log_query(scimlite, params), params)
     ReadCount = scimlite.models.ReadCount
     reads = list(ReadCount.select().order_by(ReadCount.day.desc()).limit(14).dicts())
@@ -10736,7 +11177,9 @@ def log_entry_page(page, pk):
 def audit_page(page):
     """The organization's audit trail, and the install's own (org None)."""
     Audit = page.scimlite.models.Audit
-    mine = (Audit.org == page.organization.id) | Audit.org.is_null()
+    mine = Audit.org == page.organization.id
+    if page.operator:       # and the install's own (an organization made, the password)
+        mine |= Audit.org.is_null()
     rows, pager = paged(Audit.select().where(mine).order_by(Audit.pk.desc()),
                         bottle.request.query.decode())
     return page.render("audit.html", rows=rows, pager=pager)
@@ -10807,6 +11250,10 @@ AUTHORIZE_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "stat
 ADMIN_PAGES = (
     ("/setup", ("GET", "POST"), setup_page, True),
     ("/login", ("GET", "POST"), login_page, True),
+    ("/login/code", ("POST",), code_page, True),
+    ("/invitation", ("GET", "POST"), invitation_page, True),
+    ("/admins", ("GET", "POST"), admins_page, False),
+    ("/admins/<pk:int>/<action:re:resend|remove>", ("POST",), admin_action, False),
     ("/logout", ("POST",), logout, False),
     ("/password", ("GET", "POST"), password_page, False),
     ("", ("GET",), dashboard_page, False),
@@ -11584,7 +12031,7 @@ def _pytest_fixtures(pytest):
 ###############################################################################
 
 CLI_CLIENT = "command line"     # who the audit trail says acted, for these commands
-COMMANDS = ("serve", "org", "mint-key", "list-keys", "revoke-key", "oauth-client",
+COMMANDS = ("serve", "org", "admin", "mint-key", "list-keys", "revoke-key", "oauth-client",
             "event-stream", "scim",
             "set-admin-password", "users", "export", "import", "check-config",
             "send-test-email", "webhook-secret", "backup", "migrate-db", "version")
@@ -11622,6 +12069,7 @@ def build_parser():
     _add_org_commands(commands, command)
     _add_oauth_commands(commands, command)
     _add_event_stream_commands(commands, command)
+    _add_admin_commands(commands, command)
     mint = command("mint-key", "mint an API key and print it alone on stdout")
     mint.add_argument("name", help="a name to know the key by, e.g. 'entra'")
     command("list-keys", "list API keys (names and prefixes, never secrets)")
@@ -11761,6 +12209,25 @@ def _add_oauth_commands(commands, command):
     revoke = action("revoke", "revoke a client, one secret or one grant: their tokens "
                     "stop at once")
     revoke.add_argument("target", metavar="CLIENT_ID|SECRET_PREFIX|GRANT")
+
+
+def _add_admin_commands(commands, command):
+    admins = commands.add_parser("admin", help="organizations' administrators: invite, "
+                                 "list, remove", description="An organization's "
+                                 "administrators, who sign in with a code mailed to them "
+                                 "and see their organization only.")
+    actions = admins.add_subparsers(dest="admin_action", metavar="ACTION", required=True)
+    invite = command("invite", "invite EMAIL to administer an organization (mailed: the "
+                     "link works once, for invitation_hours)", actions)
+    invite.add_argument("email", metavar="EMAIL")
+    invite.add_argument("--name", help="their name (they confirm it)")
+    listing = command("list", "the administrators, of one organization or of all", actions)
+    remove = command("remove", "remove an administrator: their sessions end at once",
+                     actions)
+    remove.add_argument("email", metavar="EMAIL")
+    for sub in (invite, listing, remove):
+        sub.add_argument("--org", metavar="SLUG", help="the organization (may be left "
+                         "out while there is only one)")
 
 
 def _add_event_stream_commands(commands, command):
@@ -12238,6 +12705,9 @@ def run_command(scimlite, args, out):
     if command == "org":
         cmd_org(scimlite, args, out)
         return
+    if command == "admin":
+        cmd_admin(scimlite, args, out)
+        return
     if command == "oauth-client":
         if args.install and args.org:
             raise ValueError("--install or --org, not both")
@@ -12325,6 +12795,38 @@ def cmd_oauth_client(scimlite, args, out):
 
 def _redirect_uris(args):
     return [*args.redirect_uri, *(okta_redirect_uris(args.okta_app) if args.okta_app else ())]
+
+
+def cmd_admin(scimlite, args, out):
+    accounts, action = admin_accounts(scimlite), args.admin_action
+    if action == "list":
+        orgs = [scimlite.organization(args.org)] if args.org else \
+            organizations(scimlite.models)
+        rows = [("organization", "email", "name", "state", "last sign-in")]
+        for org in orgs:
+            rows += [(org.slug, a.email, a.name, "joined" if a.joined else "invited",
+                      a.last_login or "never") for a in accounts.of(org)]
+        print_table(rows, out)
+        return
+    org = scimlite.organization(args.org)
+    if action == "invite":
+        origin = scimlite.settings["public_url"] or listening_url(scimlite.settings)
+        account, link = accounts.invite(args.email, org, args.name, by="the operator",
+                                        client=CLI_CLIENT, origin=origin)
+        print(f"invited {account.email} to administer {org.slug!r}: the invitation is "
+              f"mailed (it works once, for {scimlite.settings['invitation_hours']} hours)",
+              file=out)
+        if mailer_kind(scimlite.settings) != "smtp":
+            # No mail server: the server's console shows the mail when it
+            # sends it; the operator may as well hand the link over.
+            print(f"no mail server is set (smtp_host): give them this link yourself:\n"
+                  f"{link}", file=out)
+        return
+    account = accounts.named(args.email)
+    if account is None or account.org != org.id:
+        raise LookupError(f"{args.email} does not administer {org.slug!r}")
+    accounts.remove(account, "the operator", CLI_CLIENT)
+    print(f"removed {account.email} from {org.slug!r}", file=out)
 
 
 def cmd_event_stream(scimlite, args, out):

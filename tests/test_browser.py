@@ -328,7 +328,7 @@ def test_okta_authorization_code_grant_in_a_real_browser(served, browser, tmp_pa
     until(browser, at("/admin/login"))
     shot(browser, "login-to-authorize")
     find(By.NAME, "password").send_keys(PASSWORD)
-    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin/oauth/authorize")
+    follow(browser, (By.CSS_SELECTOR, "details button"), "/admin/oauth/authorize")
     assert "Allow ‘okta’ to provision?" in find(By.TAG_NAME, "main").text
     shot(browser, "authorize")
     browser.set_window_size(390, 844)

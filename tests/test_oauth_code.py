@@ -95,9 +95,9 @@ def test_okta_signs_in_allows_trades_the_code_and_provisions(oauth):
     asked = f"{ADMIN}/oauth/authorize?" + urllib.parse.urlencode(authorize_query(client))
     to_login = admin.web.get(asked, status=303)
     login = to_login.follow()
-    assert login.forms[0]["next"].value == asked
-    login.forms[0]["password"] = PASSWORD
-    back = login.forms[0].submit(status=303)
+    assert login.forms[0]["next"].value == asked          # the code's form, and
+    login.forms[1]["password"] = PASSWORD                  # the password's
+    back = login.forms[1].submit(status=303)
     assert back.location.endswith(asked)
     page = back.follow()
     assert "Allow ‘okta’ to provision?" in page.text and "system-admin.okta.com" in page.text

@@ -62,7 +62,7 @@ def test_the_admin_cookie_is_secure_only_when_a_trusted_proxy_says_https(address
     app = make_app(trusted_proxies=["10.0.0.5"])
     scimlite.set_admin_password(app.scimlite, "correct horse battery", "test")
     web = webtest.TestApp(app, extra_environ={"REMOTE_ADDR": address})
-    form = web.get("/admin/login", headers=SPOOFED).forms[0]
+    form = web.get("/admin/login", headers=SPOOFED).forms[1]     # the password's
     form["password"] = "correct horse battery"
     answer = form.submit(headers=SPOOFED, status=303)
     cookie = next(v for k, v in answer.headerlist if k == "Set-Cookie"

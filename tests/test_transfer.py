@@ -206,6 +206,8 @@ def a_lived_in_store(path):
                              60, now)
     scimlite.set_admin_password(state, "correct horse battery", "tests")
     scimlite.start_session(state, "127.0.0.1")
+    scimlite.admin_accounts(state).invite(      # an administrator, invited: their link
+        "admin@example.com", state.organization(), by="tests", client="tests")
     assert state.outbox.wait()      # mails sent; the webhooks wait for retries
     state.close()
     rows = every_row(path)
