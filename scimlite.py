@@ -69,6 +69,7 @@ import bisect
 import collections
 import contextlib
 import contextvars
+import csv
 import dataclasses
 import fnmatch
 import functools
@@ -86,6 +87,7 @@ import hmac
 import html
 import http.client
 import inspect
+import io
 import itertools
 import json
 import logging
@@ -541,6 +543,10 @@ SETTINGS = (
             "license changes mailed to the user: issued, suspended, restored, revoked",
             choices=LICENSE_MAILS),
     Setting("product_name", "scimlite", str, "the product named in license mails"),
+    Setting("mail_templates", "", str,
+            "a folder of mail templates that replace the built-in ones, each KIND.txt (a "
+            "Subject: line, a blank line, the body) and optional KIND.html; empty: none "
+            "(docs/licenses-and-mail.md lists the kinds and their variables)"),
     Setting("admin_email", "", str,
             "address told when every license seat is taken (empty: dashboard only)",
             check=_address_or_empty),
@@ -3187,6 +3193,7 @@ ADDED_COLUMNS = (
     (8, "o_auth_client", "redirect_uris", "TEXT", None),
     (8, "o_auth_token", "grant_id", "INTEGER", None),
     (10, "admin_session", "account", "INTEGER", None),
+    (10, "user", "added_by", "VARCHAR(255)", None),
 )
 # Indexes a version replaced, dropped once it is reached (create_tables()
 # adds, never drops): 6 made uniqueness per organization, and led every
@@ -3339,6 +3346,9 @@ def _resource_models(Base):
         display_name_key = peewee.CharField(null=True)
         active = peewee.BooleanField(null=True)
         password_hash = peewee.CharField(null=True)
+        # Who added them by hand (an administrator, on the admin page);
+        # None: an identity provider provisioned them, or an import.
+        added_by = peewee.CharField(null=True)
 
         class Meta:
             indexes = (*resource_indexes, (("org", "user_name_key"), True),
@@ -6439,7 +6449,8 @@ class Resources:
 
     def create(self, rt, body, actor, kept=None):
         """POST (RFC 7644 §3.3).  `kept`: the id, created and lastModified of
-        a resource being imported (see Transfer), kept as they were."""
+        a resource being imported (see Transfer), kept as they were; or
+        who added a user by hand (added_by)."""
         data, members, password = self._read_body(rt, body)
         password_hash = _password_hash(password)   # before the write queue
         kept = kept or {}
@@ -6449,6 +6460,8 @@ class Resources:
             self._check_unique(rt, columns)
             if password_hash:
                 columns[rt.password_attr.column] = password_hash
+            if kept.get("added_by"):
+                columns["added_by"] = kept["added_by"]
             resource_id = kept.get("id") or self._new_id(rt)
             if kept.get("id") and self.finder.id_taken(rt, resource_id):
                 raise SCIMError.of("uniqueness", f"a {rt.name} with id {resource_id} exists")
@@ -7605,25 +7618,66 @@ class MailTemplates:
     """The mail templates, each compiled once and again only when its file
     changes (an edited template is used within a second).  mail/KIND.txt
     is a `Subject:` line, a blank line and the body; mail/KIND.html, if
-    there is one, the HTML version."""
+    there is one, the HTML version.
+
+    `overrides` (the mail_templates setting): a folder whose KIND.txt (and
+    KIND.html) replace the built-in ones, so that a customer's wording
+    survives upgrades.  One that is missing is not overridden; one that
+    cannot be read, compiled or rendered falls back to the built-in
+    template, said in the log at start (check) and at each use that fails
+    (as Bruno's self-hosted server does)."""
     CHECK_SECONDS = 1.0     # how often the files' times are looked at
 
-    def __init__(self, folder=None):
+    def __init__(self, folder=None, overrides=None):
         self.folder, self._compiled, self._checked = folder or MAIL_DIR, {}, {}
+        self.overrides = Path(overrides) if overrides else None
 
     def render(self, kind, values):
         """(subject, text, html or None).  The text is plain (`noescape`: no
         HTML entities in it); the HTML escapes every value."""
-        subject, text, html = self._templates(kind)
+        if self.overrides is not None and (self.overrides / f"{kind}.txt").exists():
+            try:
+                return self._render(self.overrides, kind, values)
+            except Exception as exc:        # any template error: the built-in one
+                log.warning("the mail template %s in %s cannot be used (%s: %s); the "
+                            "built-in one is sent instead", kind, self.overrides,
+                            type(exc).__name__, exc)
+        return self._render(self.folder, kind, values)
+
+    def _render(self, folder, kind, values):
+        subject, text, html = self._templates(folder, kind)
         return (one_line(subject.render(**values)), text.render(**values),
                 html.render(**values) if html else None)
 
-    def _templates(self, kind):
-        compiled, now = self._compiled.get(kind), time.monotonic()
-        if compiled is not None and now - self._checked[kind] < self.CHECK_SECONDS:
+    def check(self):
+        """What is wrong with each override, [(kind, problem)], each
+        rendered with sample values; logged (at start)."""
+        problems = []
+        if self.overrides is None:
+            return problems
+        if not self.overrides.is_dir():
+            problems.append(("*", f"{self.overrides} is not a folder"))
+        for path in sorted(self.overrides.glob("*.txt")) if self.overrides.is_dir() else ():
+            kind = path.stem
+            if kind not in MAIL_KINDS:
+                problems.append((kind, f"{path.name} is not a mail scimlite sends (one of "
+                                 + ", ".join(MAIL_KINDS) + ")"))
+                continue
+            try:
+                self._render(self.overrides, kind, SAMPLE_MAIL_VALUES)
+            except Exception as exc:
+                problems.append((kind, f"{type(exc).__name__}: {exc}"))
+        for kind, problem in problems:
+            log.warning("mail template %s in %s: %s; the built-in one is used",
+                        kind, self.overrides, problem)
+        return problems
+
+    def _templates(self, folder, kind):
+        compiled, now = self._compiled.get((folder, kind)), time.monotonic()
+        if compiled is not None and now - self._checked[(folder, kind)] < self.CHECK_SECONDS:
             return compiled[1]
-        self._checked[kind] = now
-        text_path, html_path = self.folder / f"{kind}.txt", self.folder / f"{kind}.html"
+        self._checked[(folder, kind)] = now
+        text_path, html_path = folder / f"{kind}.txt", folder / f"{kind}.html"
         version = (kind, text_path.stat().st_mtime_ns,
                    html_path.stat().st_mtime_ns if html_path.exists() else None)
         if compiled is None or compiled[0] != version:
@@ -7632,8 +7686,20 @@ class MailTemplates:
             compiled = version, (plain(head.removeprefix("Subject:").strip()), plain(body),
                                  bottle.SimpleTemplate(html_path.read_text("utf-8"))
                                  if version[2] is not None else None)
-            self._compiled[kind] = compiled
+            self._compiled[(folder, kind)] = compiled
         return compiled[1]
+
+
+# The mails there are, and the values every one of them may use (with the
+# key of a license mail, and the link or code of an administrator's).
+MAIL_KINDS = ("license_issued", "license_suspended", "license_restored", "license_revoked",
+              "admin_invitation", "admin_code", "seats_full", "test")
+SAMPLE_MAIL_VALUES = {
+    "product": "Product", "org_name": "Example Corp", "name": "Ann Example",
+    "email": "ann@example.com", "user_name": "ann@example.com", "year": 2026,
+    "key": "XXXXX-XXXXX-XXXXX-XXXXX-XXXXX", "link": "https://example.com/admin/invitation",
+    "code": "XXXX-XXXX", "minutes": 10, "hours": 72, "invited_by": "the operator",
+    "seats": 10, "origin": "https://example.com", "kind": "code"}
 
 
 def render_mail(kind, values):
@@ -8144,6 +8210,18 @@ class Outbox:
                                             "kind": link.kind, "nonce": link.nonce,
                                             **context})))
 
+    def mail_license_again(self, license):
+        """The license mail once more (a person lost it), in the current
+        unit: the key is derived when it is sent, as the first time."""
+        stamp = now_text()
+        save_row(self.models, self.models.OutboxMessage(
+            uid=uuid.uuid4().hex, kind="mail", recipient=license.email,
+            dedupe=f"license:{license.uid}:again:{uuid.uuid4().hex}", template="license_issued",
+            license=license.pk, created=stamp, next_attempt=stamp, status="pending",
+            attempts=0, context=json.dumps({
+                "name": license.display_name, "user_name": license.user_name,
+                "org_name": self.models.scope.current.name})))
+
     def _on_license(self, work, event):
         kind = event.type.split(".", 1)[1]
         license = event.subject or self.licenses.of_user(event.resource_id)
@@ -8295,7 +8373,8 @@ class Sender:
     def __init__(self, changes, settings, secret, licenses, sent, workers):
         self.changes, self.models, self.settings = changes, changes.models, settings
         self.secret, self.licenses, self.sent, self.workers = secret, licenses, sent, workers
-        self.templates = MailTemplates()
+        self.templates = MailTemplates(overrides=settings["mail_templates"])
+        self.templates.check()          # said once at start, in the log
         self._worker, self._cleaned, self._paused_until = None, 0.0, 0.0
 
     def start(self):
@@ -8458,6 +8537,7 @@ class Sender:
                     urllib.parse.urlencode({"token": text})
         # Names on one line: a CR/LF in a display name is text, not layout.
         values = {"product": self.settings["product_name"], "key": None,
+                  "email": row.recipient, "year": dt.date.today().year,
                   **{k: one_line(v) if isinstance(v, str) else v for k, v in context.items()}}
         if row.template in KEY_TEMPLATES:
             # Suspended meanwhile: sent all the same, and the "suspended"
@@ -10141,9 +10221,14 @@ class AdminAccounts:
     password, remove.  `throttle` spaces requests for codes per address
     and per account (a LoginThrottle of its own)."""
 
+    UPLOADS_KEPT = 100      # CSV uploads waiting for their import, at most
+
     def __init__(self, scimlite):
         self.scimlite, self.models = scimlite, scimlite.models
         self.throttle = LoginThrottle()
+        # A checked CSV upload waits here for its import: {session: (org id,
+        # [(name, email)])}; the import takes exactly what the preview showed.
+        self.uploads = collections.OrderedDict()
 
     def named(self, email):
         """The account of `email` (any case), or None."""
@@ -10151,15 +10236,17 @@ class AdminAccounts:
         return Account.get_or_none(Account.email == (email or "").strip().lower())
 
     def of(self, org):
-        """An organization's administrators, oldest first."""
+        """An organization's administrators (None: the operators), oldest first."""
         Account = self.models.AdminAccount
-        return list(Account.select().where(Account.org == org.id).order_by(Account.pk))
+        whose = Account.org == org.id if org else Account.org.is_null()
+        return list(Account.select().where(whose).order_by(Account.pk))
 
     def invite(self, email, org, name=None, *, by, client, origin=""):
-        """Invite `email` to administer `org` (its row): the account made if
-        new, and an invitation mailed that replaces any earlier one; (the
-        account, the invitation's URL).  ValueError if the address is not
-        one, or administers another organization."""
+        """Invite `email` to administer `org` (its row; None: the whole
+        install, an operator): the account made if new, and an invitation
+        mailed that replaces any earlier one; (the account, the
+        invitation's URL).  ValueError if the address is not one, or
+        administers another organization."""
         email = (email or "").strip().lower()
         if not EMAIL_SHAPE.fullmatch(email) or len(email) > 254:
             raise ValueError(f"{email!r} is not an email address")
@@ -10169,23 +10256,28 @@ class AdminAccounts:
         with self.scimlite.changes.unit():
             now = now_text()
             account = Account.get_or_none(Account.email == email)
-            if account is not None and account.org != org.id:
+            if account is not None and account.org != (org.id if org else None):
                 raise ValueError(f"{email} administers another organization already; an "
                                  "address administers one")
             if account is None:
-                account = Account.create(email=email, name=name, org=org.id, created=now,
+                account = Account.create(email=email, name=name, created=now,
+                                         org=org.id if org else None,
                                          invited_by=one_line(by)[:255])
             Link.update(used=now).where((Link.account == account.pk) & Link.used.is_null() &
                                         (Link.kind == "invitation")).execute()
             link = self._new_link(account, "invitation", dt.timedelta(hours=hours))
             self.scimlite.outbox.mail_admin("admin_invitation", account, link, {
-                "origin": origin, "org_name": org.name, "invited_by": one_line(by),
+                "origin": origin, "org_name": self._named(org), "invited_by": one_line(by),
                 "hours": hours})
-            with self.scimlite.scope.of(org):
+            with self.scimlite.scope.of(org) if org else contextlib.nullcontext():
                 self.scimlite.audit("admin.invited", client, email=email, by=by)
         self.scimlite.workers.wake()
         token = admin_link_text(self.scimlite.secret, "invitation", link.nonce)
         return account, f"{origin}{ADMIN}/invitation?" + urllib.parse.urlencode({"token": token})
+
+    def _named(self, org):
+        """What mail calls the organization; an operator's is the install."""
+        return org.name if org else self.scimlite.settings["product_name"]
 
     def _new_link(self, account, kind, lasts):
         nonce = secrets.token_urlsafe(16)
@@ -10212,9 +10304,10 @@ class AdminAccounts:
                                             Link.used.is_null() & (Link.kind == "code")).execute()
                 link = self._new_link(account, "code",
                                       dt.timedelta(minutes=SIGN_IN_CODE_MINUTES))
-                org = self.models.Organization.get_by_id(account.org)
+                org = self.models.Organization.get_or_none(
+                    self.models.Organization.id == account.org)
                 self.scimlite.outbox.mail_admin("admin_code", account, link, {
-                    "origin": origin, "org_name": org.name,
+                    "origin": origin, "org_name": self._named(org),
                     "minutes": SIGN_IN_CODE_MINUTES})
             record_audit(self.scimlite.changes, "code.requested", client,
                          email=one_line(email or "")[:254])
@@ -10294,14 +10387,150 @@ class AdminAccounts:
         Account, Link = self.models.AdminAccount, self.models.AdminLink
         Session = self.models.AdminSession
         with self.scimlite.changes.unit():
-            if Account.select().where(Account.org == account.org).count() <= 1:
+            # (An operator account may go: the install's password remains.)
+            if account.org is not None and Account.select().where(
+                    Account.org == account.org).count() <= 1:
                 raise ValueError(f"{account.email} is the organization's last "
                                  "administrator: invite another first")
             Session.delete().where(Session.account == account.pk).execute()
             Link.delete().where(Link.account == account.pk).execute()
             Account.delete().where(Account.pk == account.pk).execute()
-            with self.scimlite.scope.of(account.org):
+            with self.scimlite.scope.of(account.org) if account.org is not None \
+                    else contextlib.nullcontext():
                 self.scimlite.audit("admin.removed", client, email=account.email, by=by)
+
+
+# --- people by hand: added one by one, uploaded from CSV, removed ------------------
+# For organizations without SCIM, or beside it (Bruno's portal's Add User
+# and Upload Users).  Each person is a SCIM user like any other (their
+# license issued and mailed), marked as added by hand (User.added_by): one an
+# identity provider provisioned is left to it, since removed here it would
+# come back on its next cycle.
+
+PEOPLE_CSV_ROWS, PEOPLE_CSV_BYTES = 10_000, 2 * 1024 * 1024
+PEOPLE_CSV_SAMPLE = "name,email\nAnn Example,ann@example.com\nBob Example,bob@example.com\n"
+
+
+def person_resource(name, email):
+    """The SCIM user of a person added by hand: their address is their
+    userName and their work email."""
+    return {"schemas": [USER_URN], "userName": email, "displayName": name or email,
+            "name": {"formatted": name or email}, "active": True,
+            "emails": [{"value": email, "type": "work", "primary": True}]}
+
+
+def person_problem(name, email):
+    """What is wrong with a person's name and address, in words, or None."""
+    if not EMAIL_SHAPE.fullmatch(email) or len(email) > 254:
+        return f"{email!r} is not an email address" if email else "no email address"
+    if len(name) > 200 or any(ord(c) < 32 for c in name):
+        return "the name is over 200 characters or holds control characters"
+    return None
+
+
+def free_seats(scimlite):
+    """Seats of the current organization no active license holds (None:
+    no limit)."""
+    seats = scimlite.licenses.seats()
+    if not seats:
+        return None
+    License = scimlite.models.License
+    return max(0, seats - License.select().where(License.status == "active").count())
+
+
+def people_present(scimlite, emails):
+    """Which of `emails` (lowercased) the organization has, as a userName
+    or an email address."""
+    User, Email = scimlite.models.User, scimlite.models.UserEmail
+    found = set()
+    for part in chunks(sorted(set(emails)), 500):
+        found |= {name for (name,) in User.select(User.user_name_key).where(
+            User.user_name_key.in_(part)).tuples()}
+        found |= {value for (value,) in Email.select(Email.value_key).where(
+            Email.value_key.in_(part)).tuples()}
+    return found
+
+
+def read_people_csv(data):
+    """[(line, name, email)] of an uploaded CSV: UTF-8 (a BOM or not), the
+    header name,email, at most PEOPLE_CSV_ROWS rows and PEOPLE_CSV_BYTES.
+    ValueError saying what is wrong with the file as a whole."""
+    if len(data) > PEOPLE_CSV_BYTES:
+        raise ValueError(f"the file is over {PEOPLE_CSV_BYTES // 1024 // 1024} MiB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("the file is not UTF-8 text: save it as CSV UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if [h.strip().lower() for h in header or []] != ["name", "email"]:
+            raise ValueError("the first line must be the header name,email")
+        rows = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != 2:
+                raise ValueError(f"line {reader.line_num} has {len(row)} columns: "
+                                 "name,email only")
+            if len(rows) == PEOPLE_CSV_ROWS:
+                raise ValueError(f"the file has over {PEOPLE_CSV_ROWS:,} people")
+            rows.append((reader.line_num, one_line(row[0], 200).strip(),
+                         row[1].strip().lower()))
+    except csv.Error as exc:
+        raise ValueError(f"the file is not CSV: {exc}") from None
+    return rows
+
+
+def check_people(scimlite, rows):
+    """Each row with what keeps it out, or None: a bad address or name, an
+    address already in the file or already here, or no seat left for it."""
+    present = people_present(scimlite, [email for _, _, email in rows])
+    first, checked = {}, []
+    for line, name, email in rows:
+        problem = person_problem(name, email)
+        if problem is None and email in first:
+            problem = f"the same address as line {first[email]}"
+        elif problem is None and email in present:
+            problem = "already here"
+        first.setdefault(email, line)
+        checked.append([line, name, email, problem])
+    seats = free_seats(scimlite)
+    good = [row for row in checked if row[3] is None]
+    for row in good[seats:] if seats is not None else ():
+        row[3] = f"over the seats: {seats} free"
+    return [tuple(row) for row in checked]
+
+
+def add_people(scimlite, people, by):
+    """Add [(name, email)] at once, all or none (one transaction): each
+    licensed and mailed.  ValueError naming the first that cannot be."""
+    actor = f"admin {by}"
+    with scimlite.changes.unit(actor, whole=True):
+        seats = free_seats(scimlite)
+        if seats is not None and len(people) > seats:
+            raise ValueError(f"only {seats} seats are free for {len(people)} people")
+        for name, email in people:
+            problem = person_problem(name, email)
+            if problem:
+                raise ValueError(f"{email}: {problem}")
+            try:
+                scimlite.resources.create(USER_TYPE, person_resource(name, email), actor,
+                                          {"added_by": by})
+            except SCIMError as exc:
+                raise ValueError(f"{email}: {exc.detail}") from None
+
+
+def remove_person(scimlite, user_id, by):
+    """Deactivate a person added by hand: their license is suspended and
+    they are mailed, as a SCIM deactivation does.  ValueError for one an
+    identity provider provisioned."""
+    row = scimlite.resources.get(USER_TYPE, user_id)
+    if not row.added_by:
+        raise ValueError("This person was provisioned by your identity provider: unassign "
+                         "them there. Removed here, they would come back on its next cycle.")
+    scimlite.resources.patch(USER_TYPE, user_id, {"schemas": [PATCH_URN], "Operations": [
+        {"op": "replace", "path": "active", "value": False}]}, f"admin {by}")
 
 
 # --- rendering pages ------------------------------------------------------------
@@ -10565,7 +10794,8 @@ def resource_detail(scimlite, rt, resource_id):
                     .order_by(RequestLog.pk.desc()).limit(50).dicts())
     license = scimlite.licenses.of_user(resource_id) if rt is USER_TYPE else None
     return dict(rt=rt, resource=resource, history=history, requests=requests,
-                license=license, pretty=json.dumps(resource, indent=2, ensure_ascii=False))
+                license=license, pretty=json.dumps(resource, indent=2, ensure_ascii=False),
+                added_by=getattr(row, "added_by", None))
 
 
 def member_counts(scimlite, group_ids):
@@ -10749,9 +10979,9 @@ def invitation_page(page):
         if account is not None:
             _signed_in(scimlite, client, account, "admin.joined")
     account = scimlite.models.AdminAccount.get_by_id(link.account)
-    org = scimlite.auth.organization(account.org)
+    org = scimlite.auth.organization(account.org) if account.org is not None else None
     return page.render("invitation.html", csrf=form_token(), token=token, invited=account,
-                       org=org)
+                       org_name=org.name if org else scimlite.settings["product_name"])
 
 
 def admins_page(page):
@@ -10768,6 +10998,93 @@ def admins_page(page):
         see_other(f"{ADMIN}/admins")
     return page.render("admins.html", admins=admin_accounts(scimlite).of(page.organization),
                        hours=scimlite.settings["invitation_hours"])
+
+
+def add_person_page(page):
+    """Add one person by hand (POST name, email): licensed and mailed."""
+    scimlite, forms = page.scimlite, bottle.request.forms
+    name = one_line(forms.getunicode("name") or "", 200).strip()
+    email = (forms.getunicode("email") or "").strip().lower()
+    by = page.account.email if page.account else "the operator"
+    try:
+        add_people(scimlite, [(name, email)], by)
+    except ValueError as exc:
+        return page.message("Nobody added", str(exc), 400)
+    scimlite.audit("person.added", client_address(), email=email, by=by)
+    user = scimlite.models.User.get(scimlite.models.User.user_name_key == email)
+    see_other(f"{ADMIN}/users/{urllib.parse.quote(user.id)}")
+
+
+def upload_people_page(page):
+    """A CSV of people (POST, multipart): the preview, every bad row named
+    by its line; with none, the import waits for its button."""
+    scimlite = page.scimlite
+    upload = bottle.request.files.get("file")
+    accounts = admin_accounts(scimlite)
+    try:
+        if upload is None:
+            raise ValueError("choose a CSV file to upload")
+        rows = read_people_csv(upload.file.read(PEOPLE_CSV_BYTES + 1))
+        if not rows:
+            raise ValueError("the file names nobody: one person a line after the header")
+    except ValueError as exc:
+        return page.render("people_preview.html", 400, error=str(exc), rows=[], ready=0)
+    checked = check_people(scimlite, rows)
+    ready = [(name, email) for _, name, email, problem in checked if problem is None]
+    accounts.uploads.pop(page.session.token_hash, None)
+    if len(ready) == len(checked):
+        accounts.uploads[page.session.token_hash] = (page.organization.id, ready)
+        while len(accounts.uploads) > accounts.UPLOADS_KEPT:
+            accounts.uploads.popitem(last=False)
+    return page.render("people_preview.html", rows=checked, error=None,
+                       ready=len(ready) if len(ready) == len(checked) else 0)
+
+
+def import_people_page(page):
+    """Import the upload the preview showed, all or none."""
+    scimlite = page.scimlite
+    waiting = admin_accounts(scimlite).uploads.pop(page.session.token_hash, None)
+    if waiting is None or waiting[0] != page.organization.id:
+        return page.message("Nothing to import", "Upload the CSV file again: its preview "
+                            "is gone (imported, replaced, or the server restarted).", 400)
+    by = page.account.email if page.account else "the operator"
+    try:
+        add_people(scimlite, waiting[1], by)
+    except ValueError as exc:
+        return page.message("Nobody imported", f"{exc}. Nothing was imported.", 400)
+    scimlite.audit("people.imported", client_address(), count=len(waiting[1]), by=by)
+    see_other(f"{ADMIN}/users")
+
+
+def people_sample(page):
+    bottle.response.content_type = "text/csv; charset=utf-8"
+    bottle.response.set_header("Content-Disposition", 'attachment; filename="people.csv"')
+    return PEOPLE_CSV_SAMPLE
+
+
+def person_action(page, user_id, action):
+    """Remove a person added by hand (their license suspended, they are
+    mailed), or mail their license again."""
+    scimlite = page.scimlite
+    by = page.account.email if page.account else "the operator"
+    try:
+        scimlite.resources.get(USER_TYPE, user_id)      # another organization's: 404
+        if action == "remove":
+            remove_person(scimlite, user_id, by)
+        else:
+            license = scimlite.licenses.of_user(user_id)
+            if license is None or license.status != "active" or not license.email:
+                raise ValueError("Only an active license with an address is mailed again.")
+            with scimlite.changes.unit():
+                scimlite.outbox.mail_license_again(license)
+            scimlite.workers.wake()
+    except SCIMError:
+        return page.message("No such user", "No user has that id.", 404)
+    except ValueError as exc:
+        return page.message("Not done", str(exc), 400)
+    scimlite.audit(f"person.{'removed' if action == 'remove' else 'mailed'}",
+                   client_address(), user=user_id, by=by)
+    see_other(f"{ADMIN}/users/{urllib.parse.quote(user_id)}")
 
 
 def admin_action(page, pk, action):
@@ -11271,6 +11588,11 @@ ADMIN_PAGES = (
     ("/groups", ("GET",), groups_page, False),
     *((f"{rt.endpoint.lower()}/<resource_id>", ("GET",), detail_page(rt), False)
       for rt in RESOURCE_TYPES.values()),
+    ("/people", ("POST",), add_person_page, False),
+    ("/people/upload", ("POST",), upload_people_page, False),
+    ("/people/import", ("POST",), import_people_page, False),
+    ("/people/sample.csv", ("GET",), people_sample, False),
+    ("/users/<user_id>/<action:re:remove|resend>", ("POST",), person_action, False),
     ("/users/<user_id>/license-key", ("POST",), show_license_key, False),
     ("/users/<user_id>/new-license-key", ("POST",), new_license_key, False),
     ("/outbox", ("GET",), outbox_page, False),
@@ -12228,6 +12550,8 @@ def _add_admin_commands(commands, command):
     for sub in (invite, listing, remove):
         sub.add_argument("--org", metavar="SLUG", help="the organization (may be left "
                          "out while there is only one)")
+        sub.add_argument("--operator", action="store_true", help="an operator, who sees "
+                         "every organization, instead of one organization's administrator")
 
 
 def _add_event_stream_commands(commands, command):
@@ -12626,11 +12950,19 @@ def cmd_check_config(path, environ, out):
     """Needs no database: the file, read as serve would read it."""
     settings = load_settings(path, environ=environ)     # ValueError says what is wrong
     changed = {s.key: settings[s.key] for s in SETTINGS if settings[s.key] != s.default}
+    problems = MailTemplates(overrides=settings["mail_templates"]).check()
+    if problems:
+        raise ValueError("; ".join(f"mail template {kind}: {problem}"
+                                   for kind, problem in problems) +
+                         " (the built-in templates would be sent instead)")
     print(f"{path}: ok", file=out)
     for key, value in changed.items():
         shown = "(set)" if key in SECRET_SETTINGS else json.dumps(
             database_label(value) if key == "db" else value)
         print(f"  {key} = {shown}", file=out)
+    if settings["mail_templates"]:
+        kinds = sorted(p.stem for p in Path(settings["mail_templates"]).glob("*.txt"))
+        print(f"  mail templates overridden: {', '.join(kinds) or 'none'}", file=out)
 
 
 def cmd_version(scimlite, out):
@@ -12799,21 +13131,25 @@ def _redirect_uris(args):
 
 def cmd_admin(scimlite, args, out):
     accounts, action = admin_accounts(scimlite), args.admin_action
+    if args.operator and args.org:
+        raise ValueError("--operator or --org, not both")
     if action == "list":
-        orgs = [scimlite.organization(args.org)] if args.org else \
-            organizations(scimlite.models)
+        orgs = [None] if args.operator else [scimlite.organization(args.org)] if args.org \
+            else [None, *organizations(scimlite.models)]
         rows = [("organization", "email", "name", "state", "last sign-in")]
         for org in orgs:
-            rows += [(org.slug, a.email, a.name, "joined" if a.joined else "invited",
-                      a.last_login or "never") for a in accounts.of(org)]
+            rows += [(org.slug if org else "(operator)", a.email, a.name,
+                      "joined" if a.joined else "invited", a.last_login or "never")
+                     for a in accounts.of(org)]
         print_table(rows, out)
         return
-    org = scimlite.organization(args.org)
+    org = None if args.operator else scimlite.organization(args.org)
     if action == "invite":
         origin = scimlite.settings["public_url"] or listening_url(scimlite.settings)
         account, link = accounts.invite(args.email, org, args.name, by="the operator",
                                         client=CLI_CLIENT, origin=origin)
-        print(f"invited {account.email} to administer {org.slug!r}: the invitation is "
+        print(f"invited {account.email} to administer "
+              f"{repr(org.slug) if org else 'the whole install'}: the invitation is "
               f"mailed (it works once, for {scimlite.settings['invitation_hours']} hours)",
               file=out)
         if mailer_kind(scimlite.settings) != "smtp":
@@ -12823,10 +13159,11 @@ def cmd_admin(scimlite, args, out):
                   f"{link}", file=out)
         return
     account = accounts.named(args.email)
-    if account is None or account.org != org.id:
-        raise LookupError(f"{args.email} does not administer {org.slug!r}")
+    where = repr(org.slug) if org else "the operators"
+    if account is None or account.org != (org.id if org else None):
+        raise LookupError(f"{args.email} is not one of {where}")
     accounts.remove(account, "the operator", CLI_CLIENT)
-    print(f"removed {account.email} from {org.slug!r}", file=out)
+    print(f"removed {account.email} from {where}", file=out)
 
 
 def cmd_event_stream(scimlite, args, out):

@@ -55,9 +55,17 @@ def chromium_driver():
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(served_live):
     """`python scimlite.py` as a new user starts it: (root URL, its output
     up to "Serving on"), once it answers over HTTP."""
+    root, lines = served_live
+    return root, "".join(lines)
+
+
+@pytest.fixture
+def served_live(tmp_path):
+    """The same server: (root URL, its output's lines so far, growing as it
+    prints: the mails a console mailer shows)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scimlite.py"), "--db", str(tmp_path / "b.db"),
@@ -75,7 +83,7 @@ def served(tmp_path):
         process.kill()
         reader.join(WAIT)
         pytest.fail("server did not start: " + "".join(lines))
-    yield root, "".join(lines)
+    yield root, lines
     process.terminate()
     process.wait(timeout=WAIT)
     reader.join(WAIT)
@@ -355,3 +363,99 @@ def test_okta_authorization_code_grant_in_a_real_browser(served, browser, tmp_pa
     assert "okta" in grants.text and "default" in grants.text
     browser.execute_script("document.getElementById('oauth').scrollIntoView()")
     shot(browser, "connect-okta-oauth")
+
+
+def shots(driver, name):
+    """A screenshot at 1280 px and one at 390 (a phone)."""
+    shot(driver, name)
+    driver.set_window_size(390, 844)
+    shot(driver, f"{name}-phone")
+    driver.set_window_size(1280, 900)
+
+
+def printed(lines, pattern, after=0):
+    """The first match of `pattern` in what the server printed after line
+    `after`, once it is there (the console mailer prints each mail)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        found = re.search(pattern, "".join(lines[after:]))
+        if found:
+            return found.group(1)
+        time.sleep(POLL)
+    raise AssertionError(f"the server never printed {pattern!r}")
+
+
+def test_an_organization_administrator_from_invitation_to_people_in_a_real_browser(
+        served_live, browser, tmp_path):
+    """Issue 23: the operator invites an administrator; they follow the
+    mailed link, sign out, sign in with a mailed code, add a person,
+    upload a CSV with a bad row, see it named, fix it, import it, and
+    remove a person.  Every page at 1280 and 390 px."""
+    from selenium.webdriver.common.by import By
+    root, lines = served_live
+    find = browser.find_element
+    set_up(browser, root, "".join(lines))
+    browser.get(root + "/admin/admins")
+    until(browser, at("/admin/admins"))
+    find(By.NAME, "email").send_keys("ann@acme.example")
+    find(By.NAME, "name").send_keys("Ann <b>Admin</b>")
+    mark = len(lines)
+    follow(browser, (By.CSS_SELECTOR, "form.row button.primary"), "/admin/admins")
+    assert "ann@acme.example" in find(By.TAG_NAME, "main").text
+    shots(browser, "admins")
+
+    link = printed(lines, r"(http://\S+/admin/invitation\?token=\S+)", mark)
+    browser.get(link.replace("http://127.0.0.1:", root.rsplit(":", 1)[0] + ":"))
+    until(browser, at("/admin/invitation"))
+    shots(browser, "invitation")
+    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin")
+    assert "Organizations" not in find(By.TAG_NAME, "nav").text
+    follow(browser, (By.CSS_SELECTOR, "form.logout button"), "/admin/login")
+    shots(browser, "login")
+
+    find(By.NAME, "email").send_keys("ann@acme.example")
+    mark = len(lines)
+    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin/login/code")
+    shots(browser, "code")
+    code = printed(lines, r"sign-in code: ([2-9A-Z]{4}-[2-9A-Z]{4})", mark)
+    find(By.NAME, "code").send_keys(code.lower())
+    follow(browser, (By.CSS_SELECTOR, "button.primary"), "/admin")
+    assert "<b>" not in browser.page_source.split("<main>")[0]      # the name, as text
+
+    browser.get(root + "/admin/users")
+    until(browser, at("/admin/users"))
+    find(By.CSS_SELECTOR, "#people input[name=name]").send_keys("Bob Example")
+    find(By.CSS_SELECTOR, "#people input[name=email]").send_keys("bob@example.com")
+    user_page = find(By.XPATH, "//button[text()='Add a person']")
+    user_page.click()
+    until(browser, gone(user_page))
+    until(browser, lambda d: "Added by hand" in d.find_element(By.TAG_NAME, "main").text)
+    shots(browser, "person")
+
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text("name,email\nCy,cy@example.com\n=HYPERLINK(\"x\"),not-an-email\n")
+    good.write_text("name,email\nCy,cy@example.com\nDee,dee@example.com\n")
+    browser.get(root + "/admin/users")
+    until(browser, at("/admin/users"))
+    shots(browser, "users")
+    find(By.CSS_SELECTOR, "#people input[type=file]").send_keys(str(bad))
+    follow(browser, (By.XPATH, "//button[text()='Upload and check']"), "/admin/people/upload")
+    preview = find(By.TAG_NAME, "main").text
+    assert "1 of 2 rows cannot be imported" in preview and "not an email address" in preview
+    shots(browser, "people-preview-bad")
+    find(By.CSS_SELECTOR, "input[type=file]").send_keys(str(good))
+    follow(browser, (By.XPATH, "//button[text()='Upload and check']"), "/admin/people/upload")
+    shots(browser, "people-preview-good")
+    follow(browser, (By.XPATH, "//button[text()='Import 2 people']"), "/admin/users")
+    listed = find(By.TAG_NAME, "main").text
+    assert "cy@example.com" in listed and "dee@example.com" in listed
+
+    follow(browser, (By.LINK_TEXT, "bob@example.com"), browser.current_url and
+           urlsplit(find(By.LINK_TEXT, "bob@example.com").get_attribute("href")).path)
+    remove = find(By.XPATH, "//button[contains(text(), 'Remove this person')]")
+    remove.click()
+    browser.switch_to.alert.accept()            # data-confirm asks first
+    until(browser, gone(remove))
+    until(browser, lambda d: "suspended" in d.find_element(By.TAG_NAME, "main").text)
+    shots(browser, "person-removed")
+

@@ -328,22 +328,37 @@ def test_admin_pages_of_a_show_nothing_of_b(app, orgs):
         assert "Nested-beta" not in page.text, path
 
 
-def test_every_admin_url_and_form_with_b_ids_answers_as_for_none(app, orgs):
+@pytest.mark.parametrize("who", ["operator", "administrator"])
+def test_every_admin_url_and_form_with_b_ids_answers_as_for_none(app, orgs, who):
     """Each admin page or form that takes an id, given one of B's, answers
-    what it answers for an id that does not exist, and changes nothing."""
+    what it answers for an id that does not exist, and changes nothing:
+    for the operator with A opened, and for A's own administrator (issue
+    23), who cannot open B at all."""
     from test_admin import Admin, ADMIN
+    from test_administrators import join
     a, b = orgs
     state = app.scimlite
+    operator = Admin(app)
+    operator.setup()
+    join(app, "bea@b.example", "beta", operator=operator, name="Bea")
+    b_admin = state.models.AdminAccount.get(state.models.AdminAccount.email == "bea@b.example").pk
+    admin = join(app, "ann@a.example", "default", operator=operator) \
+        if who == "administrator" else operator
+    if who == "operator":
+        page = operator.web.get(f"{ADMIN}/organizations")
+        operator.post("/organizations/default/open", {}, page=page)
     with state.in_org("beta"):
         b_key = state.keys()[0].id
         state.log.flush()
         b_log = state.models.RequestLog.select().first().pk
         b_mail = state.outbox.messages()[0].pk
     before = digest(app, "beta")
-    admin = Admin(app)
-    admin.setup()
     missing_user, missing_number = unknown_id(), 10 ** 6
     pairs = [
+        ("POST", f"/users/{b.only['id']}/remove", f"/users/{missing_user}/remove"),
+        ("POST", f"/users/{b.only['id']}/resend", f"/users/{missing_user}/resend"),
+        ("POST", f"/admins/{b_admin}/remove", f"/admins/{missing_number}/remove"),
+        ("POST", f"/admins/{b_admin}/resend", f"/admins/{missing_number}/resend"),
         ("GET", f"/users/{b.only['id']}", f"/users/{missing_user}"),
         ("GET", f"/groups/{b.nested['id']}", f"/groups/{missing_user}"),
         ("GET", f"/keys/{b_key}/revoke", f"/keys/{missing_number}/revoke"),
@@ -366,6 +381,11 @@ def test_every_admin_url_and_form_with_b_ids_answers_as_for_none(app, orgs):
         assert got.status_int in (303, 404, 200), theirs
         assert not reveals(got.text, b, sent=theirs), theirs
     assert digest(app, "beta") == before
+    assert state.models.AdminAccount.get_by_id(b_admin).email == "bea@b.example"
+    if who == "administrator":      # B itself is not there for A's administrator
+        assert admin.post("/organizations/beta/open", {}, status=404)
+        assert "Beta" not in admin.web.get(ADMIN).text and \
+            "Beta" in operator.web.get(f"{ADMIN}/organizations").text
 
 
 # --- a property: whatever A sends, B stays as it was ---------------------------------------
