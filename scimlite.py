@@ -5333,8 +5333,12 @@ def redeem_code(models, params, minutes, now):
                          "are revoked too")
     if grant.code_expires <= now:
         raise OAuthError("invalid_grant", f"the code expired ({CODE_MINUTES} minutes)")
-    if (params.get("redirect_uri") or None) != grant.redirect_uri and \
-            (grant.redirect_uri or params.get("redirect_uri")):
+    # §4.1.3: required, and the same, if the request for the code named one;
+    # if it did not (the client's one URI), it may be sent or left out.
+    sent = params.get("redirect_uri") or None
+    if grant.redirect_uri is not None and sent != grant.redirect_uri or \
+            grant.redirect_uri is None and sent is not None and \
+            sent not in (client.redirect_uris or "").split("\n"):
         raise OAuthError("invalid_grant", "redirect_uri is not the one the code was "
                          "asked with")
     verifier = params.get("code_verifier")
@@ -8980,6 +8984,12 @@ class ScimLite:
                         counts[model._meta.table_name] = model.delete().execute()
             m = self.models
             counts["audit"] = m.Audit.delete().where(m.Audit.org == org.id).execute()
+            # Its administrators go with it, their sessions and links too.
+            theirs = m.AdminAccount.select(m.AdminAccount.pk).where(m.AdminAccount.org == org.id)
+            m.AdminSession.delete().where(m.AdminSession.account.in_(theirs)).execute()
+            m.AdminLink.delete().where(m.AdminLink.account.in_(theirs)).execute()
+            counts["admin_account"] = m.AdminAccount.delete().where(
+                m.AdminAccount.org == org.id).execute()
             m.AdminSession.update(org=None).where(m.AdminSession.org == org.id).execute()
             m.Organization.delete().where(m.Organization.id == org.id).execute()
         self.log.forget(org.id)
@@ -10157,6 +10167,11 @@ def current_session(scimlite):
     row = AdminSession.get_or_none(AdminSession.token_hash == hash_api_key(token))
     if row is None:
         return None
+    Account = scimlite.models.AdminAccount
+    if row.account is not None and not Account.select().where(
+            Account.pk == row.account).exists():
+        end_session(scimlite, row)      # removed (even mid-sign-in): never the operator's
+        return None
     now = dt.datetime.now(dt.timezone.utc)
     idle = now - parse_datetime(row.last_seen) > dt.timedelta(
         minutes=scimlite.settings["session_idle_minutes"])
@@ -10388,10 +10403,13 @@ class AdminAccounts:
         Session = self.models.AdminSession
         with self.scimlite.changes.unit():
             # (An operator account may go: the install's password remains.)
-            if account.org is not None and Account.select().where(
-                    Account.org == account.org).count() <= 1:
+            # The last who can sign in stays: one only invited cannot yet.
+            others = Account.select().where((Account.org == account.org) &
+                                            (Account.pk != account.pk) &
+                                            Account.joined.is_null(False))
+            if account.org is not None and account.joined and not others.exists():
                 raise ValueError(f"{account.email} is the organization's last "
-                                 "administrator: invite another first")
+                                 "administrator: invite another, who joins, first")
             Session.delete().where(Session.account == account.pk).execute()
             Link.delete().where(Link.account == account.pk).execute()
             Account.delete().where(Account.pk == account.pk).execute()
@@ -10439,11 +10457,11 @@ def free_seats(scimlite):
 
 
 def people_present(scimlite, emails):
-    """Which of `emails` (lowercased) the organization has, as a userName
-    or an email address."""
+    """Which of `emails` the organization has, as a userName or an email
+    address: their folded forms (fold), as the indexes hold them."""
     User, Email = scimlite.models.User, scimlite.models.UserEmail
     found = set()
-    for part in chunks(sorted(set(emails)), 500):
+    for part in chunks(sorted({fold(email) for email in emails}), 500):
         found |= {name for (name,) in User.select(User.user_name_key).where(
             User.user_name_key.in_(part)).tuples()}
         found |= {value for (value,) in Email.select(Email.value_key).where(
@@ -10488,12 +10506,12 @@ def check_people(scimlite, rows):
     present = people_present(scimlite, [email for _, _, email in rows])
     first, checked = {}, []
     for line, name, email in rows:
-        problem = person_problem(name, email)
-        if problem is None and email in first:
-            problem = f"the same address as line {first[email]}"
-        elif problem is None and email in present:
+        problem, key = person_problem(name, email), fold(email)
+        if problem is None and key in first:
+            problem = f"the same address as line {first[key]}"
+        elif problem is None and key in present:
             problem = "already here"
-        first.setdefault(email, line)
+        first.setdefault(key, line)
         checked.append([line, name, email, problem])
     seats = free_seats(scimlite)
     good = [row for row in checked if row[3] is None]
@@ -10504,8 +10522,9 @@ def check_people(scimlite, rows):
 
 def add_people(scimlite, people, by):
     """Add [(name, email)] at once, all or none (one transaction): each
-    licensed and mailed.  ValueError naming the first that cannot be."""
-    actor = f"admin {by}"
+    licensed and mailed; their rows.  ValueError naming the first that
+    cannot be."""
+    actor, rows = f"admin {by}", []
     with scimlite.changes.unit(actor, whole=True):
         seats = free_seats(scimlite)
         if seats is not None and len(people) > seats:
@@ -10515,10 +10534,11 @@ def add_people(scimlite, people, by):
             if problem:
                 raise ValueError(f"{email}: {problem}")
             try:
-                scimlite.resources.create(USER_TYPE, person_resource(name, email), actor,
-                                          {"added_by": by})
+                rows.append(scimlite.resources.create(
+                    USER_TYPE, person_resource(name, email), actor, {"added_by": by}))
             except SCIMError as exc:
                 raise ValueError(f"{email}: {exc.detail}") from None
+    return rows
 
 
 def remove_person(scimlite, user_id, by):
@@ -10593,7 +10613,10 @@ def admin_route(app, scimlite, pages, path, methods=("GET",), public=False):
                     # An organization's administrator: the install's pages
                     # are not there for them, as an unknown URL is not.
                     return page.message("Not found", "There is no such page.", 404)
-                with scimlite.scope.of(page.organization):
+                # The pages before sign-in act in no organization: what they
+                # audit (a code asked for, a failed login) is the install's.
+                with scimlite.scope.of(page.organization) if not public else \
+                        contextlib.nullcontext():
                     return handler(page, *args, **kwargs)
         app.route(path, list(methods), page)
         return page
@@ -10830,8 +10853,10 @@ class Page:
         Account = scimlite.models.AdminAccount
         self.account = Account.get_or_none(Account.pk == session.account) \
             if session is not None and session.account is not None else None
-        self.operator = session is not None and (self.account is None or
-                                                 self.account.org is None)
+        # The install's password (no account), or an operator's account; a
+        # session whose account is gone never gets here (current_session).
+        self.operator = session is not None and (session.account is None or (
+            self.account is not None and self.account.org is None))
         self.organization = viewed_organization(scimlite, session, self.account)
 
     def render(self, name, code=200, **values):
@@ -11007,11 +11032,10 @@ def add_person_page(page):
     email = (forms.getunicode("email") or "").strip().lower()
     by = page.account.email if page.account else "the operator"
     try:
-        add_people(scimlite, [(name, email)], by)
+        (user,) = add_people(scimlite, [(name, email)], by)
     except ValueError as exc:
         return page.message("Nobody added", str(exc), 400)
     scimlite.audit("person.added", client_address(), email=email, by=by)
-    user = scimlite.models.User.get(scimlite.models.User.user_name_key == email)
     see_other(f"{ADMIN}/users/{urllib.parse.quote(user.id)}")
 
 
@@ -11470,6 +11494,8 @@ def log_page(page):
 
 
 def log_export(page):
+    if bottle.request.query.get("keyless") == "1" and not page.operator:
+        return page.message("Not found", "There is no such page.", 404)
     page.scimlite.log.flush()
     bottle.response.content_type = "application/x-ndjson; charset=utf-8"
     bottle.response.set_header("Content-Disposition",
@@ -11482,7 +11508,9 @@ def log_export(page):
 def log_entry_page(page, pk):
     page.scimlite.log.flush()
     RequestLog = page.scimlite.models.RequestLog
-    mine = (RequestLog.org == page.organization.id) | (RequestLog.org == NO_ORG)
+    mine = RequestLog.org == page.organization.id
+    if page.operator:       # requests no organization owns are the operator's
+        mine |= RequestLog.org == NO_ORG
     row = RequestLog.everywhere().where((RequestLog.pk == pk) & mine).dicts().first()
     if row is None:
         return page.message("No such entry",
@@ -11527,6 +11555,11 @@ def authorize_page(page):
                                                error_description=exc.description), 303)
     client, orgs = asked["client"], organizations(scimlite.models)
     choices = orgs if client.org == NO_ORG else [o for o in orgs if o.id == client.org]
+    if not page.operator:       # an organization's administrator speaks for it alone
+        choices = [o for o in choices if o.id == page.organization.id]
+    if not choices:
+        return page.message("Not yours to allow", "This client belongs to another "
+                            "organization: its own administrators allow it.", 403)
     # The consent form's answer redirects to the client: CSP form-action
     # must name its origin too, or the browser stops there.
     target = urllib.parse.urlsplit(asked["redirect_uri"])
@@ -11549,7 +11582,8 @@ def authorize_page(page):
         return page.message("No organization chosen", "Choose the organization this "
                             "client is to provision.", 400)
     with scimlite.changes.unit():
-        code = grant_code(scimlite.models, asked, org.id, f"admin at {client_address()}",
+        who = page.account.email if page.account else "the operator"
+        code = grant_code(scimlite.models, asked, org.id, f"{who} at {client_address()}",
                           scimlite.clock.now_text())
     with scimlite.scope.of(org):
         scimlite.audit("oauth.authorized", client_address(), what=client.client_id,

@@ -177,9 +177,15 @@ def test_the_one_registered_redirect_uri_is_used_when_none_is_named(oauth, admin
     client, secret = okta_client(oauth, uris=(OKTA,))
     location, answer = consent(admin, client, redirect_uri=None)
     assert location.geturl().startswith(OKTA)
-    # Not named in the request, so not needed in the token request (§4.1.3).
+    # Not named in the request, so not needed in the token request (§4.1.3)...
     post_token(oauth, {"grant_type": "authorization_code", "code": answer["code"],
                        "client_id": client.client_id, "client_secret": secret}, status=200)
+    # ...and if sent all the same, the registered one is accepted, another not.
+    for sent, status in ((OKTA, 200), (EMEA, 400)):
+        _, answer = consent(admin, client, redirect_uri=None)
+        post_token(oauth, {"grant_type": "authorization_code", "code": answer["code"],
+                           "redirect_uri": sent, "client_id": client.client_id,
+                           "client_secret": secret}, status=status)
 
 
 @pytest.mark.parametrize("change, error", [
