@@ -10391,7 +10391,8 @@ class AdminAccounts:
         with self.scimlite.changes.unit():
             Account.update(password_hash=hashed).where(Account.pk == account.pk).execute()
 
-    def signed_in(self, account, client):
+    def signed_in(self, account):
+        """Note when `account` last signed in (the Administrators page)."""
         Account = self.models.AdminAccount
         with self.scimlite.changes.unit():
             Account.update(last_login=now_text()).where(Account.pk == account.pk).execute()
@@ -10503,16 +10504,16 @@ def read_people_csv(data):
 def check_people(scimlite, rows):
     """Each row with what keeps it out, or None: a bad address or name, an
     address already in the file or already here, or no seat left for it."""
-    present = people_present(scimlite, [email for _, _, email in rows])
+    present = people_present(scimlite, [address for _, _, address in rows])
     first, checked = {}, []
-    for line, name, email in rows:
-        problem, key = person_problem(name, email), fold(email)
+    for line, name, address in rows:
+        problem, key = person_problem(name, address), fold(address)
         if problem is None and key in first:
             problem = f"the same address as line {first[key]}"
         elif problem is None and key in present:
             problem = "already here"
         first.setdefault(key, line)
-        checked.append([line, name, email, problem])
+        checked.append([line, name, address, problem])
     seats = free_seats(scimlite)
     good = [row for row in checked if row[3] is None]
     for row in good[seats:] if seats is not None else ():
@@ -10529,15 +10530,15 @@ def add_people(scimlite, people, by):
         seats = free_seats(scimlite)
         if seats is not None and len(people) > seats:
             raise ValueError(f"only {seats} seats are free for {len(people)} people")
-        for name, email in people:
-            problem = person_problem(name, email)
+        for name, address in people:
+            problem = person_problem(name, address)
             if problem:
-                raise ValueError(f"{email}: {problem}")
+                raise ValueError(f"{address}: {problem}")
             try:
                 rows.append(scimlite.resources.create(
-                    USER_TYPE, person_resource(name, email), actor, {"added_by": by}))
+                    USER_TYPE, person_resource(name, address), actor, {"added_by": by}))
             except SCIMError as exc:
-                raise ValueError(f"{email}: {exc.detail}") from None
+                raise ValueError(f"{address}: {exc.detail}") from None
     return rows
 
 
@@ -10947,7 +10948,7 @@ def _signed_in(scimlite, client, account, action):
     the sign-in was for."""
     scimlite.login_throttle.succeeded(client)
     if account is not None:
-        admin_accounts(scimlite).signed_in(account, client)
+        admin_accounts(scimlite).signed_in(account)
         with scimlite.scope.of(account.org):
             scimlite.audit(action, client, email=account.email)
     else:

@@ -4,8 +4,6 @@ says it supports only this grant for SCIM, with one client for every
 customer tenant; its OIN guide lists the redirect URIs an app accepts.
 An administrator signs in at /admin/oauth/authorize, chooses the
 organization and allows it; Okta trades the code and refreshes."""
-import base64
-import hashlib
 import io
 import json
 import logging

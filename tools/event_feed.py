@@ -73,7 +73,7 @@ def main():
             for receivers in (0, 1):
                 ms, app, token = creates(folder, args.users, receivers, f"r{round_}-{receivers}")
                 cost[receivers].append(ms)
-                counts = cost.setdefault(f"statements {receivers}", statements_of_a_create(
+                cost.setdefault(f"statements {receivers}", statements_of_a_create(
                     app, app.scimlite.mint_key("count"), round_))
                 if receivers and round_ == args.rounds - 1:
                     break       # the last receiver's SETs are polled below
